@@ -1,0 +1,3 @@
+"""bptui: backpropagation, visible and debuggable, one step at a time."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m bptui``."""
+
+from bptui.cli import run
+
+run()

@@ -1,0 +1,189 @@
+"""Command line (SPEC §4): the TUI, ``trace``, ``check`` and ``--list``.
+
+Bad input of any kind exits 2 with one line on stderr naming the problem and
+its place; nothing here ever lets a traceback or a numpy warning through.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from bptui.engine.scenario import (
+    Scenario,
+    ScenarioError,
+    builtin_description,
+    builtin_names,
+    load_builtin,
+    load_file,
+)
+
+EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
+
+
+class UsageError(Exception):
+    """Bad command-line usage; reported like any other bad input."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports one line and exits 2 instead of printing usage."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message)
+
+
+def _scenario_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", nargs="?", help="built-in scenario (see --list)")
+    parser.add_argument("--config", metavar="FILE.toml", help="scenario file")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bptui",
+        description="See backpropagation one step at a time.",
+        epilog="Subcommands: 'bptui trace …' (headless trace), 'bptui check …' (gradient check).",
+    )
+    _scenario_args(parser)
+    parser.add_argument("--list", action="store_true", help="list built-in scenarios")
+    parser.add_argument("--grads", metavar="FILE.py", help="your own d_<param> derivatives")
+    return parser
+
+
+def build_trace_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bptui trace", description="Run N steps headless and print the trace.")
+    _scenario_args(parser)
+    parser.add_argument(
+        "--steps", type=_count, default=1, help="gradient-descent steps (default 1)"
+    )
+    parser.add_argument("--format", choices=("json", "csv"), default="json")
+    parser.add_argument(
+        "--output", metavar="FILE", help="write here (atomically) instead of stdout"
+    )
+    return parser
+
+
+def build_check_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="bptui check", description="Finite-difference gradient check.")
+    _scenario_args(parser)
+    parser.add_argument(
+        "--grads", metavar="FILE.py", help="also check your own d_<param> derivatives"
+    )
+    return parser
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def resolve_scenario(name: str | None, config: str | None) -> Scenario:
+    if name and config:
+        raise UsageError("give a scenario name or --config, not both")
+    if config:
+        return load_file(config)
+    return load_builtin(name or "article")
+
+
+def write_atomically(path: str, text: str) -> None:
+    """Write via a temporary file in the same folder, so no half-written output."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--output {path}: is a directory")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"--output {path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as e:
+        raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def cmd_trace(argv: Sequence[str]) -> int:
+    from bptui.engine.export import trace_csv, trace_json
+
+    args = build_trace_parser().parse_args(argv)
+    scenario = resolve_scenario(args.name, args.config)
+    text = (
+        trace_json(scenario, args.steps)
+        if args.format == "json"
+        else trace_csv(scenario, args.steps)
+    )
+    if args.output:
+        write_atomically(args.output, text)
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def cmd_check(argv: Sequence[str]) -> int:
+    from bptui.report import check_report
+
+    args = build_check_parser().parse_args(argv)
+    scenario = resolve_scenario(args.name, args.config)
+    text, ok = check_report(scenario, args.grads)
+    sys.stdout.write(text)
+    return EXIT_OK if ok else EXIT_DISAGREE
+
+
+def cmd_list() -> int:
+    names = builtin_names()
+    width = max(len(n) for n in names)
+    for name in names:
+        sys.stdout.write(f"{name:<{width}}  {builtin_description(name)}\n")
+    return EXIT_OK
+
+
+def cmd_tui(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(argv)
+    if args.list:
+        return cmd_list()
+    scenario = resolve_scenario(args.name, args.config)
+    user_grads = None
+    if args.grads:
+        from bptui.engine.usergrads import load_user_grads
+
+        user_grads = load_user_grads(args.grads, scenario.network().param_names)
+    from bptui.tui.app import make_app
+
+    make_app(scenario, user_grads=user_grads).run()
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"trace": cmd_trace, "check": cmd_check}
+    try:
+        if argv and argv[0] in commands:
+            return commands[argv[0]](argv[1:])
+        return cmd_tui(argv)
+    except (ScenarioError, UsageError) as e:
+        sys.stderr.write(f"bptui: error: {e}\n")
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        # `bptui trace | head`: the reader left; that is not an error of ours.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def run() -> NoReturn:
+    """Console-script entry point."""
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The backprop engine: plain numpy, importable without the TUI."""

@@ -1,0 +1,227 @@
+"""A fully connected network over one flat float64 parameter vector.
+
+All parameters live in one vector ``theta`` laid out in SPEC order (weights
+layer by layer, row-major, then biases), so the names ``w1 … b3`` are just
+indices, an update is one vector operation, and a history snapshot is one copy.
+``W`` and ``b`` of each layer are reshaped *views* into that vector.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bptui.engine import functions as fn
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """What the network is: sizes, activations, loss and node names."""
+
+    layers: tuple[int, ...]
+    activation: str = "softplus"
+    output_activation: str = "identity"
+    loss: str = "ssr"
+    node_names: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class ParamInfo:
+    """Where one named parameter sits: its layer (1-based), kind, row and column."""
+
+    name: str
+    index: int
+    layer: int
+    kind: str  # "W" or "b"
+    row: int
+    col: int | None
+
+
+def default_node_names(layers: tuple[int, ...]) -> list[list[str]]:
+    """x1…, h<layer>.<i>…, ŷ1… as SPEC §2 suggests."""
+    names = [[f"x{i + 1}" for i in range(layers[0])]]
+    for l, width in enumerate(layers[1:-1], start=1):
+        names.append([f"h{l}.{i + 1}" for i in range(width)])
+    names.append([f"ŷ{i + 1}" for i in range(layers[-1])])
+    return names
+
+
+class Network:
+    """Shapes, names and the math of one architecture; holds no parameter values."""
+
+    def __init__(self, arch: Architecture) -> None:
+        self.arch = arch
+        self.layers = tuple(arch.layers)
+        self.depth = len(self.layers) - 1
+        self.hidden = fn.ACTIVATIONS[arch.activation]
+        self.output = arch.output_activation
+        self.loss = arch.loss
+        self.fused = fn.fused_output(arch.loss, arch.output_activation)
+
+        shapes = [(self.layers[l + 1], self.layers[l]) for l in range(self.depth)]
+        self.shapes = shapes
+        self.weight_slices: list[slice] = []
+        self.bias_slices: list[slice] = []
+        offset = 0
+        for out, inp in shapes:
+            self.weight_slices.append(slice(offset, offset + out * inp))
+            offset += out * inp
+        self.weight_count = offset
+        for out, _ in shapes:
+            self.bias_slices.append(slice(offset, offset + out))
+            offset += out
+        self.size = offset
+
+        self.params: list[ParamInfo] = []
+        w = b = 0
+        for l, (out, inp) in enumerate(shapes, start=1):
+            for i in range(out):
+                for j in range(inp):
+                    w += 1
+                    self.params.append(ParamInfo(f"w{w}", len(self.params), l, "W", i, j))
+        for l, (out, _) in enumerate(shapes, start=1):
+            for i in range(out):
+                b += 1
+                self.params.append(ParamInfo(f"b{b}", len(self.params), l, "b", i, None))
+        self.param_names = [p.name for p in self.params]
+        self.param_index = {p.name: p.index for p in self.params}
+
+        if arch.node_names is not None:
+            flat = list(arch.node_names)
+            self.node_names: list[list[str]] = []
+            start = 0
+            for width in self.layers:
+                self.node_names.append(flat[start : start + width])
+                start += width
+        else:
+            self.node_names = default_node_names(self.layers)
+        self.all_node_names = [n for layer in self.node_names for n in layer]
+
+    # ----------------------------------------------------------- parameters
+    def views(self, theta: Array) -> list[tuple[Array, Array]]:
+        """(W, b) of every layer as views into ``theta`` (writes go through)."""
+        return [
+            (theta[ws].reshape(shape), theta[bs])
+            for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)
+        ]
+
+    def random_init(self, seed: int) -> Array:
+        """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0."""
+        rng = np.random.RandomState(seed)
+        theta = np.zeros(self.size)
+        for k in range(self.weight_count):
+            theta[k] = rng.normal(0, 1)
+        return theta
+
+    def pack(self, layers: list[tuple[Array, Array]]) -> Array:
+        """A parameter vector from explicit per-layer (W, b)."""
+        theta = np.zeros(self.size)
+        for (W, b), (Wv, bv) in zip(layers, self.views(theta)):
+            Wv[...] = W
+            bv[...] = b
+        return theta
+
+    def param_dict(self, theta: Array) -> dict[str, float]:
+        return {name: float(v) for name, v in zip(self.param_names, theta)}
+
+    # ----------------------------------------------------------------- math
+    def forward(self, theta: Array, x: Array) -> tuple[list[Array], list[Array]]:
+        """Pre-activations z (one per layer) and activations a (input first)."""
+        zs: list[Array] = []
+        acts = [x]
+        a = x
+        last = self.depth - 1
+        for l, (W, b) in enumerate(self.views(theta)):
+            z = a @ W.T + b
+            a = fn.output_values(self.output, z) if l == last else self.hidden.value(z)
+            zs.append(z)
+            acts.append(a)
+        return zs, acts
+
+    def predict(self, theta: Array, x: Array) -> Array:
+        return self.forward(theta, x)[1][-1]
+
+    def loss_value(self, theta: Array, x: Array, y: Array) -> float:
+        zs, acts = self.forward(theta, x)
+        return fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
+
+    def output_delta(self, z: Array, yhat: Array, y: Array) -> Array:
+        """∂Loss/∂z of the output layer for the given (batch) rows."""
+        return fn.dloss_dz_output(self.loss, self.output, z, yhat, y, y.size, y.shape[0])
+
+    def backward(
+        self,
+        theta: Array,
+        zs: list[Array],
+        acts: list[Array],
+        delta: Array,
+        grad: Array,
+    ) -> list[Array]:
+        """Fill ``grad`` from the output delta; return ∂Loss/∂z of every layer."""
+        deltas: list[Array] = [delta] * self.depth
+        layers = self.views(theta)
+        grads = self.views(grad)
+        dz = delta
+        for l in range(self.depth - 1, -1, -1):
+            dW, db = grads[l]
+            np.matmul(dz.T, acts[l], out=dW)
+            np.sum(dz, axis=0, out=db)
+            deltas[l] = dz
+            if l:
+                da = dz @ layers[l][0]
+                dz = da * self.hidden.derivative(zs[l - 1], acts[l])
+        return deltas
+
+    def loss_and_grad(self, theta: Array, x: Array, y: Array, grad: Array) -> float:
+        """Loss of (x, y) and its gradient written into ``grad``: the plain step."""
+        zs, acts = self.forward(theta, x)
+        loss = fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
+        self.backward(theta, zs, acts, self.output_delta(zs[-1], acts[-1], y), grad)
+        return loss
+
+    # ------------------------------------------------------------- counting
+    def derivative_counts(self) -> DerivativeCounts:
+        """Distinct derivatives backprop evaluates versus every chain from scratch.
+
+        Backprop: one ∂Loss/∂output per output node, one ∂next/∂node per edge
+        between non-input layers, one local ∂node/∂θ per parameter.  From
+        scratch: every parameter walks every path from its node to the loss.
+        For the article this is 4 + 6 = 10 versus 18.
+        """
+        widths = self.layers
+        per_layer_backprop = {}
+        for l in range(self.depth, 0, -1):
+            params = widths[l] * widths[l - 1] + widths[l]
+            upstream = widths[l] if l == self.depth else widths[l] * widths[l + 1]
+            per_layer_backprop[l] = upstream + params
+        # paths[l][i]: number of paths from node i of layer l to any output node;
+        # edges[l][i]: total number of edges along those paths.
+        paths = [1] * widths[self.depth]
+        edges = [0] * widths[self.depth]
+        per_layer_scratch = {}
+        for l in range(self.depth, 0, -1):
+            cost = sum(e + 2 * p for p, e in zip(paths, edges))
+            per_layer_scratch[l] = cost * (widths[l - 1] + 1)
+            total_paths, total_edges = sum(paths), sum(edges)
+            paths = [total_paths] * widths[l - 1]
+            edges = [total_edges + total_paths] * widths[l - 1]
+        return DerivativeCounts(per_layer_backprop, per_layer_scratch)
+
+
+@dataclass(frozen=True)
+class DerivativeCounts:
+    """Derivative evaluations per layer (keyed by layer, output layer first)."""
+
+    backprop_by_layer: dict[int, int]
+    scratch_by_layer: dict[int, int]
+
+    @property
+    def backprop(self) -> int:
+        return sum(self.backprop_by_layer.values())
+
+    @property
+    def scratch(self) -> int:
+        return sum(self.scratch_by_layer.values())

@@ -1,0 +1,409 @@
+"""Scenario files (SPEC §3): TOML with inline or CSV data, validated strictly.
+
+Every mistake becomes a :class:`ScenarioError` whose message names the file,
+the key or the row, because the CLI prints it as the one line a user sees.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import tomllib
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bptui.engine import functions as fn
+from bptui.engine.network import Architecture, Network, default_node_names
+
+Array = np.ndarray
+
+
+class ScenarioError(ValueError):
+    """Bad input: the message names the problem and where it is."""
+
+
+@dataclass
+class Scenario:
+    """A resolved, validated scenario: everything needed to train and to show."""
+
+    name: str
+    arch: Architecture
+    learning_rate: float
+    seed: int
+    x: Array
+    y: Array
+    batch_size: int = 0
+    trainable: tuple[str, ...] | None = None
+    init_layers: list[tuple[Array, Array]] | None = None
+    source: str = "built-in"
+    watches: list[dict[str, Any]] = field(default_factory=list)
+
+    def network(self) -> Network:
+        return Network(self.arch)
+
+    def initial_theta(self) -> Array:
+        net = self.network()
+        if self.init_layers is not None:
+            return net.pack(self.init_layers)
+        return net.random_init(self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario, as the JSON trace embeds it."""
+        net = self.network()
+        init = [{"W": W.tolist(), "b": b.tolist()} for W, b in net.views(self.initial_theta())]
+        return {
+            "name": self.name,
+            "network": {
+                "layers": list(self.arch.layers),
+                "activation": self.arch.activation,
+                "output_activation": self.arch.output_activation,
+                "loss": self.arch.loss,
+                "node_names": net.all_node_names,
+            },
+            "training": {
+                "learning_rate": self.learning_rate,
+                "seed": self.seed,
+                "batch_size": self.batch_size,
+                "trainable": list(self.trainable) if self.trainable else net.param_names,
+            },
+            "data": {"x": self.x.tolist(), "y": self.y.tolist()},
+            "init": {"layers": init},
+        }
+
+
+# ---------------------------------------------------------------- loading
+SCENARIO_DIR = "scenarios"
+
+
+def builtin_names() -> list[str]:
+    files = resources.files("bptui").joinpath(SCENARIO_DIR).iterdir()
+    return sorted(f.name[: -len(".toml")] for f in files if f.name.endswith(".toml"))
+
+
+def builtin_description(name: str) -> str:
+    text = resources.files("bptui").joinpath(SCENARIO_DIR, f"{name}.toml").read_text("utf-8")
+    return str(tomllib.loads(text).get("description", ""))
+
+
+def load_builtin(name: str) -> Scenario:
+    if name not in builtin_names():
+        known = ", ".join(builtin_names())
+        raise ScenarioError(f"unknown scenario {name!r} (built-ins: {known})")
+    text = resources.files("bptui").joinpath(SCENARIO_DIR, f"{name}.toml").read_text("utf-8")
+    return parse_scenario(text, where=name, base_dir=None)
+
+
+def load_file(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
+    except UnicodeDecodeError:
+        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise ScenarioError(f"{path}: cannot read ({e.strerror})") from None
+    return parse_scenario(text, where=str(path), base_dir=path.parent)
+
+
+TOP_KEYS = {"name", "description", "network", "training", "data", "init", "watch"}
+NETWORK_KEYS = {"layers", "activation", "output_activation", "loss", "node_names"}
+TRAINING_KEYS = {"learning_rate", "seed", "batch_size", "trainable"}
+DATA_KEYS = {"x", "y", "csv"}
+
+
+def parse_scenario(text: str, where: str, base_dir: Path | None) -> Scenario:
+    """Parse and validate a scenario's TOML text; ``where`` prefixes every error."""
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ScenarioError(f"{where}: invalid TOML: {e}") from None
+    return _Parser(doc, where, base_dir).scenario()
+
+
+class _Parser:
+    def __init__(self, doc: dict[str, Any], where: str, base_dir: Path | None) -> None:
+        self.doc = doc
+        self.where = where
+        self.base_dir = base_dir
+
+    def fail(self, key: str, problem: str) -> ScenarioError:
+        return ScenarioError(f"{self.where}: {key}: {problem}")
+
+    def table(self, key: str, allowed: set[str], required: bool = True) -> dict[str, Any]:
+        value = self.doc.get(key)
+        if value is None:
+            if required:
+                raise ScenarioError(f"{self.where}: missing [{key}] table")
+            return {}
+        if not isinstance(value, dict):
+            raise self.fail(key, "must be a table")
+        for k in value:
+            if k not in allowed:
+                raise self.fail(
+                    f"{key}.{k}", f"unknown key (expected one of {', '.join(sorted(allowed))})"
+                )
+        return value
+
+    def scenario(self) -> Scenario:
+        for k in self.doc:
+            if k not in TOP_KEYS:
+                raise self.fail(k, f"unknown key (expected one of {', '.join(sorted(TOP_KEYS))})")
+        name = self.doc.get("name", Path(self.where).stem)
+        if not isinstance(name, str):
+            raise self.fail("name", "must be a string")
+        arch = self.architecture()
+        training = self.table("training", TRAINING_KEYS, required=False)
+        lr = self.number(training.get("learning_rate", 0.01), "training.learning_rate")
+        if lr <= 0:
+            raise self.fail("training.learning_rate", f"must be positive, got {lr:g}")
+        seed = self.integer(training.get("seed", 42), "training.seed", 0, 2**32 - 1)
+        x, y = self.data(arch)
+        batch_size = self.integer(training.get("batch_size", 0), "training.batch_size", 0, None)
+        net = Network(arch)
+        trainable = self.trainable(training.get("trainable"), net.param_names)
+        init = self.init(arch)
+        watches = self.watches()
+        return Scenario(
+            name=name,
+            arch=arch,
+            learning_rate=lr,
+            seed=seed,
+            x=x,
+            y=y,
+            batch_size=batch_size,
+            trainable=trainable,
+            init_layers=init,
+            source=self.where,
+            watches=watches,
+        )
+
+    # -------------------------------------------------------------- pieces
+    def number(self, value: Any, key: str) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise self.fail(key, f"must be finite, got {value!r}")
+        return float(value)
+
+    def integer(self, value: Any, key: str, low: int, high: int | None) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {value!r}")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise self.fail(key, f"must be {bound}, got {value}")
+        return value
+
+    def choice(self, value: Any, key: str, options: tuple[str, ...]) -> str:
+        if value not in options:
+            raise self.fail(key, f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    def architecture(self) -> Architecture:
+        net = self.table("network", NETWORK_KEYS)
+        layers = net.get("layers")
+        if (
+            not isinstance(layers, list)
+            or len(layers) < 2
+            or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in layers)
+        ):
+            raise self.fail(
+                "network.layers",
+                f"must be a list of at least two positive whole numbers, got {layers!r}",
+            )
+        activation = self.choice(
+            net.get("activation", "softplus"), "network.activation", fn.HIDDEN_ACTIVATIONS
+        )
+        output = self.choice(
+            net.get("output_activation", "identity"),
+            "network.output_activation",
+            fn.OUTPUT_ACTIVATIONS,
+        )
+        loss = self.choice(net.get("loss", "ssr"), "network.loss", fn.LOSSES)
+        needed = fn.LOSS_REQUIRES_OUTPUT.get(loss)
+        if needed and output != needed:
+            raise self.fail(
+                "network.output_activation",
+                f"loss {loss!r} requires output_activation = {needed!r}, got {output!r}",
+            )
+        if output == "softmax" and layers[-1] < 2:
+            raise self.fail("network.layers", "softmax output needs at least 2 output nodes")
+        names = net.get("node_names")
+        if names is not None:
+            total = sum(layers)
+            if not isinstance(names, list) or any(
+                not isinstance(n, str) or not n.strip() for n in names
+            ):
+                raise self.fail("network.node_names", "must be a list of non-empty strings")
+            if len(names) != total:
+                raise self.fail(
+                    "network.node_names",
+                    f"needs one name per node: {total} for layers {layers}, got {len(names)}",
+                )
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise self.fail("network.node_names", f"names must be unique, {dupes[0]!r} repeats")
+            names = tuple(names)
+        return Architecture(tuple(layers), activation, output, loss, names)
+
+    def trainable(self, value: Any, known: list[str]) -> tuple[str, ...] | None:
+        if value is None:
+            return None
+        if not isinstance(value, list) or any(not isinstance(v, str) for v in value):
+            raise self.fail("training.trainable", "must be a list of parameter names")
+        for v in value:
+            if v not in known:
+                raise self.fail(
+                    "training.trainable",
+                    f"no parameter named {v!r} (this network has {', '.join(known)})",
+                )
+        if len(set(value)) != len(value):
+            raise self.fail("training.trainable", "a parameter is listed twice")
+        return tuple(value)
+
+    def data(self, arch: Architecture) -> tuple[Array, Array]:
+        data = self.table("data", DATA_KEYS)
+        n_in, n_out = arch.layers[0], arch.layers[-1]
+        if "csv" in data:
+            if "x" in data or "y" in data:
+                raise self.fail("data", "give either csv or x and y, not both")
+            x, y = self.csv(data["csv"], n_in, n_out)
+        else:
+            for key in ("x", "y"):
+                if key not in data:
+                    raise self.fail(f"data.{key}", "missing (or give data.csv)")
+            x = self.matrix(data["x"], "data.x", n_in)
+            y = self.matrix(data["y"], "data.y", n_out)
+            if x.shape[0] != y.shape[0]:
+                raise self.fail("data.y", f"has {y.shape[0]} points but data.x has {x.shape[0]}")
+        self.check_targets(arch, y)
+        return x, y
+
+    def matrix(self, value: Any, key: str, columns: int) -> Array:
+        if not isinstance(value, list) or not value:
+            raise self.fail(key, "must be a non-empty list")
+        rows = []
+        for i, row in enumerate(value):
+            cells = row if isinstance(row, list) else [row]
+            if len(cells) != columns:
+                raise self.fail(
+                    f"{key}[{i}]", f"has {len(cells)} values, the network needs {columns}"
+                )
+            rows.append([self.number(c, f"{key}[{i}]") for c in cells])
+        return np.array(rows, dtype=np.float64).reshape(len(rows), columns)
+
+    def csv(self, value: Any, n_in: int, n_out: int) -> tuple[Array, Array]:
+        if not isinstance(value, str):
+            raise self.fail("data.csv", "must be a file path")
+        path = Path(value) if self.base_dir is None else self.base_dir / value
+        try:
+            with open(path, newline="", encoding="utf-8") as handle:
+                rows = list(csv.reader(handle))
+        except FileNotFoundError:
+            raise self.fail("data.csv", f"{path}: no such file") from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise self.fail("data.csv", f"{path}: cannot read ({e})") from None
+        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        if len(rows) < 2:
+            raise ScenarioError(f"{path}: needs a header row and at least one data row")
+        width = n_in + n_out
+        if len(rows[0]) != width:
+            raise ScenarioError(
+                f"{path}: header has {len(rows[0])} columns, the network needs {n_in} inputs + {n_out} targets = {width}"
+            )
+        values = []
+        for line, row in enumerate(rows[1:], start=2):
+            if len(row) != width:
+                raise ScenarioError(f"{path}: row {line}: has {len(row)} columns, expected {width}")
+            parsed = []
+            for col, cell in enumerate(row, start=1):
+                try:
+                    v = float(cell)
+                except ValueError:
+                    raise ScenarioError(
+                        f"{path}: row {line}, column {col}: not a number: {cell.strip()!r}"
+                    ) from None
+                if not math.isfinite(v):
+                    raise ScenarioError(
+                        f"{path}: row {line}, column {col}: must be finite, got {cell.strip()}"
+                    )
+                parsed.append(v)
+            values.append(parsed)
+        table = np.array(values, dtype=np.float64)
+        return table[:, :n_in].copy(), table[:, n_in:].copy()
+
+    def check_targets(self, arch: Architecture, y: Array) -> None:
+        if arch.loss == "bce":
+            bad = np.argwhere((y < 0) | (y > 1))
+            if len(bad):
+                i = int(bad[0][0])
+                raise self.fail(
+                    f"data.y[{i}]", f"bce targets must lie in [0, 1], got {y[i].tolist()}"
+                )
+        if arch.loss == "cross_entropy":
+            for i, row in enumerate(y):
+                if (row < 0).any() or abs(row.sum() - 1.0) > 1e-9:
+                    raise self.fail(
+                        f"data.y[{i}]",
+                        f"cross_entropy targets must be one-hot or probability rows summing to 1, got {row.tolist()}",
+                    )
+
+    def init(self, arch: Architecture) -> list[tuple[Array, Array]] | None:
+        init = self.table("init", {"layers"}, required=False)
+        if not init:
+            return None
+        layers = init.get("layers")
+        depth = len(arch.layers) - 1
+        if not isinstance(layers, list) or len(layers) != depth:
+            got = len(layers) if isinstance(layers, list) else layers
+            raise self.fail(
+                "init.layers", f"needs one [[init.layers]] table per layer ({depth}), got {got}"
+            )
+        result = []
+        for l, table in enumerate(layers):
+            key = f"init.layers[{l}]"
+            if not isinstance(table, dict):
+                raise self.fail(key, "must be a table with W and b")
+            extra = set(table) - {"W", "b"}
+            if extra:
+                raise self.fail(f"{key}.{sorted(extra)[0]}", "unknown key (expected W and b)")
+            out, inp = arch.layers[l + 1], arch.layers[l]
+            if "W" not in table or "b" not in table:
+                raise self.fail(key, "needs both W and b")
+            W = table["W"]
+            if (
+                not isinstance(W, list)
+                or len(W) != out
+                or any(not isinstance(r, list) or len(r) != inp for r in W)
+            ):
+                raise self.fail(
+                    f"{key}.W",
+                    f"must be {out} rows of {inp} values (shape (out, in) = ({out}, {inp}))",
+                )
+            Wm = np.array(
+                [[self.number(v, f"{key}.W[{i}]") for v in row] for i, row in enumerate(W)],
+                dtype=np.float64,
+            ).reshape(out, inp)
+            b = table["b"]
+            if not isinstance(b, list) or len(b) != out:
+                raise self.fail(f"{key}.b", f"must be a list of {out} values")
+            bv = np.array([self.number(v, f"{key}.b") for v in b], dtype=np.float64)
+            result.append((Wm, bv))
+        return result
+
+    def watches(self) -> list[dict[str, Any]]:
+        """Raw [[watch]] tables; validated by the watch module (issue: debugging)."""
+        watches = self.doc.get("watch", [])
+        if not isinstance(watches, list) or any(not isinstance(w, dict) for w in watches):
+            raise self.fail("watch", "must be an array of tables ([[watch]])")
+        return watches
+
+
+def default_names_for(layers: tuple[int, ...]) -> list[str]:
+    return [n for layer in default_node_names(layers) for n in layer]

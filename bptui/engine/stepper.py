@@ -1,0 +1,307 @@
+"""Gradient descent as a walk through phases, with cheap time travel.
+
+A step is: update, forward layer by layer, loss, backward layer by layer
+(output first).  The resting state of step N ("done") has everything of
+record N computed; ``next_phase`` walks into step N+1 one phase at a time.
+
+History keeps a parameter checkpoint every ``CHECKPOINT_EVERY`` steps plus the
+loss of every step; any earlier state is rebuilt by replaying from the nearest
+checkpoint, which is bit-for-bit deterministic.  A million steps of the article
+net cost a few megabytes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from bptui.engine.network import Network
+from bptui.engine.scenario import Scenario
+from bptui.engine.trace import StepRecord, build_record
+
+Array = np.ndarray
+
+CHECKPOINT_EVERY = 64
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a step: kind is update, forward, loss or backward."""
+
+    kind: str
+    layer: int = 0
+
+    @property
+    def label(self) -> str:
+        if self.kind in ("forward", "backward"):
+            return f"{self.kind} layer {self.layer}"
+        return self.kind
+
+
+def phases_for(depth: int) -> list[Phase]:
+    return (
+        [Phase("update")]
+        + [Phase("forward", l) for l in range(1, depth + 1)]
+        + [Phase("loss")]
+        + [Phase("backward", l) for l in range(depth, 0, -1)]
+    )
+
+
+class DivergedError(RuntimeError):
+    """Raised when stepping is asked of a diverged state."""
+
+
+class _GrowingArray:
+    """An append-only float64 table that doubles its capacity."""
+
+    def __init__(self, width: int) -> None:
+        self.data = np.empty((64, width)) if width else np.empty(64)
+        self.size = 0
+
+    def append(self, row: Array | float) -> None:
+        if self.size == len(self.data):
+            self.data = np.concatenate([self.data, np.empty_like(self.data)])
+        self.data[self.size] = row
+        self.size += 1
+
+    def truncate(self, size: int) -> None:
+        self.size = min(self.size, size)
+
+    def view(self) -> Array:
+        return self.data[: self.size]
+
+
+#: A watch check gets (stepper, loss, grad) after a step; returns a reason or None.
+WatchCheck = Callable[["Stepper", float, Array], "str | None"]
+
+
+class Stepper:
+    """Owns the parameters of one scenario and moves them through time."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.network: Network = scenario.network()
+        self.phases = phases_for(self.network.depth)
+        self.x = scenario.x
+        self.y = scenario.y
+        self.learning_rate = scenario.learning_rate
+        n = self.x.shape[0]
+        size = scenario.batch_size
+        if size and size < n:
+            self.batches = [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
+        else:
+            self.batches = [np.arange(n)]
+        self.batch_data = [(self.x[b], self.y[b]) for b in self.batches]
+        mask = np.ones(self.network.size)
+        if scenario.trainable is not None:
+            mask[:] = 0.0
+            for name in scenario.trainable:
+                mask[self.network.param_index[name]] = 1.0
+        self.trainable_mask = mask
+        self._scale = self.learning_rate * mask
+        self.initial = scenario.initial_theta()
+        self.watches: list[WatchCheck] = []
+        self.watch_reason: str | None = None
+        self.reset()
+
+    # ------------------------------------------------------------ state
+    def reset(self) -> None:
+        """Back to step 0, every phase of record 0 computed."""
+        self.theta = self.initial.copy()
+        self.grad = np.zeros(self.network.size)
+        self.step = 0
+        self.phase_index = len(self.phases) - 1
+        self.previous_theta: Array | None = None
+        self.checkpoints = _GrowingArray(self.network.size)
+        self.checkpoints.append(self.theta)
+        self.losses = _GrowingArray(0)
+        self.diverged: int | None = None
+        self.watch_reason = None
+        self._record: StepRecord | None = None
+        loss = self._loss_and_grad(self.theta, 0)
+        self.losses.append(loss)
+        self._check_finite(loss)
+
+    @property
+    def phase(self) -> Phase:
+        return self.phases[self.phase_index]
+
+    @property
+    def done(self) -> bool:
+        """True when every phase of the current record has been computed."""
+        return self.phase_index == len(self.phases) - 1
+
+    @property
+    def loss(self) -> float:
+        return float(self.losses.data[self.step])
+
+    @property
+    def loss_history(self) -> Array:
+        return self.losses.view()
+
+    @property
+    def can_step(self) -> bool:
+        return self.diverged is None
+
+    def batch_for(self, step: int) -> Array:
+        """Points whose loss the update after record ``step`` descends."""
+        return self.batches[step % len(self.batches)]
+
+    def record(self) -> StepRecord:
+        """The full record of the current step (cached until the state moves)."""
+        if self._record is None:
+            self._record = build_record(
+                self.network, self.theta, self.x, self.y, self.batch_for(self.step), self.step
+            )
+        return self._record
+
+    def record_at(self, step: int) -> StepRecord:
+        """The full record of any reached step, rebuilt from history."""
+        theta = self.theta_at(step)
+        return build_record(self.network, theta, self.x, self.y, self.batch_for(step), step)
+
+    def theta_at(self, step: int) -> Array:
+        if not 0 <= step < self.losses.size:
+            raise IndexError(f"step {step} has not been reached (0…{self.losses.size - 1})")
+        if step == self.step:
+            return self.theta.copy()
+        base = step // CHECKPOINT_EVERY
+        theta = self.checkpoints.data[base].copy()
+        grad = np.zeros_like(theta)
+        with np.errstate(all="ignore"):
+            for s in range(base * CHECKPOINT_EVERY, step):
+                self._descend(theta, grad, s)
+        return theta
+
+    # --------------------------------------------------------- the math
+    def _loss_and_grad(self, theta: Array, step: int) -> float:
+        xb, yb = self.batch_data[step % len(self.batch_data)]
+        with np.errstate(all="ignore"):
+            if len(self.batches) == 1:
+                return self.network.loss_and_grad(theta, xb, yb, self.grad)
+            self.network.loss_and_grad(theta, xb, yb, self.grad)
+            return self.network.loss_value(theta, self.x, self.y)
+
+    def _descend(self, theta: Array, grad: Array, step: int) -> None:
+        """θ ← θ − α·∂Loss/∂θ for the batch of ``step`` (replay path)."""
+        xb, yb = self.batch_data[step % len(self.batch_data)]
+        self.network.loss_and_grad(theta, xb, yb, grad)
+        theta -= self._scale * grad
+
+    def _check_finite(self, loss: float) -> bool:
+        if math.isfinite(loss) and math.isfinite(float(self.grad.sum())):
+            return True
+        if math.isfinite(loss) and np.isfinite(self.grad).all():
+            return True
+        self.diverged = self.step
+        return False
+
+    def _advance(self) -> float:
+        """Apply one update and compute the new loss and gradient."""
+        self.previous_theta = self.theta.copy()
+        self.theta -= self._scale * self.grad
+        self.step += 1
+        if self.step % CHECKPOINT_EVERY == 0:
+            self.checkpoints.truncate(self.step // CHECKPOINT_EVERY)
+            self.checkpoints.append(self.theta)
+        self.losses.truncate(self.step)
+        loss = self._loss_and_grad(self.theta, self.step)
+        self.losses.append(loss)
+        self._record = None
+        return loss
+
+    # ------------------------------------------------------- operations
+    def _require_steppable(self) -> None:
+        if self.diverged is not None:
+            raise DivergedError(f"diverged at step {self.diverged}: go back (b) or reset (R) first")
+
+    def next_phase(self) -> Phase:
+        """Compute one more phase; from "done" this applies the next update."""
+        self._require_steppable()
+        if self.done:
+            loss = self._advance()
+            self.phase_index = 0
+            self._check_finite(loss)
+        else:
+            self.phase_index += 1
+        return self.phase
+
+    def step_once(self) -> None:
+        """One whole step; from a partial step, finish it instead."""
+        self._require_steppable()
+        if self.done:
+            self._check_finite(self._advance())
+        self.phase_index = len(self.phases) - 1
+
+    def run(self, count: int) -> int:
+        """Up to ``count`` whole steps; stops on divergence or a firing watch.
+
+        Returns how many steps were taken.  This is the flat-out path: no
+        record is built and numpy's error state is set once for the batch.
+        """
+        self._require_steppable()
+        self.watch_reason = None
+        if not self.done:
+            self.phase_index = len(self.phases) - 1
+        taken = 0
+        with np.errstate(all="ignore"):
+            while taken < count:
+                loss = self._advance()
+                taken += 1
+                if not self._check_finite(loss):
+                    break
+                if self.watches and self._fire_watches(loss):
+                    break
+        self.phase_index = len(self.phases) - 1
+        return taken
+
+    def _fire_watches(self, loss: float) -> bool:
+        for check in self.watches:
+            reason = check(self, loss, self.grad)
+            if reason:
+                self.watch_reason = reason
+                return True
+        return False
+
+    def goto(self, step: int) -> None:
+        """Go to step ``step``: back in history, or forward by running."""
+        if step < 0:
+            raise ValueError("step must be 0 or more")
+        if step <= self.losses.size - 1 and step <= self.step:
+            self._jump_back(step)
+        elif step > self.step:
+            if self.diverged is not None:
+                raise DivergedError(f"diverged at step {self.diverged}: cannot go past it")
+            watches, self.watches = self.watches, []
+            try:
+                self.run(step - self.step)
+            finally:
+                self.watches = watches
+        self.phase_index = len(self.phases) - 1
+
+    def back(self) -> bool:
+        """One step back (from a partial step: back to the step it started from)."""
+        if self.step == 0:
+            if not self.done:
+                self.phase_index = len(self.phases) - 1
+                return True
+            return False
+        self._jump_back(self.step - 1)
+        return True
+
+    def _jump_back(self, step: int) -> None:
+        self.theta = self.theta_at(step)
+        self.step = step
+        self.losses.truncate(step + 1)
+        self.checkpoints.truncate(step // CHECKPOINT_EVERY + 1)
+        self.previous_theta = self.theta_at(step - 1) if step > 0 else None
+        self.diverged = None
+        self.watch_reason = None
+        loss = self._loss_and_grad(self.theta, step)
+        self.losses.data[step] = loss
+        self._record = None
+        self._check_finite(loss)
+        self.phase_index = len(self.phases) - 1

@@ -1,0 +1,309 @@
+"""What one step records: node values, loss, gradients and chain-rule factors.
+
+A :class:`StepRecord` is everything the TUI shows and the JSON trace holds for
+one state of the parameters.  It is rebuilt on demand from a parameter
+snapshot, so history never stores it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from bptui.engine import functions as fn
+from bptui.engine.network import DerivativeCounts, Network, ParamInfo
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One factor of a parameter's chain, with one value per data point.
+
+    ``first_use`` is the parameter whose chain needed this factor first in
+    backward order; every later chain *reuses* it.  ``computed_in`` is the
+    backward phase (layer number) that computes it.
+    """
+
+    symbol: str
+    formula: str
+    values: Array
+    first_use: str
+    computed_in: int
+    reused: bool = False
+
+
+@dataclass
+class LayerRecord:
+    """One layer's parameters, values and derivatives (rows are data points)."""
+
+    W: Array
+    b: Array
+    dW: Array
+    db: Array
+    z: Array
+    a: Array
+    dz: Array
+    da: Array | None  # ∂Loss/∂a; None where the output is fused (softmax, sigmoid+bce)
+
+
+@dataclass
+class StepRecord:
+    """The full state of one step: record k is the state before update k+1."""
+
+    network: Network
+    step: int
+    theta: Array
+    grad: Array
+    loss: float
+    batch_loss: float
+    x: Array
+    y: Array
+    batch: Array
+    layers: list[LayerRecord]
+    point_loss: Array
+    factors: dict[str, list[Factor]] = field(default_factory=dict)
+
+    @property
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.loss) and np.isfinite(self.grad).all())
+
+    @property
+    def params(self) -> dict[str, float]:
+        return self.network.param_dict(self.theta)
+
+    @property
+    def grads(self) -> dict[str, float]:
+        return self.network.param_dict(self.grad)
+
+    @cached_property
+    def nodes(self) -> dict[str, Array]:
+        """Node name → activation per data point, inputs included."""
+        out: dict[str, Array] = {}
+        columns = [self.x] + [layer.a for layer in self.layers]
+        for names, values in zip(self.network.node_names, columns):
+            for i, name in enumerate(names):
+                out[name] = values[:, i]
+        return out
+
+    @cached_property
+    def pre_activations(self) -> dict[str, Array]:
+        """Node name → z per data point (non-input nodes)."""
+        out: dict[str, Array] = {}
+        for names, layer in zip(self.network.node_names[1:], self.layers):
+            for i, name in enumerate(names):
+                out[name] = layer.z[:, i]
+        return out
+
+    @property
+    def yhat(self) -> Array:
+        return self.layers[-1].a
+
+    @property
+    def counts(self) -> DerivativeCounts:
+        return self.network.derivative_counts()
+
+    def chain_product(self, name: str) -> Array:
+        """Per-point product of a parameter's factors; sums to its gradient."""
+        product = np.ones(self.x.shape[0])
+        for factor in self.factors[name]:
+            product = product * factor.values
+        return product
+
+
+def build_record(
+    network: Network,
+    theta: Array,
+    x: Array,
+    y: Array,
+    batch: Array | None = None,
+    step: int = 0,
+) -> StepRecord:
+    """Forward on every point, backward on the batch (all points by default).
+
+    Points outside the batch get a zero ∂Loss/∂z: the batch loss does not
+    depend on them, so their factors are honestly zero and the per-point
+    products still sum to the batch gradient.
+    """
+    n = x.shape[0]
+    batch = np.arange(n) if batch is None else np.asarray(batch)
+    with np.errstate(all="ignore"):
+        zs, acts = network.forward(theta, x)
+        z_out, yhat = zs[-1], acts[-1]
+        loss = fn.loss_value(network.loss, network.output, z_out, yhat, y)
+        point_loss = fn.loss_elementwise(network.loss, z_out, yhat, y).sum(axis=1)
+
+        yb, zb, pb = y[batch], z_out[batch], yhat[batch]
+        batch_loss = fn.loss_value(network.loss, network.output, zb, pb, yb)
+        delta = np.zeros_like(z_out)
+        delta[batch] = network.output_delta(zb, pb, yb)
+        out_da = None
+        if not network.fused:
+            out_da = np.zeros_like(z_out)
+            out_da[batch] = fn.dloss_dyhat(network.loss, pb, yb, yb.size)
+
+        grad = np.zeros(network.size)
+        deltas = network.backward(theta, zs, acts, delta, grad)
+        views = network.views(theta)
+        grad_views = network.views(grad)
+        layers = []
+        for l in range(network.depth):
+            W, b = views[l]
+            dW, db = grad_views[l]
+            if l == network.depth - 1:
+                da = out_da
+            else:
+                da = deltas[l + 1] @ views[l + 1][0]
+            layers.append(
+                LayerRecord(W.copy(), b.copy(), dW, db, zs[l], acts[l + 1], deltas[l], da)
+            )
+        record = StepRecord(
+            network=network,
+            step=step,
+            theta=theta.copy(),
+            grad=grad,
+            loss=loss,
+            batch_loss=batch_loss,
+            x=x,
+            y=y,
+            batch=batch,
+            layers=layers,
+            point_loss=point_loss,
+        )
+        record.factors = ChainBuilder(record, batch_size=len(batch)).all_chains()
+    return record
+
+
+def _times(*terms: str) -> str:
+    """Join formula terms with ·, dropping factors of 1."""
+    kept = [t for t in terms if t != "1"]
+    return "·".join(kept) if kept else "1"
+
+
+class ChainBuilder:
+    """Builds each parameter's chain of factors, output first.
+
+    The chain of a parameter feeding node i of layer l is the chain of the node
+    it flows into, as long as that layer has a single node (so the article's
+    ∂Loss/∂b1 = ∂Loss/∂green · ∂green/∂blue · ∂blue/∂b1), and otherwise the
+    summed ∂Loss/∂node that backprop already holds.  Then the local ∂node/∂θ.
+    """
+
+    def __init__(self, record: StepRecord, batch_size: int) -> None:
+        self.record = record
+        self.net = record.network
+        self.count = batch_size * record.y.shape[1]
+        self.points = batch_size
+        self.first_use: dict[str, str] = {}
+
+    def all_chains(self) -> dict[str, list[Factor]]:
+        chains: dict[str, list[Factor]] = {}
+        by_node: dict[tuple[int, int], list[ParamInfo]] = {}
+        for p in self.net.params:
+            by_node.setdefault((p.layer, p.row), []).append(p)
+        # Backward order: output layer first; per node its bias, then its weights
+        # (the article's b3, w3, w4, then b1, w1, b2, w2).
+        for layer in range(self.net.depth, 0, -1):
+            for row in range(self.net.layers[layer]):
+                params = sorted(by_node[(layer, row)], key=lambda p: p.kind != "b")
+                for p in params:
+                    chains[p.name] = self._mark(p.name, self.chain(p))
+        return {name: chains[name] for name in self.net.param_names}
+
+    def _mark(self, param: str, factors: list[Factor]) -> list[Factor]:
+        marked = []
+        for f in factors:
+            first = self.first_use.setdefault(f.symbol, param)
+            marked.append(
+                Factor(f.symbol, f.formula, f.values, first, f.computed_in, first != param)
+            )
+        return marked
+
+    def name(self, layer: int, row: int) -> str:
+        return self.net.node_names[layer][row]
+
+    def chain(self, p: ParamInfo) -> list[Factor]:
+        return self.upstream(p.layer, p.row) + [self.local(p)]
+
+    def upstream(self, layer: int, row: int) -> list[Factor]:
+        """Factors from the loss down to node (layer, row)."""
+        rec, node = self.record, self.name(layer, row)
+        L = self.net.depth
+        lay = rec.layers[layer - 1]
+        if layer == L:
+            if self.net.fused:
+                formula = fn.dloss_dz_formula(
+                    self.net.loss, self.net.output, node, self.count, self.points
+                )
+                return [Factor(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], "", L)]
+            formula = fn.dloss_dyhat_formula(self.net.loss, node, self.count)
+            return [Factor(f"∂Loss/∂{node}", formula, lay.da[:, row], "", L)]
+        nxt = rec.layers[layer]
+        if self.net.layers[layer + 1] == 1:
+            return self.upstream(layer + 1, 0) + [self.edge(layer, row)]
+        names = self.net.node_names[layer + 1]
+        span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
+        formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
+        values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
+        return [Factor(f"∂Loss/∂{node}", formula, values, "", layer + 1)]
+
+    def edge(self, layer: int, row: int) -> Factor:
+        """∂next/∂node for the single node of layer+1."""
+        rec, node = self.record, self.name(layer, row)
+        nxt_name = self.name(layer + 1, 0)
+        nxt = rec.layers[layer]
+        weight = self._weight_name(layer + 1, 0, row)
+        w = nxt.W[0, row]
+        n = rec.x.shape[0]
+        if layer + 1 == self.net.depth:
+            if self.net.fused:
+                return Factor(f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), "", layer + 1)
+            slope_text = fn.output_derivative_formula(self.net.output, nxt_name)
+            slope = self._output_slope(nxt)[:, 0]
+        else:
+            slope_text = self.net.hidden.formula(nxt_name)
+            slope = self.net.hidden.derivative(nxt.z[:, 0], nxt.a[:, 0])
+        return Factor(
+            f"∂{nxt_name}/∂{node}",
+            _times(slope_text, weight),
+            slope * w,
+            "",
+            layer + 1,
+        )
+
+    def local(self, p: ParamInfo) -> Factor:
+        """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
+        rec = self.record
+        node = self.name(p.layer, p.row)
+        lay = rec.layers[p.layer - 1]
+        n = rec.x.shape[0]
+        if p.kind == "W":
+            source = self.name(p.layer - 1, p.col)
+            inputs = rec.x if p.layer == 1 else rec.layers[p.layer - 2].a
+            input_values = inputs[:, p.col]
+        else:
+            source = "1"
+            input_values = np.ones(n)
+        if p.layer == self.net.depth:
+            if self.net.fused:
+                return Factor(f"∂z_{node}/∂{p.name}", source, input_values, "", p.layer)
+            slope_text = fn.output_derivative_formula(self.net.output, node)
+            slope = self._output_slope(lay)[:, p.row]
+        else:
+            slope_text = self.net.hidden.formula(node)
+            slope = self.net.hidden.derivative(lay.z[:, p.row], lay.a[:, p.row])
+        return Factor(
+            f"∂{node}/∂{p.name}", _times(slope_text, source), slope * input_values, "", p.layer
+        )
+
+    def _output_slope(self, lay: LayerRecord) -> Array:
+        """∂ŷ/∂z of a non-fused output layer (identity or sigmoid)."""
+        if self.net.output == "sigmoid":
+            return lay.a * (1.0 - lay.a)
+        return np.ones_like(lay.a)
+
+    def _weight_name(self, layer: int, row: int, col: int) -> str:
+        start = self.net.weight_slices[layer - 1].start
+        return self.net.param_names[start + row * self.net.layers[layer - 1] + col]

@@ -1,0 +1,105 @@
+"""What every pane renders from: one immutable snapshot of the stepper.
+
+Widgets get a :class:`View` and never touch the stepper or compute
+gradients; the app builds a View after each state change and hands it out.
+``shows(...)`` answers "has this value been computed yet in the current
+phase walk?", so every pane draws pending values the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from bptui.engine.network import Network
+from bptui.engine.stepper import Phase, Stepper
+from bptui.engine.trace import StepRecord
+
+PENDING = "·····"
+
+
+@dataclass(frozen=True)
+class View:
+    """A read-only picture of the stepper for one frame."""
+
+    scenario_name: str
+    record: StepRecord
+    step: int
+    phase: Phase
+    phase_index: int
+    phases: tuple[Phase, ...]
+    learning_rate: float
+    loss_history: np.ndarray
+    previous_theta: np.ndarray | None
+    trainable_mask: np.ndarray
+    diverged: int | None
+    watch_reason: str | None = None
+    selected_param: str | None = None
+    selected_point: int = 0
+    running: bool = False
+    user_grads: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def network(self) -> Network:
+        return self.record.network
+
+    @property
+    def done(self) -> bool:
+        return self.phase_index == len(self.phases) - 1
+
+    def shows_forward(self, layer: int) -> bool:
+        """Are the values of layer ``layer`` (1-based; 0 = inputs) computed yet?"""
+        if self.done or layer == 0:
+            return True
+        return self.phases[self.phase_index].kind != "update" and (self.phase_index >= layer)
+
+    @property
+    def shows_loss(self) -> bool:
+        depth = self.network.depth
+        return self.done or self.phase_index >= depth + 1
+
+    def shows_backward(self, layer: int) -> bool:
+        """Are the gradients of layer ``layer``'s parameters computed yet?"""
+        if self.done:
+            return True
+        depth = self.network.depth
+        # backward phases run depth, depth-1, …, 1 after the loss phase
+        backward_done = self.phase_index - (depth + 1)
+        return backward_done >= depth - layer + 1
+
+    def active_layer(self) -> tuple[str, int]:
+        """The phase just computed, for highlighting (kind, layer)."""
+        return self.phase.kind, self.phase.layer
+
+    def is_trainable(self, name: str) -> bool:
+        return bool(self.trainable_mask[self.network.param_index[name]])
+
+
+def view_of(
+    stepper: Stepper,
+    *,
+    selected_param: str | None = None,
+    selected_point: int = 0,
+    running: bool = False,
+    user_grads: dict[str, float] | None = None,
+) -> View:
+    """Snapshot the stepper (builds the full record of the current step)."""
+    return View(
+        scenario_name=stepper.scenario.name,
+        record=stepper.record(),
+        step=stepper.step,
+        phase=stepper.phase,
+        phase_index=stepper.phase_index,
+        phases=tuple(stepper.phases),
+        learning_rate=stepper.learning_rate,
+        loss_history=stepper.loss_history,
+        previous_theta=stepper.previous_theta,
+        trainable_mask=stepper.trainable_mask,
+        diverged=stepper.diverged,
+        watch_reason=stepper.watch_reason,
+        selected_param=selected_param,
+        selected_point=selected_point,
+        running=running,
+        user_grads=user_grads or {},
+    )
