@@ -103,3 +103,21 @@ def view_of(
         running=running,
         user_grads=user_grads or {},
     )
+
+
+def fit_curve(view: View, samples: int = 120) -> tuple[np.ndarray, np.ndarray] | None:
+    """The network's current curve over the data's x range (one-input nets only).
+
+    A forward pass over a grid, no gradients: the fit view's line.  Returns
+    (xs, ŷ with one column per output) or None when the net has several inputs.
+    """
+    net = view.network
+    if net.layers[0] != 1:
+        return None
+    x = view.record.x[:, 0]
+    low, high = float(x.min()), float(x.max())
+    pad = 0.1 * (high - low or 1.0)
+    xs = np.linspace(low - pad, high + pad, samples)
+    with np.errstate(all="ignore"):
+        ys = net.predict(view.record.theta, xs[:, None])
+    return xs, ys
