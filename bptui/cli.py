@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
 from bptui.engine.scenario import (
     Scenario,
     ScenarioError,
@@ -170,9 +172,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"trace": cmd_trace, "check": cmd_check}
     try:
-        if argv and argv[0] in commands:
-            return commands[argv[0]](argv[1:])
-        return cmd_tui(argv)
+        # A diverging run overflows on purpose; it is shown, never warned about.
+        with np.errstate(all="ignore"):
+            if argv and argv[0] in commands:
+                return commands[argv[0]](argv[1:])
+            return cmd_tui(argv)
     except (ScenarioError, UsageError) as e:
         sys.stderr.write(f"bptui: error: {e}\n")
         return EXIT_BAD_INPUT
