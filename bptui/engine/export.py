@@ -69,14 +69,21 @@ def run_trace(scenario: Scenario, steps: int) -> tuple[list[StepRecord], int | N
 
 
 def trace_json(scenario: Scenario, steps: int) -> str:
+    """The trace document, one record per line so long traces stay greppable."""
     records, diverged = run_trace(scenario, steps)
-    document = {
-        "scenario": scenario.to_dict(),
-        "parameters": scenario.network().param_names,
-        "diverged": diverged,
-        "steps": [record_to_dict(r) for r in records],
-    }
-    return json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
+
+    def dump(value: Any) -> str:
+        return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+    body = ",\n  ".join(dump(record_to_dict(r)) for r in records)
+    return (
+        "{\n"
+        f' "scenario": {dump(scenario.to_dict())},\n'
+        f' "parameters": {dump(scenario.network().param_names)},\n'
+        f' "diverged": {dump(diverged)},\n'
+        f' "steps": [\n  {body}\n ]\n'
+        "}\n"
+    )
 
 
 def trace_csv(scenario: Scenario, steps: int) -> str:
