@@ -1,0 +1,338 @@
+"""One gradient-descent step of the bptui engine against the same step in PyTorch.
+
+Why: bptui trains tiny networks one step at a time, where a framework's
+per-call overhead dominates; this script proves the numpy engine is not the
+slow part, and that building the full record a step shows stays cheap.
+
+Run:  .venv/bin/python benchmarks/bench_engine.py [--rounds N] [--quick]
+
+Both sides run in this process on the same data from the same initial
+parameters, after an assertion that they compute the same loss, gradient and
+update (to 1e-9).  PyTorch runs eager, float64, one thread, with the usual
+``zero_grad / forward / loss / backward / SGD.step`` loop.  bptui runs the
+path ``Stepper.run`` uses.  BLAS is pinned to one thread for both sides (the
+environment variables below are set before numpy is imported; threadpoolctl
+is used too if installed).  Timing is interleaved: every round times each
+contender once, and the median over rounds is reported, so a burst of load on
+the 2-core machine hits all contenders alike.  If torch is missing, bptui is
+timed alone and the script says so.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import statistics  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from bptui.engine.network import Architecture  # noqa: E402
+from bptui.engine.scenario import Scenario, load_builtin  # noqa: E402
+from bptui.engine.stepper import Stepper  # noqa: E402
+
+try:  # optional: a hard guarantee on top of the environment variables
+    from threadpoolctl import threadpool_limits
+except ImportError:  # pragma: no cover - depends on the environment
+    threadpool_limits = None
+
+try:
+    import torch
+except ImportError:  # pragma: no cover - depends on the environment
+    torch = None
+
+Array = np.ndarray
+
+#: Target seconds per timed batch of steps; big enough to swamp timer noise.
+BATCH_SECONDS = 0.04
+
+#: bptui must be this many times faster than PyTorch (case name → bar).
+SPEED_BARS = {"article": 10.0, "tanh 2-8-8-1": 3.0, "relu 784-64-10": 1.5}
+#: The full record may cost at most this many plain steps.
+RECORD_BAR = 3.0
+
+AGREEMENT = 1e-9
+
+
+# ------------------------------------------------------------------ cases
+def tanh_case() -> Scenario:
+    """2-8-8-1 tanh regression on 500 random points, mse."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2.0, 2.0, size=(500, 2))
+    y = (np.sin(x[:, 0]) * np.cos(x[:, 1]))[:, None]
+    return Scenario(
+        name="tanh 2-8-8-1",
+        arch=Architecture((2, 8, 8, 1), "tanh", "identity", "mse"),
+        learning_rate=0.05,
+        seed=0,
+        x=x,
+        y=y,
+        init_layers=_he_init((2, 8, 8, 1), rng),
+    )
+
+
+def relu_case() -> Scenario:
+    """784-64-10 relu classifier on 256 MNIST-shaped points, softmax + cross-entropy."""
+    rng = np.random.default_rng(2)
+    x = rng.uniform(0.0, 1.0, size=(256, 784))
+    y = np.eye(10)[rng.integers(0, 10, size=256)]
+    return Scenario(
+        name="relu 784-64-10",
+        arch=Architecture((784, 64, 10), "relu", "softmax", "cross_entropy"),
+        learning_rate=0.01,
+        seed=0,
+        x=x,
+        y=y,
+        init_layers=_he_init((784, 64, 10), rng),
+    )
+
+
+def _he_init(layers: tuple[int, ...], rng: np.random.Generator) -> list[tuple[Array, Array]]:
+    return [
+        (rng.normal(0.0, np.sqrt(2.0 / inp), size=(out, inp)), rng.normal(0.0, 0.1, size=out))
+        for inp, out in zip(layers[:-1], layers[1:])
+    ]
+
+
+def cases() -> list[Scenario]:
+    article = load_builtin("article")
+    article.name = "article"
+    return [article, tanh_case(), relu_case()]
+
+
+# ------------------------------------------------------------- PyTorch side
+class TorchStep:
+    """The same network, data and update in PyTorch eager (float64, one thread)."""
+
+    ACTIVATIONS = {"softplus": "Softplus", "tanh": "Tanh", "relu": "ReLU", "sigmoid": "Sigmoid"}
+
+    def __init__(self, scenario: Scenario, theta: Array) -> None:
+        net = scenario.network()
+        arch = scenario.arch
+        if arch.output_activation != ("softmax" if arch.loss == "cross_entropy" else "identity"):
+            raise NotImplementedError("the benchmark covers identity and softmax outputs only")
+        modules: list = []
+        for l, (W, b) in enumerate(net.views(theta)):
+            linear = torch.nn.Linear(W.shape[1], W.shape[0], dtype=torch.float64)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(W))
+                linear.bias.copy_(torch.from_numpy(b))
+            modules.append(linear)
+            if l < net.depth - 1:
+                modules.append(getattr(torch.nn, self.ACTIVATIONS[arch.activation])())
+        self.model = torch.nn.Sequential(*modules)
+        self.linears = [m for m in modules if isinstance(m, torch.nn.Linear)]
+        self.x = torch.from_numpy(scenario.x)
+        self.y = torch.from_numpy(scenario.y)
+        self.loss_fn: Callable = {
+            "ssr": lambda out, y: ((y - out) ** 2).sum(),
+            "mse": torch.nn.functional.mse_loss,
+            # cross_entropy takes logits; softmax is folded in, as bptui fuses it
+            "cross_entropy": torch.nn.functional.cross_entropy,
+        }[arch.loss]
+        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=scenario.learning_rate)
+
+    def step(self) -> float:
+        """One step: loss and gradient at the current parameters, then the update."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def loss_and_grad(self) -> tuple[float, Array]:
+        """Loss and flat gradient in SPEC order, without updating."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss_fn(self.model(self.x), self.y)
+        loss.backward()
+        return loss.item(), self._flat([p.grad for p in self._ordered()])
+
+    def theta(self) -> Array:
+        return self._flat([p.detach() for p in self._ordered()])
+
+    def _ordered(self) -> list:
+        return [m.weight for m in self.linears] + [m.bias for m in self.linears]
+
+    @staticmethod
+    def _flat(tensors: list) -> Array:
+        return np.concatenate([t.numpy().ravel() for t in tensors])
+
+
+def assert_agreement(scenario: Scenario) -> None:
+    """Same loss and gradient at the start, same parameters after a few steps."""
+    stepper = Stepper(scenario)
+    ref = TorchStep(scenario, stepper.theta)
+    loss, grad = ref.loss_and_grad()
+    _close(f"{scenario.name}: loss", stepper.loss, loss)
+    _close(f"{scenario.name}: gradient", stepper.grad, grad)
+    for _ in range(5):
+        ref.step()
+    assert stepper.run(5) == 5
+    _close(f"{scenario.name}: θ after 5 steps", stepper.theta, ref.theta())
+    _close(f"{scenario.name}: loss after 5 steps", stepper.loss, ref.loss_and_grad()[0])
+
+
+def _close(what: str, ours: Array | float, theirs: Array | float) -> None:
+    ours, theirs = np.asarray(ours), np.asarray(theirs)
+    scale = max(float(np.max(np.abs(theirs))), 1.0)
+    error = float(np.max(np.abs(ours - theirs))) / scale
+    if not error <= AGREEMENT:
+        raise AssertionError(f"{what} disagrees with PyTorch: relative error {error:.3g}")
+
+
+# ------------------------------------------------------------------ timing
+@dataclass
+class Contender:
+    """A named way of taking ``count`` steps; times are seconds per step."""
+
+    name: str
+    steps: Callable[[int], None]
+    count: int = 1
+    times: list[float] | None = None
+
+    def calibrate(self) -> None:
+        """Pick a batch size that takes about BATCH_SECONDS (timeit.autorange style)."""
+        self.steps(3)  # warm caches and lazy initialisation
+        count = 1
+        while True:
+            start = time.perf_counter()
+            self.steps(count)
+            if time.perf_counter() - start >= BATCH_SECONDS / 4 or count >= 1 << 20:
+                break
+            count *= 2
+        self.count = count * 4
+        self.times = []
+
+    def time_once(self) -> None:
+        start = time.perf_counter()
+        self.steps(self.count)
+        self.times.append((time.perf_counter() - start) / self.count)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.times)
+
+    @property
+    def best(self) -> float:
+        return min(self.times)
+
+
+def bptui_plain(scenario: Scenario) -> Callable[[int], None]:
+    stepper = Stepper(scenario)
+
+    def steps(count: int) -> None:
+        if stepper.run(count) != count:
+            raise RuntimeError(f"{scenario.name}: bptui stopped early (diverged?)")
+
+    return steps
+
+
+def bptui_recorded(scenario: Scenario) -> Callable[[int], None]:
+    """The step the TUI takes: one whole step, then its full record."""
+    stepper = Stepper(scenario)
+
+    def steps(count: int) -> None:
+        for _ in range(count):
+            stepper.step_once()
+            stepper.record()
+
+    return steps
+
+
+def torch_steps(scenario: Scenario) -> Callable[[int], None]:
+    ref = TorchStep(scenario, scenario.initial_theta())
+
+    def steps(count: int) -> None:
+        for _ in range(count):
+            ref.step()
+
+    return steps
+
+
+def run_rounds(contenders: list[Contender], rounds: int) -> None:
+    for c in contenders:
+        c.calibrate()
+    for _ in range(rounds):
+        for c in contenders:
+            c.time_once()
+
+
+# ------------------------------------------------------------------ report
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per contender")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke run)")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+
+    if torch is not None:
+        torch.set_num_threads(1)
+        print(f"PyTorch {torch.__version__}, eager, float64, 1 thread")
+    else:
+        print("PyTorch is not installed: timing bptui alone (pip install -e '.[bench]')")
+    limits = threadpool_limits(1) if threadpool_limits is not None else None
+    blas = "threadpoolctl" if limits is not None else "OPENBLAS/OMP/MKL_NUM_THREADS=1"
+    print(f"numpy {np.__version__}, BLAS pinned to 1 thread via {blas}; {rounds} rounds, median")
+
+    scenarios = cases()
+    if torch is not None:
+        for scenario in scenarios:
+            assert_agreement(scenario)
+        print(f"agreement: loss, gradient and 5 updates match PyTorch to {AGREEMENT:g} (all cases)")
+
+    rows = []
+    for scenario in scenarios:
+        ours = Contender("bptui", bptui_plain(scenario))
+        contenders = [ours]
+        if torch is not None:
+            contenders.append(Contender("torch", torch_steps(scenario)))
+        recorded = None
+        if scenario.name == "article":
+            recorded = Contender("bptui+record", bptui_recorded(scenario))
+            contenders.append(recorded)
+        run_rounds(contenders, rounds)
+        rows.append((scenario.name, contenders, recorded))
+
+    print()
+    header = f"{'case':<16} {'bptui µs':>10} {'torch µs':>10} {'torch/bptui':>12} {'bar':>6}  ok"
+    print(header)
+    print("-" * len(header))
+    failures = 0
+    for name, contenders, _ in rows:
+        ours = contenders[0].median
+        if torch is not None:
+            theirs = contenders[1].median
+            ratio = theirs / ours
+            bar = SPEED_BARS[name]
+            ok = ratio >= bar
+            failures += not ok
+            print(
+                f"{name:<16} {ours * 1e6:>10.1f} {theirs * 1e6:>10.1f} "
+                f"{ratio:>11.1f}× {bar:>5.1f}×  {'yes' if ok else 'NO'}"
+            )
+        else:
+            print(f"{name:<16} {ours * 1e6:>10.1f} {'—':>10} {'—':>12} {'—':>6}")
+    for name, contenders, recorded in rows:
+        if recorded is None:
+            continue
+        overhead = recorded.median / contenders[0].median
+        ok = overhead <= RECORD_BAR
+        failures += not ok
+        print(
+            f"\n{name}: step + full record {recorded.median * 1e6:.1f} µs = "
+            f"{overhead:.2f}× the plain step (bar ≤ {RECORD_BAR:g}×)  {'yes' if ok else 'NO'}"
+        )
+    if failures:
+        print(f"\n{failures} bar(s) not met")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
