@@ -5,26 +5,64 @@ from __future__ import annotations
 from bptui.engine.gradcheck import gradient_check
 from bptui.engine.scenario import Scenario
 from bptui.engine.stepper import Stepper
+from bptui.engine.usergrads import UserGradResult, UserGradsError, load_user_grads
 
 
 def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str, bool]:
-    """The gradient-check table at step 0 and whether every parameter agrees."""
+    """The gradient-check table at step 0 and whether every parameter agrees.
+
+    With ``grads_path`` the user's ``d_<param>`` values join the table, each
+    with a verdict against backprop and, when wrong, the chain factor it is
+    consistent with.  A derivative that raises or returns a non-number is bad
+    input (:class:`UserGradsError`, exit 2), not a disagreement.
+    """
     stepper = Stepper(scenario)
     record = stepper.record()
     batch = record.batch
     rows = gradient_check(
         stepper.network, record.theta, record.x[batch], record.y[batch], record.grad
     )
-    lines = [
-        f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}",
-        f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  verdict",
-    ]
+    results: dict[str, UserGradResult] = {}
+    if grads_path is not None:
+        user_grads = load_user_grads(grads_path, stepper.network.param_names)
+        results = user_grads.evaluate(record, stepper.learning_rate)
+        for result in results.values():
+            if result.error is not None:
+                raise UserGradsError(f"{grads_path}: {result.error}")
+
+    header = f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  {'verdict':<9}"
+    if results:
+        header += f"{'yours':>16}  yours vs backprop"
+    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}", header]
     for r in rows:
-        kink = "  (relu input near its kink)" if r.near_kink else ""
-        lines.append(
-            f"{r.name:<8}{r.analytic:>16.9g}{r.numeric:>16.9g}{r.rel_error:>12.2e}  {r.verdict}{kink}"
+        line = (
+            f"{r.name:<8}{r.analytic:>16.9g}{r.numeric:>16.9g}{r.rel_error:>12.2e}  {r.verdict:<9}"
         )
+        mine = results.get(r.name)
+        if mine is not None and mine.user is not None:
+            mark = "agrees" if mine.agrees else f"WRONG (rel error {mine.rel_error:.2e})"
+            line += f"{mine.user:>16.9g}  {mark}"
+        elif results:
+            line += f"{'-':>16}"
+        if r.near_kink:
+            line += "  (relu input near its kink)"
+        lines.append(line.rstrip())
     ok = all(r.agrees for r in rows)
     bad = [r.name for r in rows if not r.agrees]
     lines.append("all gradients agree" if ok else f"disagree: {', '.join(bad)}")
+    if results:
+        wrong = [m for m in results.values() if not m.agrees]
+        for m in wrong:
+            lines.append(
+                f"✗ {m.function}: yours {m.user:.8g}, backprop {m.backprop:.8g}, "
+                f"numeric {m.numeric:.8g} — {m.diagnosis.message}"
+            )
+        if wrong:
+            lines.append(
+                f"your derivatives disagree: {', '.join(m.name for m in wrong)} "
+                f"({len(results) - len(wrong)} of {len(results)} agree)"
+            )
+        else:
+            lines.append(f"all {len(results)} of your derivatives agree with backprop")
+        ok = ok and not wrong
     return "\n".join(lines) + "\n", ok
