@@ -1,15 +1,510 @@
-"""The network diagram pane: nodes, edges and their current values."""
+"""The network diagram pane: nodes, edges and their current values.
+
+The network is drawn left to right on a character canvas sized to the widget,
+like TensorFlow Playground: an edge's colour is the sign of its weight (blue
+positive, orange negative) and its brightness the weight's size relative to
+the largest |w|.  Nodes show their name, their value for the selected data
+point and their bias.  The layout degrades gracefully with the space it gets:
+values move under names, labels drop, and a layer too tall to draw collapses
+into one summary node, so any network draws in any pane without breaking.
+"""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
 from bptui.tui.view import PENDING, View
 
+#: Colour of a positive and a negative weight at full magnitude (RGB).
+POSITIVE_RGB = (64, 160, 255)
+NEGATIVE_RGB = (255, 128, 32)
+#: Where a weight of magnitude 0 starts: a dark grey that still shows the line.
+FAINT_RGB = (78, 78, 78)
+NEUTRAL = Style(color="rgb(128,128,128)")
+DIM = Style(dim=True)
+ACTIVE = Style(bold=True, reverse=True)
+HEADER = Style(color="rgb(170,170,170)")
+#: Node names that are colours are drawn in that colour (the article's
+#: blue/orange/green nodes).
+NAMED_COLOURS = {
+    "blue": "rgb(90,150,255)",
+    "orange": "rgb(255,150,40)",
+    "green": "rgb(80,200,100)",
+    "red": "rgb(240,80,80)",
+    "purple": "rgb(180,110,230)",
+    "yellow": "rgb(230,210,60)",
+    "pink": "rgb(255,130,190)",
+    "cyan": "rgb(60,210,220)",
+}
+NAME_STYLE = Style(bold=True)
+
+# Node label modes, richest first: "name value / bias" on two lines; name,
+# value and bias on three short lines; "name value" only; the name only.
+MODES = ("wide", "tall", "compact", "names")
+#: What a mode loses: node values matter more than edge labels.
+MODE_LOSS = {"wide": 0, "tall": 0, "compact": 1, "names": 2}
+#: Beyond this many edges in one gap, bare names (w17, w18, …) only add noise.
+MAX_SHORT_LABELS = 8
+
+
+def format_value(value: float) -> str:
+    """A short fixed-width-ish number: 3 decimals, scientific when huge or tiny."""
+    if not math.isfinite(value):
+        return "nan" if math.isnan(value) else ("+inf" if value > 0 else "-inf")
+    size = abs(value)
+    if size >= 1e4 or (0 < size < 5e-4):
+        return f"{value:.1e}"
+    return f"{value:.3f}"
+
+
+def weight_style(value: float, largest: float, *, strong: bool = False) -> Style:
+    """Blue for positive, orange for negative; brighter the larger |value|."""
+    if not math.isfinite(value):
+        return Style(color="rgb(200,60,200)", bold=True)
+    magnitude = min(abs(value) / largest, 1.0) if largest > 0 else 0.0
+    full = POSITIVE_RGB if value >= 0 else NEGATIVE_RGB
+    mix = 0.25 + 0.75 * magnitude
+    r, g, b = (round(f + (c - f) * mix) for f, c in zip(FAINT_RGB, full))
+    return Style(color=f"rgb({r},{g},{b})", bold=strong or magnitude >= 0.5)
+
+
+@dataclass
+class _Node:
+    """One drawn node (or the summary of a collapsed layer)."""
+
+    layer: int
+    lines: list[list[tuple[str, Style]]]
+    rows: range | None = None  # node indices a summary stands for
+    x: int = 0
+    y: int = 0
+
+    @property
+    def width(self) -> int:
+        return max(sum(len(s) for s, _ in line) for line in self.lines)
+
+    @property
+    def first_width(self) -> int:
+        return sum(len(s) for s, _ in self.lines[0])
+
+
+@dataclass
+class _Edge:
+    """One drawn edge between two node boxes, with its label."""
+
+    source: _Node
+    target: _Node
+    style: Style
+    label: str | None
+    short_label: str | None
+    order: float
+    label_style: Style = field(default_factory=Style)
+    path: list[tuple[int, int, str]] = field(default_factory=list)
+    label_from: int = 0
+
+
+class _Canvas:
+    """A grid of characters and styles that becomes one Rich Text."""
+
+    def __init__(self, width: int, height: int) -> None:
+        self.width = width
+        self.height = height
+        self.chars = [[" "] * width for _ in range(height)]
+        self.styles: list[list[Style | None]] = [[None] * width for _ in range(height)]
+        self.taken = [[False] * width for _ in range(height)]
+
+    def put(self, x: int, y: int, char: str, style: Style | None) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            self.chars[y][x] = char
+            self.styles[y][x] = style
+
+    def write(self, x: int, y: int, segments: list[tuple[str, Style]], reserve: bool) -> None:
+        for text, style in segments:
+            for char in text:
+                self.put(x, y, char, style)
+                if reserve and 0 <= x < self.width and 0 <= y < self.height:
+                    self.taken[y][x] = True
+                x += 1
+
+    def reserve(self, x: int, y: int) -> None:
+        if 0 <= x < self.width and 0 <= y < self.height:
+            self.taken[y][x] = True
+
+    def free(self, x: int, y: int, length: int, pad: int = 1) -> bool:
+        if not 0 <= y < self.height or x < 0 or x + length > self.width:
+            return False
+        low, high = max(0, x - pad), min(self.width, x + length + pad)
+        return not any(self.taken[y][low:high])
+
+    def text(self) -> Text:
+        out = Text(no_wrap=True, overflow="crop")
+        for row, (chars, styles) in enumerate(zip(self.chars, self.styles)):
+            if row:
+                out.append("\n")
+            start = 0
+            for col in range(1, self.width + 1):
+                if col == self.width or styles[col] is not styles[start]:
+                    out.append("".join(chars[start:col]), styles[start])
+                    start = col
+        return out
+
+
+def _line(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int, str]]:
+    """Cells of a straight line, each with a box character for its direction."""
+    points = []
+    dx, dy = abs(x1 - x0), -abs(y1 - y0)
+    sx = 1 if x0 < x1 else -1
+    sy = 1 if y0 < y1 else -1
+    err = dx + dy
+    x, y = x0, y0
+    while True:
+        points.append((x, y))
+        if x == x1 and y == y1:
+            break
+        e2 = 2 * err
+        if e2 >= dy:
+            err += dy
+            x += sx
+        if e2 <= dx:
+            err += dx
+            y += sy
+    cells = []
+    for i, (x, y) in enumerate(points):
+        if i + 1 < len(points):
+            nx, ny = points[i + 1]
+            if ny == y:
+                char = "─"
+            elif nx == x:
+                char = "│"
+            else:
+                char = "╲" if (ny - y) * (nx - x) > 0 else "╱"
+        else:
+            char = "─"
+        cells.append((x, y, char))
+    return cells
+
+
+class _Layout:
+    """Positions of every node and edge for one mode and canvas size."""
+
+    def __init__(self, diagram: _Drawing, mode: str, collapse: bool) -> None:
+        self.d = diagram
+        self.mode = mode
+        self.collapsed: set[int] = set()
+        self.layers: list[list[_Node]] = []
+        self.ok = self._place(collapse)
+
+    def _place(self, collapse: bool) -> bool:
+        d = self.d
+        top, bottom = d.graph_top, d.graph_bottom
+        avail = bottom - top
+        widths = d.view.network.layers
+        for layer, count in enumerate(widths):
+            nodes = [d.node(layer, i, self.mode) for i in range(count)]
+            need = sum(len(n.lines) for n in nodes) + (count - 1) * self.gap
+            if need > avail:
+                if not collapse or count == 1:
+                    return False
+                nodes = [d.summary(layer, self.mode)]
+                self.collapsed.add(layer)
+                if len(nodes[0].lines) > avail:
+                    return False
+            self.layers.append(nodes)
+        column_widths = [max(n.width for n in nodes) for nodes in self.layers]
+        spare = d.width - sum(column_widths)
+        gaps = len(self.layers) - 1
+        if gaps == 0 or spare < gaps * 4:
+            return False
+        gap = spare // gaps
+        self.gap_width = gap
+        x = 0
+        for layer, nodes in enumerate(self.layers):
+            # Inputs hug the left edge, outputs the right; the rest share the room.
+            if layer == len(self.layers) - 1:
+                x = d.width - column_widths[layer]
+            for node in nodes:
+                node.x = x
+            x += column_widths[layer] + gap
+            self._stack(nodes, top, avail)
+        return True
+
+    @property
+    def gap(self) -> int:
+        return 0 if self.mode in ("compact", "names") else 1
+
+    def _stack(self, nodes: list[_Node], top: int, avail: int) -> None:
+        """Spread the blocks evenly over the rows, at least ``gap`` apart."""
+        count = len(nodes)
+        heights = [len(n.lines) for n in nodes]
+        extra = avail - sum(heights) - (count - 1) * self.gap
+        y = top
+        for i, (node, height) in enumerate(zip(nodes, heights)):
+            node.y = y + round(extra * (2 * i + 1) / (2 * count))
+            y += height + self.gap
+
+
+class _Drawing:
+    """Everything that turns one View and one size into a Text."""
+
+    def __init__(self, view: View, width: int, height: int, highlight: bool = True) -> None:
+        self.view = view
+        self.width = width
+        self.height = height
+        self.net = view.network
+        self.record = view.record
+        self.point = min(max(view.selected_point, 0), self.record.x.shape[0] - 1)
+        self.theta = self.record.theta
+        weights = self.theta[: self.net.weight_count]
+        finite = np.abs(weights[np.isfinite(weights)])
+        self.largest = float(finite.max()) if finite.size else 1.0
+        kind, layer = view.active_layer()
+        self.active_kind = kind if highlight and not view.running else ""
+        self.active_layer = layer
+        self.show_header = height >= 6
+        self.show_legend = height >= 8
+        self.graph_top = 1 if self.show_header else 0
+        self.graph_bottom = height - (1 if self.show_legend else 0)
+
+    # --------------------------------------------------------------- nodes
+    def node_active(self, layer: int) -> bool:
+        if self.active_kind == "forward":
+            return layer == self.active_layer
+        if self.active_kind == "loss":
+            return layer == self.net.depth
+        return False
+
+    def params_active(self, layer: int) -> bool:
+        if self.active_kind == "backward":
+            return layer == self.active_layer
+        return self.active_kind == "update"
+
+    def name_style(self, name: str, layer: int) -> Style:
+        style = NAME_STYLE + Style(color=NAMED_COLOURS.get(name.lower()))
+        return style + ACTIVE if self.node_active(layer) else style
+
+    def value_text(self, layer: int, values: np.ndarray) -> tuple[str, Style]:
+        if not self.view.shows_forward(layer):
+            return PENDING, DIM
+        return format_value(float(values[self.point])), Style()
+
+    def node(self, layer: int, row: int, mode: str) -> _Node:
+        name = self.net.node_names[layer][row]
+        head = (name, self.name_style(name, layer))
+        value = self.value_text(layer, self.record.nodes[name])
+        lines: list[list[tuple[str, Style]]]
+        if mode == "names":
+            lines = [[head]]
+        elif mode == "tall":
+            lines = [[head], [value]]
+        else:
+            lines = [[head, (" ", Style()), value]]
+        if layer > 0 and mode in ("wide", "tall"):
+            lines.append(self.bias_line(layer, row))
+        return _Node(layer, lines)
+
+    def bias_line(self, layer: int, row: int) -> list[tuple[str, Style]]:
+        index = self.net.bias_slices[layer - 1].start + row
+        name = self.net.param_names[index]
+        value = float(self.theta[index])
+        style = weight_style(value, self.largest)
+        if self.params_active(layer):
+            style = style + ACTIVE
+        return [(f"{name} {format_value(value)}", style)]
+
+    def summary(self, layer: int, mode: str) -> _Node:
+        names = self.net.node_names[layer]
+        count = len(names)
+        head = (f"{names[0]}…{names[-1]} ({count})", self.name_style("", layer))
+        lines = [[head]]
+        if mode in ("wide", "tall"):
+            if self.view.shows_forward(layer):
+                values = np.array([self.record.nodes[n][self.point] for n in names])
+                low, high = float(np.nanmin(values)), float(np.nanmax(values))
+                lines.append([(f"{format_value(low)}…{format_value(high)}", Style())])
+            else:
+                lines.append([(PENDING, DIM)])
+        return _Node(layer, lines, rows=range(count))
+
+    # --------------------------------------------------------------- edges
+    def edges(self, layout: _Layout, layer: int) -> list[_Edge]:
+        """Edges from layer-1 into layer (layer is 1-based)."""
+        sources, targets = layout.layers[layer - 1], layout.layers[layer]
+        n_in = self.net.layers[layer - 1]
+        start = self.net.weight_slices[layer - 1].start
+        active = self.params_active(layer)
+        edges = []
+        for t, target in enumerate(targets):
+            for s, source in enumerate(sources):
+                if source.rows is not None or target.rows is not None:
+                    edges.append(_Edge(source, target, NEUTRAL + DIM, None, None, -1.0))
+                    continue
+                index = start + t * n_in + s
+                name = self.net.param_names[index]
+                value = float(self.theta[index])
+                style = weight_style(value, self.largest, strong=active)
+                label_style = style + ACTIVE if active else style
+                order = abs(value) if math.isfinite(value) else math.inf
+                if active:
+                    order += 1e300
+                edges.append(
+                    _Edge(
+                        source,
+                        target,
+                        style,
+                        f"{name} {format_value(value)}",
+                        name,
+                        order,
+                        label_style,
+                    )
+                )
+        return edges
+
+    def route(self, edge: _Edge) -> None:
+        """A straight line from the right of the source block to the target.
+
+        The line leaves the source's name row; where a lower line of the block
+        (value or bias) is wider, it first runs flat past it.
+        """
+        source, target = edge.source, edge.target
+        start = source.x + source.first_width + 1
+        clear = source.x + source.width + 1
+        end = target.x - 2
+        if end < clear:
+            edge.path, edge.label_from = [], clear
+            return
+        lead = [(x, source.y, "─") for x in range(start, clear)]
+        edge.path = lead + _line(clear, source.y, end, target.y)
+        edge.label_from = clear + 1
+
+    def place_labels(self, canvas: _Canvas, edges: list[_Edge], short: bool) -> bool:
+        """Put every edge's label on its line without overlaps (all or nothing)."""
+        taken = [row[:] for row in canvas.taken]
+        spots = []
+        for edge in edges:
+            label = edge.short_label if short else edge.label
+            spot = None if label is None else self._spot(canvas, edge, label)
+            if spot is None:
+                canvas.taken = taken
+                return False
+            x, y = spot
+            for col in range(x, x + len(label)):
+                canvas.taken[y][col] = True
+            spots.append((x, y, label, edge.label_style))
+        for x, y, label, style in spots:
+            canvas.write(x, y, [(label, style)], reserve=False)
+        return True
+
+    @staticmethod
+    def _spot(canvas: _Canvas, edge: _Edge, label: str) -> tuple[int, int] | None:
+        """A free place for the label centred on a point of the edge's line."""
+        path = [cell for cell in edge.path if cell[0] >= edge.label_from]
+        low, high = edge.label_from, path[-1][0] - 1 if path else 0
+        if high - low + 1 < len(label):
+            return None
+        for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
+            px, py, _ = path[round(t * (len(path) - 1))]
+            x = max(low, min(px - len(label) // 2, high - len(label) + 1))
+            if canvas.free(x, py, len(label)):
+                return x, py
+        return None
+
+    # ---------------------------------------------------------------- text
+    def header(self) -> list[tuple[str, Style]]:
+        rec, p = self.record, self.point
+        out = [
+            (f"point {p + 1}/{rec.x.shape[0]}: ", HEADER),
+            (f"x = {_numbers(rec.x[p])}, y = {_numbers(rec.y[p])}", Style()),
+        ]
+        if self.active_kind == "loss" and self.view.shows_loss:
+            out += [("  ", Style()), (f"loss {rec.loss:.6g}", ACTIVE)]
+        return out
+
+    def legend(self, values_hidden: bool) -> list[tuple[str, Style]]:
+        """Colour key; parts that do not fit whole are left out."""
+        parts = [
+            [("━━", weight_style(1.0, 1.0)), (" w>0  ", Style())],
+            [("━━", weight_style(-1.0, 1.0)), (" w<0  ", Style())],
+            [("brighter = larger |w|", HEADER)],
+        ]
+        if values_hidden:
+            parts.append([("  edge values: parameters pane", HEADER)])
+        out: list[tuple[str, Style]] = []
+        used = 0
+        for part in parts:
+            length = sum(len(t) for t, _ in part)
+            if used + length > self.width:
+                break
+            out += part
+            used += length
+        return out
+
+    def draw(self) -> Text:
+        """Try the layouts richest first; keep the first that loses nothing."""
+        best: tuple[tuple[int, int, int, int], _Canvas] | None = None
+        for collapse in (False, True):
+            for rank, mode in enumerate(MODES):
+                layout = _Layout(self, mode, collapse)
+                if not layout.ok:
+                    continue
+                canvas, unlabelled = self.paint(layout)
+                score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, rank)
+                if best is None or score < best[0]:
+                    best = (score, canvas)
+                if score[:3] == (0, 0, 0):
+                    return canvas.text()
+            if best is not None:
+                break
+        if best is None:
+            return Text("enlarge the diagram pane", style=DIM)
+        return best[1].text()
+
+    def paint(self, layout: _Layout) -> tuple[_Canvas, int]:
+        """Draw one layout; returns the canvas and how many edge gaps lost labels."""
+        canvas = _Canvas(self.width, self.height)
+        if self.show_header:
+            canvas.write(0, 0, self.header(), reserve=True)
+        for nodes in layout.layers:
+            for node in nodes:
+                for dy, line in enumerate(node.lines):
+                    canvas.write(node.x, node.y + dy, line, reserve=True)
+                    # keep a blank cell around node text so labels never touch it
+                    canvas.reserve(node.x - 1, node.y + dy)
+                    canvas.reserve(node.x + sum(len(t) for t, _ in line), node.y + dy)
+        gaps = []
+        for layer in range(1, len(layout.layers)):
+            edges = self.edges(layout, layer)
+            for edge in edges:
+                self.route(edge)
+            gaps.append(edges)
+        for edge in sorted((e for edges in gaps for e in edges), key=lambda e: e.order):
+            for x, y, char in edge.path:
+                if 0 <= y < canvas.height and not canvas.taken[y][x]:
+                    canvas.put(x, y, char, edge.style)
+        unlabelled = 0
+        for edges in gaps:
+            if edges and edges[0].label is None:
+                continue  # edges of a collapsed layer carry no labels
+            if not self.place_labels(canvas, edges, short=False):
+                unlabelled += 1
+                if len(edges) <= MAX_SHORT_LABELS:
+                    self.place_labels(canvas, edges, short=True)
+        if self.show_legend:
+            canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
+        return canvas, unlabelled
+
+
+def _numbers(values: np.ndarray) -> str:
+    parts = [f"{float(v):.4g}" for v in values]
+    return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+
 
 class NetworkDiagram(Widget):
-    """Draws the network of the current View (first version: a plain listing)."""
+    """The network of the current View, drawn to fit the pane."""
 
     DEFAULT_CSS = """
     NetworkDiagram { height: 1fr; width: 1fr; }
@@ -18,27 +513,40 @@ class NetworkDiagram(Widget):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.view: View | None = None
+        self.highlight = False
+        self._cache: tuple[int, int, int, Text] | None = None
 
     def show(self, view: View) -> None:
-        """Take a new snapshot and redraw."""
+        """Take a new snapshot and redraw.
+
+        The phase just computed is highlighted while a phase walk (``n``) is
+        under way, including its last phase; a state reached by a whole step,
+        a reset or time travel has nothing "just computed" to point at.
+        """
+        previous = self.view
+        same_step = previous is not None and previous.step == view.step
+        if not view.done:
+            self.highlight = True
+        elif same_step and previous.phase_index == view.phase_index:
+            pass  # same state (e.g. another point selected): keep the highlight
+        else:
+            self.highlight = same_step and not previous.done
         self.view = view
         self.refresh()
 
     def render(self) -> Text:
         view = self.view
-        if view is None:
+        width, height = self.size.width, self.size.height
+        if view is None or width <= 0 or height <= 0:
             return Text("")
-        text = Text()
-        net = view.network
-        point = view.selected_point
-        for layer, names in enumerate(net.node_names):
-            for name in names:
-                if view.shows_forward(layer):
-                    value = f"{view.record.nodes[name][point]:.3f}"
-                else:
-                    value = PENDING
-                text.append(f"{name} {value}  ")
-            text.append("\n")
-        for name, value in view.record.params.items():
-            text.append(f"{name} {value:.3f}  ", style="cyan" if value >= 0 else "red")
+        cache = self._cache
+        if cache is not None and cache[:3] == (id(view), width, height):
+            return cache[3]
+        text = draw(view, width, height, highlight=self.highlight)
+        self._cache = (id(view), width, height, text)
         return text
+
+
+def draw(view: View, width: int, height: int, *, highlight: bool = True) -> Text:
+    """The diagram of ``view`` on a ``width`` × ``height`` canvas."""
+    return _Drawing(view, width, height, highlight).draw()
