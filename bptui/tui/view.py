@@ -39,6 +39,10 @@ class View:
     selected_point: int = 0
     running: bool = False
     user_grads: dict[str, float] = field(default_factory=dict)
+    #: ∂Loss/∂θ of the previous record: the gradient the "update" phase applies.
+    previous_grad: np.ndarray | None = None
+    #: Run speed as the status line shows it, e.g. "30 steps/s" or "flat out".
+    speed: str = ""
 
     @property
     def network(self) -> Network:
@@ -83,6 +87,8 @@ def view_of(
     selected_point: int = 0,
     running: bool = False,
     user_grads: dict[str, float] | None = None,
+    previous_grad: np.ndarray | None = None,
+    speed: str = "",
 ) -> View:
     """Snapshot the stepper (builds the full record of the current step)."""
     return View(
@@ -102,7 +108,38 @@ def view_of(
         selected_point=selected_point,
         running=running,
         user_grads=user_grads or {},
+        previous_grad=previous_grad,
+        speed=speed,
     )
+
+
+def fmt_value(value: float, decimals: int = 6) -> str:
+    """A number as the panes print it: fixed point, scientific when huge or tiny.
+
+    Fixed point keeps columns aligned and shows the article's digits; values
+    that would print as zero or grow too wide switch to scientific notation.
+    """
+    if not np.isfinite(value):
+        return "nan" if np.isnan(value) else ("inf" if value > 0 else "−inf")
+    magnitude = abs(value)
+    if magnitude != 0.0 and (magnitude < 0.5 * 10.0**-decimals or magnitude >= 1e6):
+        text = f"{value:.{max(decimals - 2, 3)}e}"
+    else:
+        text = f"{value:.{decimals}f}"
+    return "−" + text[1:] if text.startswith("-") else text
+
+
+def fmt_loss(value: float) -> str:
+    """The loss with at least four significant digits, however small it gets."""
+    if np.isfinite(value) and value != 0.0 and abs(value) < 1e-3:
+        return f"{value:.4e}"
+    return fmt_value(value)
+
+
+def fmt_signed(value: float, decimals: int = 6) -> str:
+    """Like :func:`fmt_value` with an explicit + for positive changes."""
+    text = fmt_value(value, decimals)
+    return text if text[0] in "−n" or value == 0 else "+" + text
 
 
 def fit_curve(view: View, samples: int = 120) -> tuple[np.ndarray, np.ndarray] | None:

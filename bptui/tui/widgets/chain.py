@@ -1,0 +1,170 @@
+"""The chain-rule pane: one parameter's gradient taken apart.
+
+For the selected parameter it prints the chain (∂Loss/∂b1 = ∂Loss/∂green ·
+∂green/∂blue · ∂blue/∂b1), one line per factor with its formula and whether
+backprop reused it, then a table with one row per data point: the factor
+values, their product, and the sum of the products, which is the gradient.
+Rows are points (not factors) because chains are short and data sets are not.
+Every value comes from the record's factors; nothing here differentiates.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from bptui.engine.trace import Factor
+from bptui.tui.view import PENDING, View, fmt_value
+
+
+def chain_equation(name: str, factors: list[Factor]) -> Text:
+    """``∂Loss/∂b1 = ∂Loss/∂green · ∂green/∂blue · ∂blue/∂b1``."""
+    text = Text(f"∂Loss/∂{name}", style="bold")
+    text.append(" = ")
+    for i, factor in enumerate(factors):
+        if i:
+            text.append(" · ")
+        text.append(factor.symbol, style="bold cyan")
+    return text
+
+
+def factor_lines(factors: list[Factor]) -> list[Text]:
+    """``symbol = formula`` per factor; reused ones get a second line saying from where."""
+    width = max(len(f.symbol) for f in factors)
+    lines: list[Text] = []
+    for factor in factors:
+        line = Text.assemble(("  " + factor.symbol.ljust(width), "cyan"), f" = {factor.formula}")
+        if not factor.reused:
+            line.append(f"   (backward layer {factor.computed_in})", style="dim")
+        lines.append(line)
+        if factor.reused:
+            lines.append(
+                Text(
+                    f"    ↻ reused — first computed for {factor.first_use} "
+                    f"in backward layer {factor.computed_in}",
+                    style="green",
+                )
+            )
+    return lines
+
+
+def point_label(view: View, i: int) -> str:
+    x = view.record.x[i]
+    if x.shape[0] == 1:
+        return f"x={fmt_value(float(x[0]), 4).rstrip('0').rstrip('.')}"
+    return f"#{i + 1}"
+
+
+def counts_text(view: View) -> Text:
+    """Derivatives backprop evaluates (per layer, output first) vs from scratch."""
+    counts = view.record.counts
+    layers = list(counts.backprop_by_layer)
+
+    def terms(by_layer: dict[int, int]) -> str:
+        shown = [str(by_layer[l]) if view.shows_backward(l) else PENDING for l in layers]
+        if len(shown) == 1:
+            return shown[0]
+        joined = " + ".join(shown)
+        return joined if PENDING in shown else f"{joined} = {sum(by_layer.values())}"
+
+    return Text.assemble(
+        ("derivatives: ", "bold"),
+        ("backprop ", ""),
+        (terms(counts.backprop_by_layer), "bold green"),
+        ("  vs  from scratch ", ""),
+        (terms(counts.scratch_by_layer), "bold yellow"),
+    )
+
+
+def values_table(view: View, name: str, factors: list[Factor]) -> Table:
+    """One row per point: inputs, factor values, product; then the sum."""
+    record = view.record
+    info = view.network.params[view.network.param_index[name]]
+    complete = view.shows_backward(info.layer)
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("point", no_wrap=True)
+    for factor in factors:
+        table.add_column(factor.symbol, justify="right", no_wrap=True, style="")
+    table.add_column("product", justify="right", no_wrap=True)
+
+    in_batch = np.zeros(record.x.shape[0], dtype=bool)
+    in_batch[record.batch] = True
+    products = record.chain_product(name)
+    for i in range(record.x.shape[0]):
+        label = point_label(view, i) + ("" if in_batch[i] else " (not in batch)")
+        cells: list[RenderableType] = [Text(label, style="" if in_batch[i] else "dim")]
+        for factor in factors:
+            if view.shows_backward(factor.computed_in):
+                cells.append(Text(fmt_value(float(factor.values[i]))))
+            else:
+                cells.append(Text(PENDING, style="dim"))
+        cells.append(
+            Text(fmt_value(float(products[i])), style="bold")
+            if complete
+            else Text(PENDING, style="dim")
+        )
+        table.add_row(*cells)
+    return table
+
+
+def sum_line(view: View, name: str) -> Text:
+    """Σ of the per-point products next to the gradient, with a ✓ when equal."""
+    info = view.network.params[view.network.param_index[name]]
+    if not view.shows_backward(info.layer):
+        return Text(
+            f"Σ products = {PENDING}   ∂Loss/∂{name} pending until backward layer {info.layer}",
+            style="dim",
+        )
+    total = float(np.sum(view.record.chain_product(name)))
+    grad = float(view.record.grad[info.index])
+    agree = math.isclose(total, grad, rel_tol=1e-9, abs_tol=1e-12)
+    return Text.assemble(
+        ("Σ products = ", "bold"),
+        (fmt_value(total), "bold"),
+        "   ",
+        (f"∂Loss/∂{name} = ", "bold"),
+        (fmt_value(grad), "bold"),
+        ("  ✓ equal" if agree else "  ✗ differ", "bold green" if agree else "bold red"),
+    )
+
+
+def chain_renderable(view: View) -> RenderableType:
+    """Everything the pane shows for the view's selected parameter."""
+    name = view.selected_param
+    if name is None or name not in view.record.factors:
+        return Text("Select a parameter in the parameters pane.", style="dim")
+    factors = view.record.factors[name]
+    parts: list[RenderableType] = [chain_equation(name, factors), *factor_lines(factors)]
+    if not view.is_trainable(name):
+        parts.append(Text("❄ frozen: its gradient is computed but never applied", style="dim"))
+    parts += [
+        Text(""),
+        values_table(view, name, factors),
+        sum_line(view, name),
+        Text(""),
+        counts_text(view),
+    ]
+    return Group(*parts)
+
+
+class ChainPane(VerticalScroll):
+    """The chain rule of the selected parameter, factor by factor and point by point."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.border_title = "Chain rule"
+        self._body = Static(id="chain-body")
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield self._body
+
+    def show(self, view: View) -> None:
+        if view.selected_param:
+            self.border_title = f"Chain rule · ∂Loss/∂{view.selected_param}"
+        self._body.update(chain_renderable(view))

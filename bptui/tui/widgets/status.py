@@ -1,0 +1,89 @@
+"""The status line and the divergence banner.
+
+SPEC §5 fixes that ``Step N`` and ``Loss …`` are always visible; the status
+line is the one place that guarantees it, so it never scrolls and never hides
+(except below the minimum terminal size, where nothing else shows either).
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from bptui.tui.view import View, fmt_loss
+
+SEPARATOR = ("  │  ", "dim")
+
+
+def phase_label(view: View) -> str:
+    """``done`` for a fully computed record, else the phase just computed."""
+    if view.done:
+        return "done"
+    return view.phase.label
+
+
+def loss_text(view: View) -> Text:
+    """``Loss 3.066789``; while the new loss is pending, the last known one."""
+    if view.shows_loss:
+        return Text.assemble(("Loss ", "bold"), (fmt_loss(view.record.loss), "bold"))
+    known = view.step - 1
+    value = float(view.loss_history[known]) if known >= 0 else view.record.loss
+    return Text.assemble(
+        ("Loss ", "bold"),
+        (fmt_loss(value), "bold"),
+        (f" (step {known}) ", ""),
+        ("· new loss pending", "dim"),
+    )
+
+
+def status_text(view: View) -> Text:
+    """Scenario │ Step N │ phase │ Loss │ α │ run state."""
+    run = "▶ running" if view.running else "⏸ paused"
+    if view.speed:
+        run += f" · {view.speed}"
+    parts = [
+        Text(view.scenario_name, style="bold"),
+        Text(f"Step {view.step}", style="bold"),
+        Text(phase_label(view)),
+        loss_text(view),
+        Text(f"α {view.learning_rate:g}"),
+        Text(run, style="dim" if not view.running else ""),
+    ]
+    text = Text(" ")
+    for i, part in enumerate(parts):
+        if i:
+            text.append(*SEPARATOR)
+        text.append_text(part)
+    return text
+
+
+class StatusBar(Static):
+    """One line at the top: where we are in training and what the loss is."""
+
+    def show(self, view: View) -> None:
+        self.set_class(view.running, "-running")
+        self.update(status_text(view))
+
+
+def banner_text(view: View) -> str | None:
+    """What the banner says, or None when there is nothing to warn about."""
+    if view.diverged is not None:
+        return (
+            f"⚠ Diverged at step {view.diverged}: the loss or a gradient is no longer a "
+            "finite number (the learning rate is too large for this net). "
+            "Press b to go back a step or R to reset."
+        )
+    if view.watch_reason:
+        return f"⚑ Paused by a watch at step {view.step}: {view.watch_reason}"
+    return None
+
+
+class Banner(Static):
+    """A red line under the status when training diverged (or a watch fired)."""
+
+    def show(self, view: View) -> None:
+        message = banner_text(view)
+        self.set_class(message is not None, "-visible")
+        self.set_class(view.diverged is not None, "-diverged")
+        if message is not None:
+            self.update(message)
