@@ -169,7 +169,7 @@ class _Parser:
         net = Network(arch)
         trainable = self.trainable(training.get("trainable"), net.param_names)
         init = self.init(arch)
-        watches = self.watches()
+        watches = self.watches(net.param_names)
         return Scenario(
             name=name,
             arch=arch,
@@ -397,11 +397,14 @@ class _Parser:
             result.append((Wm, bv))
         return result
 
-    def watches(self) -> list[dict[str, Any]]:
-        """Raw [[watch]] tables; validated by the watch module (issue: debugging)."""
+    def watches(self, param_names: list[str]) -> list[dict[str, Any]]:
+        """Raw [[watch]] tables, validated here so errors name the file (watches.py)."""
+        from bptui.engine.watches import parse_watches
+
         watches = self.doc.get("watch", [])
         if not isinstance(watches, list) or any(not isinstance(w, dict) for w in watches):
             raise self.fail("watch", "must be an array of tables ([[watch]])")
+        parse_watches(watches, param_names, self.where)
         return watches
 
 
