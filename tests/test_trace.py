@@ -1,0 +1,271 @@
+"""The trace (SPEC §4): JSON schema, record semantics, CSV, divergence, and
+the derivative counts behind "backprop evaluates fewer derivatives".
+
+Values are checked against the record's own contents with the article's
+formulas (loss = Σ (y − green)², θₖ₊₁ = θₖ − α·gradₖ), so a record that mixes
+states — e.g. a loss from after the update next to the parameters from
+before — fails.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from bptui.engine.network import Architecture, Network
+
+RECORD_KEYS = {"step", "loss", "params", "grads", "nodes", "layers", "factors"}
+ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
+X = [0.1, 0.53, 0.82]
+Y = [1.2, 3.2, 1.1]
+
+
+def trace(run_cli, *args: str) -> dict:
+    result = run_cli("trace", *args)
+    assert result.code == 0, result.err
+    assert result.err == ""
+    return json.loads(result.out)
+
+
+# ------------------------------------------------------------------- schema
+def test_trace_json_schema_article(run_cli) -> None:
+    doc = trace(run_cli, "--steps", "3")
+    assert set(doc) == {"scenario", "parameters", "diverged", "steps"}
+    assert doc["parameters"] == ARTICLE_PARAMS
+    assert doc["diverged"] is None
+    steps = doc["steps"]
+    assert len(steps) == 4  # N + 1 records
+    for k, rec in enumerate(steps):
+        assert RECORD_KEYS <= set(rec)
+        assert rec["step"] == k
+        assert list(rec["params"]) == list(rec["grads"]) == ARTICLE_PARAMS
+        assert list(rec["nodes"]) == ["x", "blue", "orange", "green"]
+        assert all(len(v) == 3 for v in rec["nodes"].values())
+        assert rec["nodes"]["x"] == X
+        assert [np.shape(layer["W"]) for layer in rec["layers"]] == [(2, 1), (1, 2)]
+        assert [np.shape(layer["dW"]) for layer in rec["layers"]] == [(2, 1), (1, 2)]
+        assert [np.shape(layer["b"]) for layer in rec["layers"]] == [(2,), (1,)]
+        assert [np.shape(layer["db"]) for layer in rec["layers"]] == [(2,), (1,)]
+        assert list(rec["factors"]) == ARTICLE_PARAMS
+        for chain in rec["factors"].values():
+            assert chain and all({"symbol", "values"} <= set(f) for f in chain)
+            assert all(len(f["values"]) == 3 for f in chain)
+
+
+def test_trace_records_are_the_state_before_each_update(run_cli) -> None:
+    """Record k: loss, grads and nodes at record k's params; record k+1 = k − α·grads."""
+    doc = trace(run_cli, "--steps", "3")
+    y = np.array(Y)
+    for rec in doc["steps"]:
+        p, g = rec["params"], rec["grads"]
+        x = np.array(rec["nodes"]["x"])
+        blue = np.logaddexp(0, p["w1"] * x + p["b1"])
+        orange = np.logaddexp(0, p["w2"] * x + p["b2"])
+        green = p["w3"] * blue + p["w4"] * orange + p["b3"]
+        np.testing.assert_allclose(rec["nodes"]["blue"], blue, rtol=1e-13)
+        np.testing.assert_allclose(rec["nodes"]["orange"], orange, rtol=1e-13)
+        np.testing.assert_allclose(rec["nodes"]["green"], green, rtol=1e-13)
+        assert rec["loss"] == pytest.approx(float(np.sum((y - green) ** 2)), rel=1e-13)
+        assert g["b3"] == pytest.approx(float(np.sum(-2 * (y - green))), rel=1e-13)
+        assert g["w3"] == pytest.approx(float(np.sum(-2 * (y - green) * blue)), rel=1e-13)
+        # layers carry the same numbers as params/grads, in SPEC naming order.
+        (l1, l2) = rec["layers"]
+        assert [l1["W"][0][0], l1["W"][1][0], l2["W"][0][0], l2["W"][0][1]] == [
+            p["w1"],
+            p["w2"],
+            p["w3"],
+            p["w4"],
+        ]
+        assert [*l1["b"], *l2["b"]] == [p["b1"], p["b2"], p["b3"]]
+        assert [l1["dW"][0][0], l1["dW"][1][0], l2["dW"][0][0], l2["dW"][0][1]] == [
+            g["w1"],
+            g["w2"],
+            g["w3"],
+            g["w4"],
+        ]
+        assert [*l1["db"], *l2["db"]] == [g["b1"], g["b2"], g["b3"]]
+        for name in ARTICLE_PARAMS:
+            product = np.prod([f["values"] for f in rec["factors"][name]], axis=0)
+            assert float(np.sum(product)) == pytest.approx(g[name], rel=1e-12)
+    for before, after in itertools.pairwise(doc["steps"]):
+        for name in ARTICLE_PARAMS:
+            expected = before["params"][name] - 0.01 * before["grads"][name]
+            assert after["params"][name] == pytest.approx(expected, rel=1e-15, abs=1e-300)
+        assert after["loss"] < before["loss"]
+    assert doc["steps"][0]["loss"] == pytest.approx(3.0667888, abs=5e-8)
+    assert doc["steps"][1]["loss"] == pytest.approx(2.9817410, abs=5e-8)
+
+
+def test_trace_article_factor_symbols_in_json(run_cli) -> None:
+    rec = trace(run_cli, "--steps", "0")["steps"][0]
+    b1 = rec["factors"]["b1"]
+    assert [f["symbol"] for f in b1] == ["∂Loss/∂green", "∂green/∂blue", "∂blue/∂b1"]
+    assert [f["formula"] for f in b1] == ["−2(y − green)", "w3", "sigmoid(z_blue)"]
+    assert [f["reused"] for f in b1] == [True, False, False]
+    assert rec["factors"]["b3"][0]["reused"] is False
+    assert rec["factors"]["b3"][0]["first_use"] == "b3"
+
+
+def test_trace_resolved_scenario(run_cli) -> None:
+    doc = trace(run_cli, "article", "--steps", "0")
+    scenario = doc["scenario"]
+    assert scenario["name"] == "article"
+    assert scenario["network"] == {
+        "layers": [1, 2, 1],
+        "activation": "softplus",
+        "output_activation": "identity",
+        "loss": "ssr",
+        "node_names": ["x", "blue", "orange", "green"],
+    }
+    assert scenario["training"]["learning_rate"] == 0.01
+    assert scenario["training"]["seed"] == 42
+    assert np.ravel(scenario["data"]["x"]).tolist() == X
+    assert np.ravel(scenario["data"]["y"]).tolist() == Y
+    # The random init, resolved: the same numbers as record 0.
+    rec = doc["steps"][0]
+    assert [layer["W"] for layer in scenario["init"]["layers"]] == [
+        layer["W"] for layer in rec["layers"]
+    ]
+
+
+def test_trace_steps_zero_and_many(run_cli) -> None:
+    assert len(trace(run_cli, "--steps", "0")["steps"]) == 1
+    steps = trace(run_cli, "--steps", "150")["steps"]
+    assert [r["step"] for r in steps] == list(range(151))
+    assert len(trace(run_cli)["steps"]) == 2  # default: one step
+
+
+def test_trace_default_node_names_for_a_deep_net(run_cli) -> None:
+    doc = trace(run_cli, "deep", "--steps", "0")
+    rec = doc["steps"][0]
+    names = list(rec["nodes"])
+    expected = (
+        ["x1", "x2"] + [f"h1.{i}" for i in range(1, 9)] + [f"h2.{i}" for i in range(1, 9)] + ["ŷ1"]
+    )
+    assert names == expected
+    assert all(len(v) == 10 for v in rec["nodes"].values())
+    assert [np.shape(layer["W"]) for layer in rec["layers"]] == [(8, 2), (8, 8), (1, 8)]
+    assert len(doc["parameters"]) == 16 + 64 + 8 + 8 + 8 + 1
+    assert doc["parameters"][:3] == ["w1", "w2", "w3"] and doc["parameters"][-1] == "b17"
+    for name in doc["parameters"]:
+        product = np.prod([f["values"] for f in rec["factors"][name]], axis=0)
+        assert float(np.sum(product)) == pytest.approx(rec["grads"][name], rel=1e-9, abs=1e-14)
+
+
+@pytest.mark.parametrize("name", ["xor", "softmax3"])
+def test_trace_fused_outputs_factor_products(run_cli, name) -> None:
+    doc = trace(run_cli, name, "--steps", "2")
+    for rec in doc["steps"]:
+        for param in doc["parameters"]:
+            product = np.prod([f["values"] for f in rec["factors"][param]], axis=0)
+            assert float(np.sum(product)) == pytest.approx(rec["grads"][param], rel=1e-9, abs=1e-14)
+
+
+# ---------------------------------------------------------------------- CSV
+def test_trace_csv_columns_and_values_match_json(run_cli) -> None:
+    json_doc = trace(run_cli, "--steps", "4")
+    result = run_cli("trace", "--steps", "4", "--format", "csv")
+    assert result.code == 0 and result.err == ""
+    rows = list(csv.reader(io.StringIO(result.out)))
+    assert rows[0] == ["step", "loss", *ARTICLE_PARAMS, *(f"d{p}" for p in ARTICLE_PARAMS)]
+    assert len(rows) == 1 + 5
+    for row, rec in zip(rows[1:], json_doc["steps"]):
+        assert int(row[0]) == rec["step"]
+        values = [float(v) for v in row[1:]]
+        expected = [
+            rec["loss"],
+            *(rec["params"][p] for p in ARTICLE_PARAMS),
+            *(rec["grads"][p] for p in ARTICLE_PARAMS),
+        ]
+        assert values == expected  # full precision, no rounding
+
+
+# --------------------------------------------------------------- divergence
+def test_trace_of_diverge_ends_at_the_non_finite_record(run_cli) -> None:
+    doc = trace(run_cli, "diverge", "--steps", "1000")
+    diverged = doc["diverged"]
+    assert isinstance(diverged, int) and 0 < diverged < 1000
+    steps = doc["steps"]
+    assert len(steps) == diverged + 1
+    assert steps[-1]["step"] == diverged
+
+    def finite(rec) -> bool:
+        numbers = [rec["loss"], *rec["grads"].values()]
+        return all(v is not None and np.isfinite(v) for v in numbers)
+
+    assert not finite(steps[-1])
+    assert all(finite(rec) for rec in steps[:-1])
+
+    result = run_cli("trace", "diverge", "--steps", "1000", "--format", "csv")
+    assert result.code == 0 and result.err == ""
+    rows = list(csv.reader(io.StringIO(result.out)))
+    assert len(rows) == 1 + diverged + 1
+    last = [float(v) for v in rows[-1][1:]]
+    assert not np.isfinite(last).all()
+    assert all(np.isfinite([float(v) for v in row[1:]]).all() for row in rows[1:-1])
+
+
+def test_trace_stops_early_when_fewer_steps_than_divergence(run_cli) -> None:
+    doc = trace(run_cli, "diverge", "--steps", "2")
+    assert doc["diverged"] is None and len(doc["steps"]) == 3
+
+
+def test_diverge_in_a_real_process_prints_no_warning() -> None:
+    """Even with warnings turned into errors, nothing reaches the terminal."""
+    proc = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "bptui", "trace", "diverge", "--steps", "1000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0
+    assert proc.stderr == ""
+    doc = json.loads(proc.stdout)
+    assert doc["diverged"] == len(doc["steps"]) - 1
+
+
+# ---------------------------------------------------------- derivative counts
+def brute_force_counts(layers: list[int]) -> tuple[int, int]:
+    """(backprop, from scratch) by enumerating derivatives and paths explicitly.
+
+    Backprop evaluates each distinct derivative once: ∂Loss/∂output per output
+    node, ∂(node in l+1)/∂(node in l) per edge above the input layer, and the
+    local ∂node/∂θ per parameter.  From scratch, every parameter multiplies
+    out every path from its node to an output: ∂Loss/∂output, the edges on the
+    path, and its local derivative.
+    """
+    depth = len(layers) - 1
+    n_params = sum(layers[l + 1] * layers[l] + layers[l + 1] for l in range(depth))
+    edges_above_input = sum(layers[l + 1] * layers[l] for l in range(1, depth))
+    backprop = layers[-1] + edges_above_input + n_params
+
+    scratch = 0
+    for l in range(1, depth + 1):  # layer of the parameter's node
+        for _node in range(layers[l]):
+            # Paths from this node upward: one node choice per layer above.
+            paths = list(itertools.product(*(range(layers[m]) for m in range(l + 1, depth + 1))))
+            per_param = sum(1 + len(path) + 1 for path in paths)
+            scratch += per_param * (layers[l - 1] + 1)  # its weights and its bias
+    return backprop, scratch
+
+
+@pytest.mark.parametrize(
+    "layers", [[1, 2, 1], [2, 3, 2], [1, 2, 2, 1], [2, 8, 8, 1], [3, 1, 4, 2], [2, 2]]
+)
+def test_derivative_counts_match_brute_force(layers) -> None:
+    counts = Network(Architecture(tuple(layers))).derivative_counts()
+    assert (counts.backprop, counts.scratch) == brute_force_counts(layers)
+    assert set(counts.backprop_by_layer) == set(range(1, len(layers)))
+    if len(layers) > 2:
+        assert counts.backprop < counts.scratch
+
+
+def test_article_brute_force_is_the_articles_count() -> None:
+    assert brute_force_counts([1, 2, 1]) == (10, 18)
