@@ -1,0 +1,336 @@
+"""User derivative files: loading, judging, diagnosing, and ``check --grads``.
+
+The article's own ``derivative1`` (−2·SSR) must be flagged on b3 with the
+numbers SPEC §1 gives; a correct file must pass; every broken file is exit 2
+with one line and no traceback; each diagnosis names the factor it should.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bptui.engine.scenario import ScenarioError, load_builtin
+from bptui.engine.stepper import Stepper
+from bptui.engine.usergrads import (
+    UserGradsError,
+    context_of,
+    load_user_grads,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+CORRECT = ROOT / "examples" / "article_grads.py"
+MISTAKE = ROOT / "examples" / "article_mistake.py"
+ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
+
+
+@pytest.fixture
+def article_record():
+    return Stepper(load_builtin("article")).record()
+
+
+def evaluate(path: Path, record) -> dict:
+    return load_user_grads(path, record.network.param_names).evaluate(record, 0.01)
+
+
+# ------------------------------------------------------------ the examples
+def test_article_mistake_is_flagged_on_b3_with_the_factor(article_record) -> None:
+    results = evaluate(MISTAKE, article_record)
+    assert list(results) == ["b3"]
+    b3 = results["b3"]
+    assert not b3.agrees
+    assert b3.user == pytest.approx(-2 * 3.0667888, abs=1e-6)  # −2·SSR with correct ŷ
+    assert b3.user == pytest.approx(-6.1335776, abs=1e-7)
+    assert b3.backprop == pytest.approx(-1.7658128, abs=1e-7)
+    assert b3.numeric == pytest.approx(-1.7658128, abs=1e-6)
+    d = b3.diagnosis
+    assert d.kind == "loss_scalar"
+    assert d.factor == "∂Loss/∂green"
+    assert d.implied == pytest.approx(-6.1335776, abs=1e-7)
+    assert d.correct == pytest.approx(-1.7658128, abs=1e-7)
+    assert "−2·SSR" in d.message
+
+
+def test_article_correct_file_agrees_on_all_seven(article_record) -> None:
+    results = evaluate(CORRECT, article_record)
+    assert list(results) == ARTICLE_PARAMS
+    grads = article_record.grads
+    for name, r in results.items():
+        assert r.agrees, (name, r.user, r.backprop)
+        assert r.user == pytest.approx(grads[name], rel=1e-12)
+        assert r.diagnosis.kind == "agrees"
+    assert results["b3"].user == pytest.approx(-1.7658128, abs=1e-7)
+
+
+def test_correct_file_still_agrees_after_a_hundred_steps() -> None:
+    stepper = Stepper(load_builtin("article"))
+    stepper.run(100)
+    record = stepper.record()
+    results = evaluate(CORRECT, record)
+    assert all(r.agrees for r in results.values())
+    assert results["w1"].user == pytest.approx(record.grads["w1"], rel=1e-10)
+
+
+# ------------------------------------------------------------------- ctx
+def test_ctx_offers_the_state_read_only(article_record) -> None:
+    ctx = context_of(article_record, 0.01)
+    assert ctx.x.shape == (3,) and ctx.y.shape == (3,)
+    np.testing.assert_allclose(ctx.x, [0.1, 0.53, 0.82])
+    np.testing.assert_allclose(ctx.y, [1.2, 3.2, 1.1])
+    np.testing.assert_allclose(ctx.nodes["green"], [1.51042, 1.54070, 1.56598], atol=1e-5)
+    np.testing.assert_allclose(ctx.yhat, ctx.nodes["green"])
+    assert set(ctx.nodes) == {"x", "blue", "orange", "green"}
+    assert set(ctx.z) == {"blue", "orange", "green"}
+    assert ctx.params["w1"] == pytest.approx(0.4967141530)
+    assert ctx["w3"] == ctx.params["w3"]
+    assert ctx.learning_rate == 0.01 and ctx.n == 3
+    assert ctx.loss == pytest.approx(3.0667888, abs=1e-7)
+    with pytest.raises(ValueError):
+        ctx.y[0] = 5.0
+    with pytest.raises(TypeError):
+        ctx.params["w1"] = 1.0  # type: ignore[index]
+
+
+def test_ctx_keeps_columns_for_several_inputs() -> None:
+    record = Stepper(load_builtin("softmax3")).record()
+    ctx = context_of(record)
+    assert ctx.x.shape == (9, 2) and ctx.y.shape == (9, 3)
+    assert ctx.nodes["x1"].shape == (9,)
+
+
+# ------------------------------------------------------------- diagnosis
+MISTAKES = """
+import math
+
+def sig(z):
+    return 1 / (1 + math.exp(-z))
+
+def loss_factor(ctx):
+    return [-2 * (y - g) for y, g in zip(ctx.y, ctx.nodes["green"])]
+
+def d_b3(ctx):   # sign flipped: 2(y - g)
+    return sum(2 * (y - g) for y, g in zip(ctx.y, ctx.nodes["green"]))
+
+def d_w3(ctx):   # the 2 of the loss factor forgotten
+    return sum(-(y - g) * b for y, g, b in zip(ctx.y, ctx.nodes["green"], ctx.nodes["blue"]))
+
+def d_w4(ctx):   # blue where orange belongs
+    return sum(d * b for d, b in zip(loss_factor(ctx), ctx.nodes["blue"]))
+
+def d_b1(ctx):   # point 1 only, no sum
+    return loss_factor(ctx)[0] * ctx.params["w3"] * sig(ctx.z["blue"][0])
+
+def d_b2(ctx):   # the whole local factor sigmoid(z_orange) left out
+    return sum(d * ctx.params["w4"] for d in loss_factor(ctx))
+
+def d_w2(ctx):   # a constant added
+    w4 = ctx.params["w4"]
+    return sum(d * w4 * sig(z) * x for d, z, x in zip(loss_factor(ctx), ctx.z["orange"], ctx.x)) + 0.3
+
+def d_w1(ctx):   # does not depend on y at all
+    return 0.25
+"""
+
+
+@pytest.fixture
+def mistakes(write_file, article_record) -> dict:
+    return evaluate(write_file("mistakes.py", MISTAKES), article_record)
+
+
+def test_sign_flip_is_recognised(mistakes) -> None:
+    d = mistakes["b3"].diagnosis
+    assert d.kind == "sign"
+    assert mistakes["b3"].user == pytest.approx(1.7658128, abs=1e-7)
+    assert "sign is flipped" in d.message and "cannot be told" in d.message
+
+
+def test_missing_two_points_at_the_loss_factor(mistakes) -> None:
+    d = mistakes["w3"].diagnosis
+    assert (d.kind, d.factor) == ("scale", "∂Loss/∂green")
+    assert d.implied == pytest.approx(-1.7658128 / 2, abs=1e-7)
+    assert d.correct == pytest.approx(-1.7658128, abs=1e-7)
+
+
+def test_wrong_local_factor_is_named_with_its_values(mistakes, article_record) -> None:
+    d = mistakes["w4"].diagnosis
+    assert (d.kind, d.factor) == ("factor", "∂green/∂w4")
+    np.testing.assert_allclose(d.implied, article_record.nodes["blue"], rtol=1e-6)
+    np.testing.assert_allclose(d.correct, article_record.nodes["orange"], rtol=1e-9)
+
+
+def test_single_point_instead_of_the_sum(mistakes) -> None:
+    d = mistakes["b1"].diagnosis
+    assert d.kind == "single_point" and d.factor is None
+    assert "point 1 alone" in d.message
+
+
+def test_dropped_factor_is_named(mistakes, article_record) -> None:
+    d = mistakes["b2"].diagnosis
+    assert (d.kind, d.factor) == ("drop", "∂orange/∂b2")
+    np.testing.assert_allclose(d.correct, [0.49654345, 0.48168817, 0.47168614], atol=1e-8)
+
+
+def test_added_constant_clears_the_rest_of_the_chain(mistakes) -> None:
+    d = mistakes["w2"].diagnosis
+    assert (d.kind, d.factor) == ("offset", "∂Loss/∂green")
+    assert "0.3" in d.message
+
+
+def test_value_blind_to_y_implicates_the_loss_factor(mistakes) -> None:
+    d = mistakes["w1"].diagnosis
+    assert (d.kind, d.factor) == ("no_y", "∂Loss/∂green")
+
+
+def test_constant_is_not_mistaken_for_a_zero_chain_term(write_file) -> None:
+    # xor's first point is x = (0, 0): its chain term for w1 is 0 at every probe,
+    # which must not "explain" a user who returns 0.0.
+    record = Stepper(load_builtin("xor")).record()
+    assert record.chain_product("w1")[0] == 0.0
+    path = write_file("zero.py", "def d_w1(ctx):\n    return 0.0\n")
+    result = load_user_grads(path, ["w1"]).evaluate(record)["w1"]
+    assert result.diagnosis.kind == "no_y"
+    assert not result.agrees
+
+
+# ------------------------------------------------- per-function problems
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("return 1 / 0", "d_b3 (f.py:2) raised ZeroDivisionError: division by zero"),
+        ("return 'abc'", "d_b3 returned str 'abc', not a number"),
+        ("return None", "d_b3 returned NoneType None, not a number"),
+        ("return float('nan')", "d_b3 returned nan, not a finite number"),
+        ("return [1.0, 2.0, 3.0]", "d_b3 returned 3 values, not one number"),
+        ("return ctx.nodes['purple']", "d_b3 (f.py:2) raised KeyError: 'purple'"),
+        ("import numpy\n    return numpy.log(-1.0)", "d_b3 returned nan, not a finite number"),
+    ],
+)
+def test_function_problems_are_one_clear_error(
+    body: str, expected: str, write_file, article_record
+) -> None:
+    path = write_file("f.py", f"def d_b3(ctx):\n    {body}\n")
+    result = evaluate(path, article_record)["b3"]
+    assert result.error is not None and result.error.startswith(expected)
+    assert result.user is None and not result.agrees
+    assert result.diagnosis.kind == "error"
+
+
+def test_numpy_scalar_and_one_element_array_are_numbers(write_file, article_record) -> None:
+    path = write_file(
+        "f.py",
+        "import numpy as np\n"
+        "def d_b3(ctx):\n    return np.sum(-2 * (ctx.y - ctx.nodes['green']))\n"
+        "def d_w3(ctx):\n    return np.array([np.sum(-2 * (ctx.y - ctx.yhat) * ctx['blue'])])\n",
+    )
+    results = evaluate(path, article_record)
+    assert results["b3"].agrees and results["w3"].agrees
+
+
+# ------------------------------------------------------------ bad files
+BAD_FILES = [
+    (None, "missing.py: no such file"),
+    ("def d_b3(ctx):\n    return (\n", "f.py:2: syntax error:"),
+    ("import no_such_module_here\n", "f.py:1: importing it raised ModuleNotFoundError"),
+    ("x = 1\ny = 1 / 0\n", "f.py:2: importing it raised ZeroDivisionError: division by zero"),
+    ("import sys\nsys.exit(3)\n", "f.py: importing it called exit()"),
+    ("def helper(ctx):\n    return 0\n", "f.py: no d_<parameter> functions"),
+    (
+        "def d_w9(ctx):\n    return 0\n",
+        "f.py: d_w9: no parameter named 'w9' (this network has w1, w2, w3, w4, b1, b2, b3",
+    ),
+    ("d_b3 = 1.5\n", "f.py: d_b3 is a float, not a function of ctx"),
+    (
+        "def d_b3(ctx, other):\n    return 0\n",
+        "f.py: d_b3(ctx, other) must take exactly one argument, ctx",
+    ),
+    ("def d_b3():\n    return 0\n", "f.py: d_b3() must take exactly one argument, ctx"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_FILES)
+def test_bad_file_is_user_grads_error(text, expected, tmp_path: Path) -> None:
+    path = tmp_path / ("missing.py" if text is None else "f.py")
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    with pytest.raises(UserGradsError) as info:
+        load_user_grads(path, ARTICLE_PARAMS)
+    assert isinstance(info.value, ScenarioError)
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith(str(tmp_path))
+    assert expected in message
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD_FILES)
+def test_bad_file_on_the_cli_is_exit_2_one_line(text, expected, tmp_path: Path, run_cli) -> None:
+    path = tmp_path / ("missing.py" if text is None else "f.py")
+    if text is not None:
+        path.write_text(text, encoding="utf-8")
+    result = run_cli("check", "--grads", path)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err.count("\n") == 1 and result.err.startswith("bptui: error: ")
+    assert expected in result.err
+    assert "Traceback" not in result.err
+
+
+def test_raising_function_on_the_cli_is_exit_2_naming_it(write_file, run_cli) -> None:
+    path = write_file("f.py", "def d_b3(ctx):\n    return ctx.nodes['purple']\n")
+    result = run_cli("check", "--grads", path)
+    assert result.code == 2 and result.out == ""
+    assert result.err.count("\n") == 1
+    assert "d_b3 (f.py:2) raised KeyError: 'purple'" in result.err
+
+
+def test_loading_leaves_no_module_and_no_pycache(write_file) -> None:
+    path = write_file("clean.py", "def d_b3(ctx):\n    return 0.0\n")
+    before = set(sys.modules)
+    load_user_grads(path, ARTICLE_PARAMS)
+    assert set(sys.modules) == before
+    assert not (path.parent / "__pycache__").exists()
+
+
+def test_dataclass_in_user_file_loads(write_file, article_record) -> None:
+    path = write_file(
+        "dc.py",
+        "from __future__ import annotations\nfrom dataclasses import dataclass\n"
+        "@dataclass\nclass Two:\n    k: float = 2.0\n"
+        "def d_b3(ctx):\n    return sum(-Two().k * (y - g) for y, g in zip(ctx.y, ctx.yhat))\n",
+    )
+    assert evaluate(path, article_record)["b3"].agrees
+
+
+# --------------------------------------------------------------- the CLI
+def test_check_grads_flags_the_article_mistake(run_cli) -> None:
+    result = run_cli("check", "--grads", MISTAKE)
+    assert result.code == 1
+    assert result.err == ""
+    b3 = next(line for line in result.out.splitlines() if line.startswith("b3 "))
+    assert "-6.13357759" in b3 and "WRONG" in b3
+    w1 = next(line for line in result.out.splitlines() if line.startswith("w1 "))
+    assert w1.rstrip().endswith("-")
+    assert "✗ d_b3: yours -6.1335776, backprop -1.7658128" in result.out
+    assert "∂Loss/∂green = −2·SSR = -6.1335776" in result.out
+    assert "your derivatives disagree: b3 (0 of 1 agree)" in result.out
+
+
+def test_check_grads_accepts_the_correct_file(run_cli) -> None:
+    result = run_cli("check", "--grads", CORRECT)
+    assert result.code == 0, result.out
+    assert "all 7 of your derivatives agree with backprop" in result.out
+    for name in ARTICLE_PARAMS:
+        line = next(x for x in result.out.splitlines() if x.startswith(f"{name} "))
+        assert line.endswith("agrees")
+
+
+def test_check_grads_on_another_scenario(write_file, run_cli) -> None:
+    path = write_file(
+        "xor.py",
+        "import numpy as np\ndef d_b3(ctx):\n    return float(np.sum(ctx.yhat - ctx.y)) / ctx.n\n",
+    )
+    result = run_cli("check", "xor", "--grads", path)
+    assert result.code == 0, result.out
+    assert "all 1 of your derivatives agree" in result.out
