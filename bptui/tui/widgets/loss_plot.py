@@ -1,52 +1,234 @@
-"""The loss pane: loss per step (linear or log) or, for one-input nets, the fit."""
+"""The loss pane: loss per step (linear or log) or, for one-input nets, the fit.
+
+It is shown every frame while the app runs flat out, so it only replots when
+what it would draw changed, and a history of any length is reduced to about
+two points per column (keeping each column's lowest and highest loss, so
+spikes survive) before plotext sees it.  Non-finite losses of a diverged run
+are left out: plotext cannot place them, and the banner says what happened.
+"""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 from textual_plotext import PlotextPlot
 
-from bptui.tui.view import View, fit_curve
+from bptui.tui.view import PENDING, View, fit_curve
+
+LINE_MARKER = "hd"
+#: plotext overflows on finite values near 1e308 (and on subnormals in log
+#: scale), so everything plotted is clipped to this magnitude first.
+CLIP = 1e100
+LOSS_COLOUR = (90, 170, 255)
+DATA_COLOUR = (255, 140, 40)
+CURVE_COLOURS = [(90, 170, 255), (80, 200, 100), (200, 120, 230), (230, 210, 60)]
+
+
+def downsample(values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, losses) with at most ~2 points per column, keeping each column's min and max.
+
+    Non-finite values are dropped first.  With few enough points every one is kept.
+    """
+    values = np.asarray(values, dtype=float)
+    steps = np.flatnonzero(np.isfinite(values))
+    kept = values[steps]
+    buckets = max(1, columns)
+    if len(kept) <= 2 * buckets:
+        return steps, kept
+    edges = np.linspace(0, len(kept), buckets + 1).astype(int)
+    edges = np.unique(edges[:-1])
+    lows = np.minimum.reduceat(kept, edges)
+    highs = np.maximum.reduceat(kept, edges)
+    # Each bucket becomes two points, at its first and last step, ordered the
+    # way the loss moved through it: the line spans the bucket's whole range
+    # (a spike stays visible) without zig-zagging against the trend.
+    ends = np.append(edges[1:], len(kept)) - 1
+    falling = kept[edges] >= kept[ends]
+    out_steps = np.empty(2 * len(edges), dtype=int)
+    out_vals = np.empty(2 * len(edges))
+    out_steps[0::2], out_steps[1::2] = steps[edges], steps[ends]
+    out_vals[0::2] = np.where(falling, highs, lows)
+    out_vals[1::2] = np.where(falling, lows, highs)
+    return out_steps, out_vals
+
+
+def _tick_label(value: float) -> str:
+    """At most ~7 characters: 3.067, 0.0012, 1.5e+42."""
+    if value == 0:
+        return "0"
+    size = abs(value)
+    if 1e-3 <= size < 1e5:
+        return f"{value:.4g}"
+    return f"{value:.2g}"
+
+
+def _significant(value: float) -> str:
+    """A loss with at least 4 significant digits (SPEC §5), compact when huge."""
+    if not math.isfinite(value):
+        return str(value)
+    return f"{value:.7g}"
 
 
 class LossPane(PlotextPlot):
-    """Plots the loss history, or the data and the network's curve (fit view)."""
+    """Plots the loss history, or the data and the network's curve (fit view).
+
+    ``l`` toggles a log y axis, ``f`` the fit view (one-input networks only).
+    """
+
+    DEFAULT_CSS = """
+    LossPane { height: 1fr; width: 1fr; }
+    """
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.view: View | None = None
         self.log_scale = False
         self.fit_mode = False
+        self.plotted: dict[str, list[float]] = {}
+        self._signature: tuple | None = None
 
+    # ------------------------------------------------------------ actions
     def show(self, view: View) -> None:
+        """Take a new snapshot; replot only when the picture would change."""
         self.view = view
         self._replot()
 
     def toggle_log(self) -> None:
+        """Switch the loss axis between linear and logarithmic."""
         self.log_scale = not self.log_scale
         self._replot()
 
     def toggle_fit(self) -> None:
+        """Switch between the loss curve and the fit of the data (one input only)."""
+        if not self.fit_mode and self.view is not None and self.view.network.layers[0] != 1:
+            inputs = self.view.network.layers[0]
+            self.notify(
+                f"The fit view needs a one-input network; this one has {inputs} inputs.",
+                title="Fit view",
+                severity="warning",
+            )
+            return
         self.fit_mode = not self.fit_mode
         self._replot()
 
+    def on_resize(self) -> None:
+        self._replot()
+
+    # ----------------------------------------------------------- plotting
+    def _columns(self) -> int:
+        return max(10, self.size.width - 10)  # minus the y tick labels
+
+    def _signature_of(self, view: View) -> tuple:
+        history = view.loss_history
+        last = float(history[-1]) if len(history) else math.nan
+        common = (self.fit_mode, self.log_scale, self.size.width, self.size.height, view.step)
+        if self.fit_mode:
+            return (*common, id(view.record))
+        return (*common, len(history), last, view.diverged, view.shows_loss)
+
     def _replot(self) -> None:
         view = self.view
+        if view is None:
+            return
+        signature = self._signature_of(view)
+        if signature == self._signature:
+            return
+        self._signature = signature
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
-        if view is None:
-            self.refresh()
-            return
-        if self.fit_mode and (curve := fit_curve(view)) is not None:
-            xs, ys = curve
-            plt.scatter(view.record.x[:, 0].tolist(), view.record.y[:, 0].tolist())
-            plt.plot(xs.tolist(), ys[:, 0].tolist())
+        self.plotted = {}
+        if self.fit_mode and view.network.layers[0] == 1:
+            self._plot_fit(view)
         else:
-            losses = np.asarray(view.loss_history, dtype=float)
-            steps = np.arange(len(losses))
-            keep = np.isfinite(losses)
-            plt.plot(steps[keep].tolist(), losses[keep].tolist())
-            if self.log_scale:
-                plt.yscale("log")
-        plt.title(f"step {view.step} loss {view.record.loss:.6g}")
+            self._plot_loss(view)
+        plt.title(self.title_text())
         self.refresh()
+
+    def _plot_loss(self, view: View) -> None:
+        plt = self.plt
+        history = view.loss_history
+        if not view.shows_loss:
+            history = history[:-1]  # mid phase walk: this step's loss is still pending
+        steps, losses = downsample(history, self._columns())
+        if len(steps) == 0:
+            return
+        if self.log_scale:
+            # log10 by hand: plotext's log axis overflows on tiny values and
+            # writes every digit of huge tick values
+            heights = np.log10(np.clip(losses, 1 / CLIP, CLIP))
+        else:
+            heights = np.clip(losses, -CLIP, CLIP)
+        xs, ys = steps.tolist(), heights.tolist()
+        if len(xs) == 1:
+            plt.scatter(xs, ys, color=LOSS_COLOUR, marker="●")  # a lone point, visibly
+        else:
+            plt.plot(xs, ys, color=LOSS_COLOUR, marker=LINE_MARKER)
+        self._step_axis(xs[-1])
+        self._y_axis(float(heights.min()), float(heights.max()), log=self.log_scale)
+        plt.xlabel("step")
+        self.plotted = {"steps": xs, "loss": losses.tolist()}
+
+    def _step_axis(self, last: int) -> None:
+        """Whole-number step ticks from 0 to the last step (at least 0…1)."""
+        last = max(1, last)
+        count = max(2, min(6, self._columns() // 10))
+        ticks = np.unique(np.round(np.linspace(0, last, count)).astype(int)).tolist()
+        self.plt.xlim(0, last)
+        self.plt.xticks(ticks, [str(t) for t in ticks])
+
+    def _y_axis(self, low: float, high: float, *, log: bool) -> None:
+        """Short tick labels (plotext would print all 100 digits of 1e100)."""
+        count = max(2, min(5, (self.size.height - 4) // 2))
+        if high - low < 1e-12 * max(1.0, abs(high)):
+            pad = 0.5 if log else 0.1 * (abs(high) or 1.0)  # a flat line: give it room
+            low, high = low - pad, high + pad
+        if log and high - low >= count - 1:
+            ticks = np.unique(np.round(np.linspace(low, high, count)))
+        else:
+            ticks = np.linspace(low, high, count)
+        labels = [_tick_label(10**t if log else t) for t in ticks]
+        self.plt.ylim(low, high)
+        self.plt.yticks(ticks.tolist(), labels)
+
+    def _plot_fit(self, view: View) -> None:
+        plt = self.plt
+        rec = view.record
+        curve = fit_curve(view, samples=max(20, min(2 * self._columns(), 240)))
+        data_x = rec.x[:, 0]
+        plotted: dict[str, list[float]] = {"data_x": data_x.tolist()}
+        heights = [rec.y.ravel()]
+        if curve is not None:
+            xs, ys = curve
+            for k in range(ys.shape[1]):
+                column = ys[:, k]
+                finite = np.isfinite(column)
+                column = np.clip(column[finite], -CLIP, CLIP)
+                if column.size:
+                    colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
+                    plt.plot(xs[finite].tolist(), column.tolist(), color=colour, marker=LINE_MARKER)
+                    heights.append(column)
+                plotted[f"curve_x{k}"] = xs[finite].tolist()
+                plotted[f"curve_y{k}"] = column.tolist()
+        for k in range(rec.y.shape[1]):
+            plt.scatter(data_x.tolist(), rec.y[:, k].tolist(), color=DATA_COLOUR, marker="●")
+            plotted[f"data_y{k}"] = rec.y[:, k].tolist()
+        every = np.concatenate(heights)
+        self._y_axis(float(every.min()), float(every.max()), log=False)
+        plt.xlabel("x")
+        self.plotted = plotted
+
+    def title_text(self) -> str:
+        """The plot title: which view, the step and the loss."""
+        view = self.view
+        if view is None:
+            return "Loss"
+        loss = _significant(float(view.record.loss)) if view.shows_loss else PENDING
+        if self.fit_mode and view.network.layers[0] == 1:
+            return f"Fit (● data) · step {view.step} · loss {loss}"
+        scale = " (log)" if self.log_scale else ""
+        text = f"Loss{scale} · step {view.step} · {loss}"
+        if view.diverged is not None:
+            text += f" · diverged at step {view.diverged}"
+        return text
