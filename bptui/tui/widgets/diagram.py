@@ -460,7 +460,8 @@ class _Drawing:
             if best is not None:
                 break
         if best is None:
-            return Text("enlarge the diagram pane", style=DIM)
+            message = "enlarge the pane to see the network"
+            return Text(message if len(message) <= self.width else "…"[: self.width], style=DIM)
         return best[1].text()
 
     def paint(self, layout: _Layout) -> tuple[_Canvas, int]:

@@ -1,0 +1,286 @@
+"""The network diagram pane, mounted alone: names, values, colours, layout."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import pytest
+from rich.style import Style
+from rich.text import Text
+from textual.app import App, ComposeResult
+
+from bptui.engine.scenario import builtin_names, load_builtin, parse_scenario
+from bptui.engine.stepper import Stepper
+from bptui.tui.view import PENDING, View, view_of
+from bptui.tui.widgets.diagram import NetworkDiagram, draw, format_value, weight_style
+
+WIDE_NET = """
+[network]
+layers = [2, 64, 1]
+activation = "relu"
+[training]
+learning_rate = 0.01
+[data]
+x = [[0, 1], [1, 0], [0.5, 0.5]]
+y = [1, 0, 0.5]
+"""
+
+
+def article_weights() -> np.ndarray:
+    """w1…w4 as SPEC §1 draws them, independently of the engine."""
+    rng = np.random.RandomState(42)
+    return np.array([rng.normal(0, 1) for _ in range(4)])
+
+
+def softplus(z: float) -> float:
+    return float(np.log1p(np.exp(z)))
+
+
+def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async pilot test with asyncio (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+class DiagramApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield NetworkDiagram(id="diagram")
+
+
+async def rendered(views: list[View], size: tuple[int, int] = (70, 16)) -> Text:
+    """Mount the pane at ``size``, show each view in turn, return what it draws."""
+    app = DiagramApp()
+    async with app.run_test(size=size) as pilot:
+        pane = app.query_one(NetworkDiagram)
+        for view in views:
+            pane.show(view)
+        await pilot.pause()
+        assert pane.size.width == size[0] and pane.size.height == size[1]
+        return pane.render()
+
+
+def style_of(text: Text, fragment: str) -> Style:
+    """The combined style of the first character of ``fragment`` in ``text``."""
+    offset = text.plain.index(fragment)
+    style = Style()
+    for span in text.spans:
+        if span.start <= offset < span.end:
+            style += span.style if isinstance(span.style, Style) else Style.parse(span.style)
+    return style
+
+
+def rgb(style: Style) -> tuple[int, int, int]:
+    assert style.color is not None
+    triplet = style.color.get_truecolor()
+    return triplet.red, triplet.green, triplet.blue
+
+
+def walked(name: str, phases: int) -> Stepper:
+    stepper = Stepper(load_builtin(name))
+    for _ in range(phases):
+        stepper.next_phase()
+    return stepper
+
+
+# ----------------------------------------------------------------- article
+
+
+@sync
+async def test_article_nodes_show_names_and_values_of_point_one() -> None:
+    w1, w2, w3, w4 = article_weights()
+    blue, orange = softplus(w1 * 0.1), softplus(w2 * 0.1)
+    green = w3 * blue + w4 * orange
+    text = (await rendered([view_of(Stepper(load_builtin("article")))])).plain
+    assert f"blue {blue:.3f}" in text and f"{blue:.3f}" == "0.718"
+    assert f"orange {orange:.3f}" in text
+    assert f"green {green:.3f}" in text and f"{green:.3f}" == "1.510"
+    assert "x 0.100" in text
+    assert "point 1/3: x = 0.1, y = 1.2" in text
+
+
+@sync
+async def test_article_edges_carry_parameter_names_and_values() -> None:
+    w1, w2, w3, w4 = article_weights()
+    text = (await rendered([view_of(Stepper(load_builtin("article")))])).plain
+    for name, value in zip(("w1", "w2", "w3", "w4"), (w1, w2, w3, w4)):
+        assert f"{name} {value:.3f}" in text
+    assert "w1 0.497" in text and "w2 -0.138" in text
+    for bias in ("b1", "b2", "b3"):
+        assert f"{bias} 0.000" in text
+
+
+@sync
+async def test_edges_are_coloured_by_sign_and_brightness_by_size() -> None:
+    text = await rendered([view_of(Stepper(load_builtin("article")))])
+    positive = rgb(style_of(text, "w1 0.497"))
+    negative = rgb(style_of(text, "w2 -0.138"))
+    largest = rgb(style_of(text, "w4 1.523"))
+    assert positive[2] > positive[0], "positive weights are blue"
+    assert negative[0] > negative[2], "negative weights are orange"
+    assert sum(largest) > sum(positive), "the largest |w| is the brightest"
+    # the line characters of an edge carry the same colour as its label
+    drawn = {
+        rgb(span.style)
+        for span in text.spans
+        if isinstance(span.style, Style)
+        and span.style.color is not None
+        and set(text.plain[span.start : span.end]) <= set("─╱╲│")
+    }
+    assert positive in drawn and negative in drawn
+
+
+def test_weight_style_scales_with_magnitude() -> None:
+    faint, strong = weight_style(0.1, 1.0), weight_style(1.0, 1.0)
+    assert sum(rgb(strong)) > sum(rgb(faint))
+    assert strong.bold and not faint.bold
+    assert rgb(weight_style(-1.0, 1.0))[0] > rgb(weight_style(-1.0, 1.0))[2]
+    assert weight_style(float("nan"), 1.0).bold  # non-finite weights still draw
+
+
+@sync
+async def test_selected_point_changes_values_and_header() -> None:
+    w1, w2, *_ = article_weights()
+    view = view_of(Stepper(load_builtin("article")), selected_point=1)
+    text = (await rendered([view])).plain
+    assert "point 2/3: x = 0.53, y = 3.2" in text
+    assert f"blue {softplus(w1 * 0.53):.3f}" in text
+    assert f"orange {softplus(w2 * 0.53):.3f}" in text
+
+
+@sync
+async def test_pending_values_mid_phase_walk() -> None:
+    after_update = (await rendered([view_of(walked("article", 1))])).plain
+    assert f"blue {PENDING}" in after_update and f"green {PENDING}" in after_update
+    assert "x 0.100" in after_update  # inputs are always known
+    after_layer1 = (await rendered([view_of(walked("article", 2))])).plain
+    assert f"blue {PENDING}" not in after_layer1
+    assert f"green {PENDING}" in after_layer1
+
+
+@sync
+async def test_forward_phase_highlights_its_layer() -> None:
+    text = await rendered([view_of(walked("article", 2))])  # update, forward layer 1
+    assert style_of(text, "blue").reverse and style_of(text, "orange").reverse
+    assert not style_of(text, "green").reverse
+
+
+@sync
+async def test_backward_phase_highlights_its_parameters() -> None:
+    # update, forward 1, forward 2, loss, backward 2
+    text = await rendered([view_of(walked("article", 5))], size=(80, 16))
+    assert style_of(text, "w3 ").reverse and style_of(text, "b3 ").reverse
+    assert not style_of(text, "w1 ").reverse and not style_of(text, "b1 ").reverse
+
+
+@sync
+async def test_loss_phase_highlights_the_output_and_shows_the_loss() -> None:
+    stepper = walked("article", 4)  # update, forward 1, forward 2, loss
+    text = await rendered([view_of(stepper)], size=(80, 16))
+    assert style_of(text, "green").reverse
+    assert f"loss {stepper.loss:.6g}" in text.plain
+
+
+@sync
+async def test_a_whole_step_highlights_nothing_but_a_finished_walk_does() -> None:
+    stepper = Stepper(load_builtin("article"))
+    stepper.step_once()
+    text = await rendered([view_of(stepper)])
+    assert not any(isinstance(s.style, Style) and s.style.reverse for s in text.spans)
+    stepper = walked("article", 5)
+    before_last = view_of(stepper)
+    stepper.next_phase()  # backward layer 1 ends the walk
+    text = await rendered([before_last, view_of(stepper)])
+    assert style_of(text, "w1 ").reverse and not style_of(text, "w3 ").reverse
+
+
+# ------------------------------------------------------------ other shapes
+
+
+@sync
+async def test_wide_layer_collapses_into_a_summary_node() -> None:
+    scenario = parse_scenario(WIDE_NET, where="test", base_dir=None)
+    text = (await rendered([view_of(Stepper(scenario))], size=(60, 14))).plain
+    assert "h1.1…h1.64 (64)" in text
+    assert "h1.2 " not in text
+    assert "x1 0.000" in text and "x2 1.000" in text and "ŷ1" in text
+    lines = text.split("\n")
+    assert len(lines) == 14 and all(len(line) <= 60 for line in lines)
+
+
+@sync
+async def test_deep_net_draws_every_node_with_a_legend_instead_of_labels() -> None:
+    text = (await rendered([view_of(Stepper(load_builtin("deep")))], size=(70, 22))).plain
+    for layer in (1, 2):
+        for i in range(1, 9):
+            assert f"h{layer}.{i} " in text
+    assert "w>0" in text and "w<0" in text
+    assert "w40 " not in text  # 64 edges in one gap: no labels
+
+
+@sync
+async def test_pane_size_of_an_80x24_terminal_keeps_values() -> None:
+    text = (await rendered([view_of(Stepper(load_builtin("article")))], size=(40, 10))).plain
+    for fragment in ("blue 0.718", "orange 0.686", "green 1.510", "x 0.100"):
+        assert fragment in text
+
+
+@pytest.mark.parametrize("name", [*builtin_names(), "wide"])
+@pytest.mark.parametrize("size", [(1, 1), (12, 3), (24, 6), (40, 10), (64, 18), (140, 45)])
+def test_every_scenario_fits_every_size(name: str, size: tuple[int, int]) -> None:
+    scenario = (
+        parse_scenario(WIDE_NET, where="test", base_dir=None)
+        if name == "wide"
+        else load_builtin(name)
+    )
+    width, height = size
+    text = draw(view_of(Stepper(scenario)), width, height)
+    lines = text.plain.split("\n")
+    assert len(lines) <= height and all(len(line) <= width for line in lines)
+    if size == (140, 45):
+        for names in Stepper(scenario).network.node_names[::2]:
+            assert re.search(re.escape(names[0]), text.plain)
+
+
+@sync
+async def test_redraws_to_the_new_size_on_resize() -> None:
+    app = DiagramApp()
+    async with app.run_test(size=(50, 12)) as pilot:
+        pane = app.query_one(NetworkDiagram)
+        pane.show(view_of(Stepper(load_builtin("article"))))
+        await pilot.pause()
+        small = pane.render().plain.split("\n")
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        large = pane.render().plain.split("\n")
+    assert len(small) == 12 and len(large) == 30
+    assert max(len(line) for line in large) > 50
+    assert "green 1.510" in "\n".join(large)
+
+
+@sync
+async def test_diverged_values_draw_in_scientific_notation() -> None:
+    stepper = Stepper(load_builtin("diverge"))
+    stepper.run(10_000)
+    assert stepper.diverged is not None
+    text = (await rendered([view_of(stepper)])).plain
+    green = float(stepper.record().yhat[0, 0])
+    assert abs(green) > 1e100  # the loss itself overflowed to inf
+    assert re.search(rf"green {green:.1e}".replace("+", r"\+"), text)
+
+
+def test_format_value() -> None:
+    assert format_value(0.71812) == "0.718"
+    assert format_value(-0.1383) == "-0.138"
+    assert format_value(0.0) == "0.000"
+    assert format_value(1.2e-5) == "1.2e-05"
+    assert format_value(123456.0) == "1.2e+05"
+    assert format_value(float("nan")) == "nan"
+    assert format_value(float("-inf")) == "-inf"
