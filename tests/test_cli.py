@@ -1,0 +1,308 @@
+"""The command line (SPEC §4): options, --output, --list, check, and bad usage.
+
+Most calls run ``bptui.cli.main`` in-process; a few go through a real
+``python -m bptui`` so the exit status and streams are the ones a shell sees.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bptui import cli
+from bptui.engine.network import Network
+from bptui.engine.scenario import builtin_names, load_builtin
+
+BUILTINS = ["article", "deep", "diverge", "softmax3", "xor"]
+ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
+
+
+def assert_one_line_error(result, *needles: str) -> str:
+    assert result.code == 2, (result.code, result.err)
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err
+    assert lines[0].startswith("bptui: error: ")
+    assert "Traceback" not in result.err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+    return lines[0]
+
+
+def python_m_bptui(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bptui", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+    )
+
+
+# ------------------------------------------------------------ bad usage
+BAD_USAGE = [
+    (["trace", "--steps", "-1"], ["--steps", "-1"]),
+    (["trace", "--steps", "abc"], ["--steps", "abc"]),
+    (["trace", "--steps", "1.5"], ["--steps", "1.5"]),
+    (["trace", "--steps"], ["--steps"]),
+    (["trace", "--format", "xml"], ["--format", "xml"]),
+    (["trace", "--bogus"], ["--bogus"]),
+    (["check", "--bogus"], ["--bogus"]),
+    (["--bogus"], ["--bogus"]),
+    (["trace", "article", "extra"], ["extra"]),
+    (["trace", "article", "--config", "x.toml"], ["name", "--config"]),
+    (["check", "article", "--config", "x.toml"], ["name", "--config"]),
+    (["article", "--config", "x.toml"], ["name", "--config"]),
+    (["trace", "nosuch"], ["nosuch", "article"]),
+    (["check", "nosuch"], ["nosuch"]),
+    (["nosuch"], ["nosuch"]),
+    (["trace", "--config", "missing.toml"], ["missing.toml", "no such file"]),
+    (["check", "--config", "missing.toml"], ["missing.toml"]),
+    (["--config", "missing.toml"], ["missing.toml"]),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "needles"), BAD_USAGE, ids=[" ".join(args) for args, _ in BAD_USAGE]
+)
+def test_bad_usage_exits_2_with_one_line(run_cli, tmp_path, monkeypatch, args, needles) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert_one_line_error(run_cli(*args), *needles)
+
+
+def test_config_that_is_a_directory(run_cli, tmp_path) -> None:
+    assert_one_line_error(run_cli("trace", "--config", tmp_path), str(tmp_path), "directory")
+
+
+def test_config_that_is_not_utf8(run_cli, tmp_path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes('name = "caf\xe9"\n'.encode("latin-1"))
+    assert_one_line_error(run_cli("trace", "--config", path), str(path))
+
+
+# --------------------------------------------------------------- --output
+def test_output_writes_what_stdout_would(run_cli, tmp_path) -> None:
+    for fmt in ("json", "csv"):
+        target = tmp_path / f"trace.{fmt}"
+        printed = run_cli("trace", "--steps", "3", "--format", fmt)
+        written = run_cli("trace", "--steps", "3", "--format", fmt, "--output", target)
+        assert written.code == 0 and written.out == "" and written.err == ""
+        assert target.read_text(encoding="utf-8") == printed.out
+    assert len(json.loads((tmp_path / "trace.json").read_text())["steps"]) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["trace.csv", "trace.json"]
+
+
+def test_output_replaces_an_existing_file(run_cli, tmp_path) -> None:
+    target = tmp_path / "out.json"
+    target.write_text("old contents that are longer than nothing " * 1000)
+    assert run_cli("trace", "--steps", "0", "--output", target).code == 0
+    assert json.loads(target.read_text())["parameters"] == ARTICLE_PARAMS
+
+
+def test_output_into_a_missing_folder(run_cli, tmp_path) -> None:
+    target = tmp_path / "no" / "such" / "out.json"
+    assert_one_line_error(run_cli("trace", "--output", target), "--output", "does not exist")
+    assert not (tmp_path / "no").exists()
+
+
+def test_output_that_is_a_directory(run_cli, tmp_path) -> None:
+    assert_one_line_error(run_cli("trace", "--output", tmp_path), "--output", "directory")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--config", "missing.toml"],
+        ["--config", "bad.toml"],
+        ["--steps", "-1"],
+        ["nosuch"],
+    ],
+)
+def test_output_untouched_on_bad_input(run_cli, tmp_path, monkeypatch, bad) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text("[network]\nlayers = [1]\n")
+    target = tmp_path / "out.json"
+    target.write_text("precious")
+    before = os.stat(target)
+    result = run_cli("trace", *bad, "--output", target)
+    assert_one_line_error(result)
+    assert target.read_text() == "precious"
+    assert os.stat(target).st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.toml", "out.json"]
+
+
+def test_no_output_file_created_on_bad_input(run_cli, tmp_path) -> None:
+    target = tmp_path / "new.json"
+    assert_one_line_error(run_cli("trace", "--config", tmp_path / "nope.toml", "--output", target))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_atomically_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
+    """If the final rename fails, the old file stays whole and no temp file is left."""
+    target = tmp_path / "out.json"
+    target.write_text("old")
+
+    def fail(*_args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cli.os, "replace", fail)
+    with pytest.raises(OSError):
+        cli.write_atomically(str(target), "new " * 10_000)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
+
+
+def test_write_atomically_relative_path(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli.write_atomically("plain.txt", "hello")
+    assert (tmp_path / "plain.txt").read_text() == "hello"
+    assert [p.name for p in tmp_path.iterdir()] == ["plain.txt"]
+
+
+# ------------------------------------------------------------------ --list
+def test_list_names_every_builtin_with_a_description(run_cli) -> None:
+    assert builtin_names() == BUILTINS
+    result = run_cli("--list")
+    assert result.code == 0 and result.err == ""
+    lines = result.out.splitlines()
+    assert [line.split()[0] for line in lines] == BUILTINS
+    assert all(len(line.split()) > 2 for line in lines)  # a description follows each name
+
+
+# ------------------------------------------------------------------- check
+@pytest.mark.parametrize("name", BUILTINS)
+def test_check_every_builtin_agrees(run_cli, name) -> None:
+    result = run_cli("check", name)
+    assert result.code == 0, result.out
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0].startswith(f"Gradient check: {name}, step 0")
+    assert lines[-1] == "all gradients agree"
+    params = Network(load_builtin(name).arch)
+    rows = [line.split() for line in lines[2:-1] if line.split()[0] in params.param_names]
+    assert [r[0] for r in rows] == params.param_names
+    for r in rows:
+        backprop, numeric = float(r[1]), float(r[2])
+        assert numeric == pytest.approx(backprop, rel=1e-4, abs=1e-8)
+        assert r[4] in ("good", "ok-kink")
+
+
+def test_check_article_values(run_cli) -> None:
+    result = run_cli("check")  # default: the article
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines()[2:-1]}
+    assert float(rows["b3"][1]) == pytest.approx(-1.7658128, abs=5e-8)
+    assert float(rows["b3"][2]) == pytest.approx(-1.7658128, abs=1e-6)
+    header = result.out.splitlines()[0]
+    assert float(header.rsplit("loss ", 1)[1]) == pytest.approx(3.0667888, abs=5e-8)
+
+
+def test_check_fails_when_the_engine_is_deliberately_wrong(run_cli, monkeypatch) -> None:
+    """Scale backprop's output delta by 1.1: every gradient is 10% off, check exits 1."""
+    original = Network.output_delta
+
+    def wrong_delta(self, z, yhat, y):
+        return 1.1 * original(self, z, yhat, y)
+
+    monkeypatch.setattr(Network, "output_delta", wrong_delta)
+    result = run_cli("check", "article")
+    assert result.code == 1
+    assert result.err == ""
+    last = result.out.splitlines()[-1]
+    assert last.startswith("disagree: ")
+    assert last.removeprefix("disagree: ").split(", ") == ARTICLE_PARAMS
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines()[2:-1]}
+    assert rows["b3"][4] == "wrong"
+    assert float(rows["b3"][3]) == pytest.approx(0.1 / 1.1, rel=1e-3)
+
+
+def test_check_with_a_bad_config(run_cli, write_file) -> None:
+    path = write_file(
+        "bad.toml", "[network]\nlayers = [1, 1]\nloss = 'hinge'\n[data]\nx=[1]\ny=[1]\n"
+    )
+    assert_one_line_error(run_cli("check", "--config", path), str(path), "network.loss")
+
+
+def test_check_grads_missing_file(run_cli, tmp_path) -> None:
+    missing = tmp_path / "mine.py"
+    assert_one_line_error(run_cli("check", "--grads", missing), str(missing))
+
+
+# ------------------------------------------------------- a real process
+def test_real_process_trace_prints_json() -> None:
+    proc = python_m_bptui("trace", "--steps", "1")
+    assert proc.returncode == 0 and proc.stderr == ""
+    doc = json.loads(proc.stdout)
+    assert doc["steps"][1]["loss"] == pytest.approx(2.9817410, abs=5e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["trace", "--steps", "-1"], "--steps"),
+        (["trace", "--config", "missing.toml"], "missing.toml"),
+        (["--config", "missing.toml"], "missing.toml"),
+        (["check", "--wat"], "--wat"),
+    ],
+)
+def test_real_process_bad_input(tmp_path, args, needle) -> None:
+    proc = python_m_bptui(*args, cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("bptui: error: ") and needle in lines[0]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_process_bad_scenario_names_file_and_row(tmp_path) -> None:
+    (tmp_path / "s.toml").write_text(
+        "[network]\nlayers = [1, 1]\n[data]\nx = [1, 2, 'three']\ny = [1, 2, 3]\n"
+    )
+    proc = python_m_bptui("trace", "--config", "s.toml", "--output", "out.json", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr == "bptui: error: s.toml: data.x[2]: must be a number, got 'three'\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.toml"]
+
+
+def test_real_process_check_and_list() -> None:
+    proc = python_m_bptui("check", "xor")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert proc.stdout.splitlines()[-1] == "all gradients agree"
+    proc = python_m_bptui("--list")
+    assert proc.returncode == 0 and proc.stdout.split()[0] == "article"
+
+
+def test_real_process_help_exits_0() -> None:
+    proc = python_m_bptui("trace", "--help")
+    assert proc.returncode == 0 and proc.stderr == ""
+    assert "--steps" in proc.stdout and "--output" in proc.stdout
+
+
+def test_real_process_closed_pipe_is_not_an_error() -> None:
+    """``bptui trace --steps 300 | head -c 100``: the reader leaving is not our failure."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bptui", "trace", "--steps", "300"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    head = proc.stdout.read(100)
+    proc.stdout.close()
+    err = proc.stderr.read()
+    assert proc.wait(timeout=120) == 0
+    assert head.startswith(b"{")
+    assert b"Traceback" not in err and err == b""
+
+
+def test_trace_is_deterministic(run_cli) -> None:
+    first = run_cli("trace", "softmax3", "--steps", "5").out
+    second = run_cli("trace", "softmax3", "--steps", "5").out
+    assert first == second
+    losses = [r["loss"] for r in json.loads(first)["steps"]]
+    assert np.all(np.diff(losses) < 0)
