@@ -8,7 +8,9 @@ phase walk?", so every pane draws pending values the same way.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,8 @@ class View:
     previous_grad: np.ndarray | None = None
     #: Run speed as the status line shows it, e.g. "30 steps/s" or "flat out".
     speed: str = ""
+    #: ``--grads``: name → UserGradResult (yours, backprop, numeric, diagnosis).
+    user_results: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def network(self) -> Network:
@@ -89,6 +93,7 @@ def view_of(
     user_grads: dict[str, float] | None = None,
     previous_grad: np.ndarray | None = None,
     speed: str = "",
+    user_results: Mapping[str, Any] | None = None,
 ) -> View:
     """Snapshot the stepper (builds the full record of the current step)."""
     return View(
@@ -110,6 +115,7 @@ def view_of(
         user_grads=user_grads or {},
         previous_grad=previous_grad,
         speed=speed,
+        user_results=user_results or {},
     )
 
 
