@@ -99,6 +99,7 @@ class Network:
         else:
             self.node_names = default_node_names(self.layers)
         self.all_node_names = [n for layer in self.node_names for n in layer]
+        self._view_cache: list[tuple[Array, list[tuple[Array, Array, Array]]]] = []
 
     # ----------------------------------------------------------- parameters
     def views(self, theta: Array) -> list[tuple[Array, Array]]:
@@ -107,6 +108,20 @@ class Network:
             (theta[ws].reshape(shape), theta[bs])
             for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)
         ]
+
+    def _layer_views(self, buffer: Array) -> list[tuple[Array, Array, Array]]:
+        """(W, Wᵀ, b) of every layer of ``buffer``, remembered for the last few buffers.
+
+        The stepper updates its theta and grad in place, so their views stay
+        valid, and building them anew costs more than a small net's arithmetic.
+        Holding the buffer itself (not its id) makes a stale hit impossible.
+        """
+        for held, views in self._view_cache:
+            if held is buffer:
+                return views
+        views = [(W, W.T, b) for W, b in self.views(buffer)]
+        self._view_cache = [(buffer, views), *self._view_cache[:3]]
+        return views
 
     def random_init(self, seed: int) -> Array:
         """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0."""
@@ -134,8 +149,10 @@ class Network:
         acts = [x]
         a = x
         last = self.depth - 1
-        for l, (W, b) in enumerate(self.views(theta)):
-            z = a @ W.T + b
+        for l, (_, WT, b) in enumerate(self._layer_views(theta)):
+            # z = a·Wᵀ + b; np.dot makes the same BLAS call as @ with less overhead
+            z = np.dot(a, WT)
+            z += b
             a = fn.output_values(self.output, z) if l == last else self.hidden.value(z)
             zs.append(z)
             acts.append(a)
@@ -162,17 +179,17 @@ class Network:
     ) -> list[Array]:
         """Fill ``grad`` from the output delta; return ∂Loss/∂z of every layer."""
         deltas: list[Array] = [delta] * self.depth
-        layers = self.views(theta)
-        grads = self.views(grad)
+        layers = self._layer_views(theta)
+        grads = self._layer_views(grad)
         dz = delta
         for l in range(self.depth - 1, -1, -1):
-            dW, db = grads[l]
-            np.matmul(dz.T, acts[l], out=dW)
-            np.sum(dz, axis=0, out=db)
+            dW, _, db = grads[l]
+            np.dot(dz.T, acts[l], out=dW)
+            np.add.reduce(dz, axis=0, out=db)  # np.sum without its Python wrapper
             deltas[l] = dz
             if l:
-                da = dz @ layers[l][0]
-                dz = da * self.hidden.derivative(zs[l - 1], acts[l])
+                dz = np.dot(dz, layers[l][0])  # ∂Loss/∂a of layer l …
+                dz *= self.hidden.derivative(zs[l - 1], acts[l])  # … times ∂a/∂z
         return deltas
 
     def loss_and_grad(self, theta: Array, x: Array, y: Array, grad: Array) -> float:

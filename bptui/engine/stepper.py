@@ -178,12 +178,16 @@ class Stepper:
 
     # --------------------------------------------------------- the math
     def _loss_and_grad(self, theta: Array, step: int) -> float:
-        xb, yb = self.batch_data[step % len(self.batch_data)]
         with np.errstate(all="ignore"):
-            if len(self.batches) == 1:
-                return self.network.loss_and_grad(theta, xb, yb, self.grad)
-            self.network.loss_and_grad(theta, xb, yb, self.grad)
-            return self.network.loss_value(theta, self.x, self.y)
+            return self._loss_and_grad_unguarded(theta, step)
+
+    def _loss_and_grad_unguarded(self, theta: Array, step: int) -> float:
+        """Loss of all points, gradient of step's batch; the caller holds np.errstate."""
+        xb, yb = self.batch_data[step % len(self.batch_data)]
+        loss = self.network.loss_and_grad(theta, xb, yb, self.grad)
+        if len(self.batch_data) > 1:
+            loss = self.network.loss_value(theta, self.x, self.y)
+        return loss
 
     def _descend(self, theta: Array, grad: Array, step: int) -> None:
         """θ ← θ − α·∂Loss/∂θ for the batch of ``step`` (replay path)."""
@@ -192,7 +196,10 @@ class Stepper:
         theta -= self._scale * grad
 
     def _check_finite(self, loss: float) -> bool:
-        if math.isfinite(loss) and math.isfinite(float(self.grad.sum())):
+        """False (and mark the step diverged) when the loss or a gradient is not finite."""
+        # grad·grad is finite only if every entry is: one BLAS call, and vdot
+        # (unlike sum or dot) never warns; on overflow the exact test decides.
+        if math.isfinite(loss) and math.isfinite(np.vdot(self.grad, self.grad)):
             return True
         if math.isfinite(loss) and np.isfinite(self.grad).all():
             return True
@@ -201,6 +208,11 @@ class Stepper:
 
     def _advance(self) -> float:
         """Apply one update and compute the new loss and gradient."""
+        with np.errstate(all="ignore"):
+            return self._advance_unguarded()
+
+    def _advance_unguarded(self) -> float:
+        """:meth:`_advance` for a caller that holds np.errstate (run's loop)."""
         self.previous_theta = self.theta.copy()
         self.theta -= self._scale * self.grad
         self.step += 1
@@ -208,7 +220,7 @@ class Stepper:
             self.checkpoints.truncate(self.step // CHECKPOINT_EVERY)
             self.checkpoints.append(self.theta)
         self.losses.truncate(self.step)
-        loss = self._loss_and_grad(self.theta, self.step)
+        loss = self._loss_and_grad_unguarded(self.theta, self.step)
         self.losses.append(loss)
         self._record = None
         return loss
@@ -249,7 +261,7 @@ class Stepper:
         taken = 0
         with np.errstate(all="ignore"):
             while taken < count:
-                loss = self._advance()
+                loss = self._advance_unguarded()
                 taken += 1
                 if not self._check_finite(loss):
                     break
