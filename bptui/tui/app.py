@@ -172,7 +172,7 @@ class BptuiApp(App[None]):
             "Please enlarge the terminal (or press q to quit).",
             id="too-small",
         )
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.title = f"bptui · {self.scenario.name}"
@@ -214,19 +214,23 @@ class BptuiApp(App[None]):
         )
 
     def refresh_view(self) -> None:
-        """Build one View of the current state and let every pane draw it."""
-        view = self.build_view()
-        self.view = view
-        for widget in (
-            self.query_one(StatusBar),
-            self.query_one(Banner),
-            self.query_one(NetworkDiagram),
-            self.query_one(ParametersPane),
-            self.query_one(ForwardPane),
-            self.query_one(ChainPane),
-            self.query_one(LossPane),
-        ):
-            widget.show(view)
+        """Build one View of the current state and let every pane draw it.
+
+        A diverged state is full of inf and nan; showing it must not warn.
+        """
+        with np.errstate(all="ignore"):
+            view = self.build_view()
+            self.view = view
+            for widget in (
+                self.query_one(StatusBar),
+                self.query_one(Banner),
+                self.query_one(NetworkDiagram),
+                self.query_one(ParametersPane),
+                self.query_one(ForwardPane),
+                self.query_one(ChainPane),
+                self.query_one(LossPane),
+            ):
+                widget.show(view)
         self.frames += 1
         self.refresh_bindings()
 

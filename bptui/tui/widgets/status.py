@@ -12,7 +12,7 @@ from textual.widgets import Static
 
 from bptui.tui.view import View, fmt_loss
 
-SEPARATOR = ("  │  ", "dim")
+SEPARATOR = (" │ ", "dim")
 
 
 def phase_label(view: View) -> str:

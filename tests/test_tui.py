@@ -1,0 +1,554 @@
+"""Pilot tests of the TUI: every key and phase, asserted on what the screen shows.
+
+Numbers on screen are compared with the article's values (SPEC §1) or with a
+separate headless Stepper, never with the app's own state alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import functools
+import io
+import re
+from collections.abc import Awaitable, Callable
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from bptui.engine.scenario import load_builtin
+from bptui.engine.stepper import Stepper
+from bptui.tui.app import SPEEDS, BptuiApp, GotoScreen, make_app
+from bptui.tui.view import PENDING, fmt_loss, fmt_value, view_of
+from bptui.tui.widgets.chain import chain_renderable
+from bptui.tui.widgets.help import HelpScreen
+from bptui.tui.widgets.parameters import parameter_cells
+
+WIDE = (140, 45)
+
+
+def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+    """Run an async pilot test with asyncio (no pytest async plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def screen_text(app: BptuiApp) -> str:
+    """What the terminal shows right now, as plain text lines."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join(strip.text for strip in strips)
+
+
+def pane_text(app: BptuiApp, pane_id: str) -> str:
+    """The text inside one pane's region of the screen (borders included)."""
+    region = app.query_one(f"#{pane_id}").region
+    lines = screen_text(app).split("\n")[region.y : region.bottom]
+    return "\n".join(line[region.x : region.right] for line in lines)
+
+
+def chain_text(app: BptuiApp) -> str:
+    """The whole content of the chain pane, scrolled or not."""
+    console = Console(width=200, record=True, file=io.StringIO())
+    assert app.view is not None
+    console.print(chain_renderable(app.view))
+    return console.export_text()
+
+
+def status(app: BptuiApp) -> str:
+    return screen_text(app).split("\n")[0]
+
+
+def row_of(text: str, name: str) -> str:
+    """The line of a table whose first cell is ``name``."""
+    for line in text.split("\n"):
+        if re.match(rf"^│?\s*(❄ )?{re.escape(name)}\s", line):
+            return line
+    raise AssertionError(f"no row {name!r} in:\n{text}")
+
+
+def reference(name: str = "article", steps: int = 0) -> Stepper:
+    stepper = Stepper(load_builtin(name))
+    if steps:
+        stepper.run(steps)
+    return stepper
+
+
+async def wait_until(pilot, condition, tries: int = 200) -> None:  # type: ignore[no-untyped-def]
+    """Let the app run until ``condition()`` holds (bounded; asserts nothing about time)."""
+    for _ in range(tries):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition never became true")
+
+
+# ------------------------------------------------------------------ status
+@sync
+async def test_start_shows_step_0_and_the_articles_loss() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        line = status(app)
+        assert "article" in line
+        assert "Step 0" in line
+        assert "Loss 3.066789" in line
+        assert "done" in line
+        assert "α 0.01" in line
+        assert "paused" in line
+
+
+@sync
+async def test_s_and_space_take_whole_steps() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("s")
+        assert "Step 1" in status(app)
+        assert "Loss 2.981741" in status(app)  # SPEC §1: one full step
+        await pilot.press("space")
+        ref = reference(steps=2)
+        assert "Step 2" in status(app)
+        assert f"Loss {fmt_loss(ref.loss)}" in status(app)
+        # Δ last step of b3 is −α·∂Loss/∂b3 of step 1, as the reference computes it
+        change = ref.theta_at(2)[6] - ref.theta_at(1)[6]
+        assert f"+{fmt_value(change)}" in row_of(pane_text(app, "params"), "b3")
+
+
+# ------------------------------------------------------------------ phases
+@sync
+async def test_n_walks_update_forward_loss_backward() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("n")
+        line = status(app)
+        assert "Step 1" in line and "update" in line
+        assert "Loss 3.066789 (step 0)" in line and "pending" in line
+        params = pane_text(app, "params")
+        # b1: 0 − 0.01 · (−0.646880) = 0.006469, shown old → new
+        assert "0.000000 → 0.006469" in row_of(params, "b1")
+        assert "−0.646880" in row_of(params, "b1")  # the gradient the update applies
+        assert "0.496714 → 0.499978" in row_of(params, "w1")
+        forward = pane_text(app, "forward")
+        assert forward.count(PENDING) == 3 * (6 + 1)  # z and a of 3 nodes, loss share
+        ref = reference(steps=1).record()
+
+        await pilot.press("n")  # forward layer 1: blue and orange known, green not
+        assert "forward layer 1" in status(app)
+        forward = pane_text(app, "forward")
+        assert fmt_value(ref.nodes["blue"][0]) in forward
+        assert fmt_value(ref.nodes["orange"][2]) in forward
+        assert fmt_value(ref.nodes["green"][0]) not in forward
+        assert forward.count(PENDING) == 3 * (2 + 1)
+
+        await pilot.press("n")  # forward layer 2: ŷ known, loss share still pending
+        assert "forward layer 2" in status(app)
+        forward = pane_text(app, "forward")
+        assert fmt_value(ref.nodes["green"][1]) in forward
+        assert forward.count(PENDING) == 3
+        assert "pending" in status(app)
+
+        await pilot.press("n")  # loss
+        assert "loss" in status(app)
+        assert "Loss 2.981741" in status(app)
+        assert PENDING not in pane_text(app, "forward")
+        assert PENDING in row_of(pane_text(app, "params"), "w3")
+
+        await pilot.press("n")  # backward layer 2: output-layer gradients only
+        assert "backward layer 2" in status(app)
+        params = pane_text(app, "params")
+        grads = ref.grads
+        assert fmt_value(grads["w3"]) in row_of(params, "w3")
+        assert fmt_value(grads["b3"]) in row_of(params, "b3")
+        assert PENDING in row_of(params, "b1")
+        assert PENDING in row_of(params, "w1")
+
+        await pilot.press("n")  # backward layer 1: the step is complete
+        assert "done" in status(app)
+        params = pane_text(app, "params")
+        assert PENDING not in params
+        assert fmt_value(grads["b1"]) in row_of(params, "b1")
+        assert "→" not in params
+
+        await pilot.press("n")  # from done, the next update
+        assert "Step 2" in status(app) and "update" in status(app)
+
+
+@sync
+async def test_s_finishes_a_partial_step() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("n", "n", "n")
+        await pilot.press("s")
+        assert "Step 1" in status(app) and "done" in status(app)
+        assert "Loss 2.981741" in status(app)
+        assert PENDING not in pane_text(app, "params")
+
+
+# ------------------------------------------------------------- chain pane
+@sync
+async def test_chain_pane_takes_b1_apart() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        chain = pane_text(app, "chain")
+        assert "∂Loss/∂b1 = ∂Loss/∂green · ∂green/∂blue · ∂blue/∂b1" in chain
+        assert "−2(y − green)" in chain
+        assert "= w3" in chain
+        assert "sigmoid(z_blue)" in chain
+        assert "↻ reused — first computed for b3 in backward layer 2" in chain
+        record = reference().record()
+        products = record.chain_product("b1")
+        for value in products:
+            assert fmt_value(value) in chain
+        assert "Σ products = −0.646880" in chain
+        assert "∂Loss/∂b1 = −0.646880" in chain
+        assert "✓" in chain
+        assert "backprop 4 + 6 = 10" in chain
+        assert "from scratch 6 + 12 = 18" in chain
+
+
+@sync
+async def test_chain_is_pending_until_backward_reaches_the_layer() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("n", "n", "n", "n", "n")  # backward layer 2
+        chain = pane_text(app, "chain")
+        ref = reference(steps=1).record()
+        upstream = ref.factors["b1"][0].values
+        assert fmt_value(upstream[1]) in chain  # ∂Loss/∂green is computed in layer 2
+        assert "pending until backward layer 1" in chain
+        assert "backprop 4 + ·····" in chain
+        await pilot.press("n")
+        chain = pane_text(app, "chain")
+        assert PENDING not in chain
+        assert fmt_value(ref.grads["b1"]) in chain
+
+
+@sync
+async def test_parameter_cursor_selects_the_chain() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        await pilot.press("down")  # b1 → b2
+        await pilot.pause()
+        assert app.selected_param == "b2"
+        chain = pane_text(app, "chain")
+        assert "∂Loss/∂b2 = ∂Loss/∂green · ∂green/∂orange · ∂orange/∂b2" in chain
+        assert "sigmoid(z_orange)" in chain
+        assert fmt_value(reference().record().grads["b2"]) in chain
+        await pilot.press("up", "up", "up")  # b1, w4, w3
+        await pilot.pause()
+        assert app.selected_param == "w3"
+        chain = pane_text(app, "chain")
+        assert "∂Loss/∂w3 = ∂Loss/∂green · ∂green/∂w3" in chain
+        assert "= blue" in chain
+
+
+# ---------------------------------------------------------- time travel
+@sync
+async def test_b_goes_back_and_R_resets() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("s", "s", "s")
+        assert "Step 3" in status(app)
+        await pilot.press("b")
+        assert "Step 2" in status(app)
+        assert f"Loss {fmt_loss(reference(steps=2).loss)}" in status(app)
+        await pilot.press("b", "b")
+        assert "Step 0" in status(app) and "Loss 3.066789" in status(app)
+        await pilot.press("b")  # nothing before step 0
+        assert "Step 0" in status(app)
+        await pilot.press("s", "s", "n", "n")
+        await pilot.press("R")
+        assert "Step 0" in status(app) and "done" in status(app)
+        assert "Loss 3.066789" in status(app)
+        assert "—" in row_of(pane_text(app, "params"), "b1")  # no previous step
+
+
+@sync
+async def test_b_from_a_partial_step_returns_to_its_start() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("s", "n", "n")
+        assert "Step 2" in status(app)
+        await pilot.press("b")
+        assert "Step 1" in status(app) and "done" in status(app)
+        assert "Loss 2.981741" in status(app)
+
+
+@sync
+async def test_g_goes_to_a_step_forward_and_back() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("g")
+        assert isinstance(app.screen, GotoScreen)
+        await pilot.press("4", "0", "enter")
+        await wait_until(pilot, lambda: not app.running)
+        assert "Step 40" in status(app)
+        assert f"Loss {fmt_loss(reference(steps=40).loss)}" in status(app)
+        await pilot.press("g", "7", "enter")
+        await pilot.pause()
+        assert "Step 7" in status(app)
+        assert f"Loss {fmt_loss(reference(steps=7).loss)}" in status(app)
+        await pilot.press("g", "escape")
+        assert not isinstance(app.screen, GotoScreen)
+        assert "Step 7" in status(app)
+
+
+# -------------------------------------------------------------- running
+@sync
+async def test_r_runs_and_pauses() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("r")
+        assert app.running and "running" in status(app)
+        await wait_until(pilot, lambda: app.stepper.step >= 3)
+        await pilot.press("r")
+        assert not app.running and "paused" in status(app)
+        stopped_at = app.stepper.step
+        await pilot.pause(0.1)
+        assert app.stepper.step == stopped_at
+        line = status(app)
+        assert f"Step {stopped_at}" in line
+        assert f"Loss {fmt_loss(reference(steps=stopped_at).loss)}" in line
+
+
+@sync
+async def test_plus_and_minus_set_the_speed() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        assert "100 steps/s" in status(app)
+        await pilot.press("plus")
+        assert "300 steps/s" in status(app)
+        for _ in range(len(SPEEDS)):
+            await pilot.press("plus")
+        assert "flat out" in status(app)
+        for _ in range(len(SPEEDS)):
+            await pilot.press("minus")
+        assert "1 step/s" in status(app)
+
+
+@sync
+async def test_flat_out_takes_many_steps_per_frame() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        for _ in range(len(SPEEDS)):
+            await pilot.press("plus")
+        frames_before = app.frames
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.frames >= frames_before + 4)
+        await pilot.press("r")
+        frames = app.frames - frames_before
+        # a 1/s run would need one frame per step; flat out batches them
+        assert app.stepper.step > 3 * frames
+
+
+@sync
+async def test_divergence_shows_a_banner_refuses_steps_and_b_recovers() -> None:
+    app = make_app(load_builtin("diverge"))
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("g", "1", "0", "0", "0", "enter")
+        await wait_until(pilot, lambda: not app.running)
+        diverged = reference("diverge", steps=1000).diverged
+        assert diverged == app.stepper.diverged == app.stepper.step
+        text = screen_text(app)
+        assert f"Diverged at step {diverged}" in text
+        assert "Press b" in text and "R to reset" in text
+        assert app.check_action("step", ()) is None
+        assert app.check_action("next_phase", ()) is None
+        assert app.check_action("run", ()) is None
+        assert app.check_action("back", ()) is True
+        await pilot.press("s", "n", "r")
+        assert app.stepper.step == diverged and not app.running
+        await pilot.press("b")
+        assert app.stepper.diverged is None
+        assert f"Step {diverged - 1}" in status(app)
+        assert "Diverged" not in screen_text(app)
+        assert np.isfinite(app.stepper.loss)
+        await pilot.press("s")  # stepping works again (and diverges again)
+        assert "Diverged" in screen_text(app)
+
+
+# ------------------------------------------------------- points, loss pane
+@sync
+async def test_brackets_select_the_data_point() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("right_square_bracket")
+        assert app.selected_point == 1
+        assert app.query_one("#forward").cursor_row == 1
+        assert app.view is not None and app.view.selected_point == 1
+        await pilot.press("p")
+        assert app.selected_point == 2
+        await pilot.press("p")  # wraps around
+        assert app.selected_point == 0
+        await pilot.press("left_square_bracket")
+        assert app.selected_point == 2
+
+
+@sync
+async def test_l_and_f_toggle_the_loss_pane() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        loss = app.query_one("#loss")
+        await pilot.press("l")
+        assert loss.log_scale
+        await pilot.press("f")
+        assert loss.fit_mode
+        await pilot.press("l", "f")
+        assert not loss.log_scale and not loss.fit_mode
+
+
+@sync
+async def test_fit_view_is_refused_for_two_inputs() -> None:
+    app = make_app(load_builtin("xor"))
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("f")
+        assert not app.query_one("#loss").fit_mode
+
+
+# ---------------------------------------------------- help and palette
+@sync
+async def test_help_screen_explains_keys_and_panes() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        text = screen_text(app)
+        assert "Keys & panes" in text
+        assert "next phase" in text.lower()
+        assert "one whole gradient-descent step" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+@sync
+async def test_every_action_is_in_the_command_palette() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for title in ("Step", "Next phase", "Run / pause", "Back one step", "Reset", "Help"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Next phase")
+        await pilot.pause(0.2)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.stepper.step == 1)
+        assert "update" in status(app)
+
+
+# -------------------------------------------------------------- layouts
+@sync
+async def test_80x24_is_usable() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Step 0" in text and "Loss 3.066789" in text
+        assert "1 Diagram" in text and "4 Chain" in text
+        await pilot.press("4")
+        chain = pane_text(app, "chain")
+        assert "−2(y − green)" in chain and "Σ products = −0.646880" in chain
+        await pilot.press("2")
+        assert "0.496714" in pane_text(app, "params")
+        await pilot.press("s")
+        assert "Step 1" in status(app) and "Loss 2.981741" in status(app)
+
+
+@pytest.mark.parametrize("size", [(50, 30), (100, 12), (30, 8)])
+@sync
+async def test_below_the_minimum_size_asks_to_enlarge(size: tuple[int, int]) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        text = screen_text(app)
+        assert "enlarge the terminal" in text
+        assert "Step" not in text
+        await pilot.press("s")  # keys still work, nothing breaks
+        assert app.stepper.step == 1
+
+
+@sync
+async def test_resizing_switches_layouts() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        assert app.query_one("#chain").display and app.query_one("#params").display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert "1 Diagram" in screen_text(app)
+        await pilot.resize_terminal(40, 10)
+        await pilot.pause()
+        assert "enlarge the terminal" in screen_text(app)
+        await pilot.resize_terminal(*WIDE)
+        await pilot.pause()
+        assert "Loss 3.066789" in screen_text(app)
+
+
+# ------------------------------------------------------------- scenarios
+@pytest.mark.parametrize("name", ["xor", "softmax3", "deep"])
+@sync
+async def test_every_phase_of_other_scenarios_renders(name: str) -> None:
+    app = make_app(load_builtin(name))
+    ref = reference(name, steps=1)
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("n")
+        for _ in range(len(app.stepper.phases) - 1):
+            await pilot.press("n")
+        assert "Step 1" in status(app) and "done" in status(app)
+        assert f"Loss {fmt_loss(ref.loss)}" in status(app)
+        params = pane_text(app, "params")
+        assert fmt_value(ref.record().grads["b1"]) in row_of(params, "b1")
+        chain = chain_text(app)  # all of it: the pane scrolls for many points
+        assert "✓ equal" in chain
+        assert f"∂Loss/∂b1 = {fmt_value(ref.record().grads['b1'])}" in chain
+
+
+@sync
+async def test_deep_forward_pane_shows_activations_only() -> None:
+    app = make_app(load_builtin("deep"))
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.pause()
+        forward = pane_text(app, "forward")
+        assert "activations only" in forward
+        assert "z_h1.1" not in forward
+        assert "h1.1" in forward
+
+
+@sync
+async def test_frozen_parameters_are_marked() -> None:
+    scenario = dataclasses.replace(load_builtin("article"), trainable=("b3",))
+    app = make_app(scenario)
+    async with app.run_test(size=WIDE) as pilot:
+        params = pane_text(app, "params")
+        assert "frozen" in row_of(params, "w1")
+        assert "❄ w1" in params
+        assert "+0.017658" in row_of(params, "b3")
+        await pilot.press("s")
+        params = pane_text(app, "params")
+        assert "0.496714" in row_of(params, "w1")  # unchanged
+        assert "0.017658" in row_of(params, "b3")  # the article's own step, done right
+
+
+# ------------------------------------------------------------ pure views
+def test_user_grads_column_flags_disagreement() -> None:
+    stepper = reference()
+    view = view_of(stepper, user_grads={"b1": -0.6468799443149954, "b3": -5.7164})
+    assert "✓" in parameter_cells(view, "b1")["yours"].plain
+    assert "✗" in parameter_cells(view, "b3")["yours"].plain  # the article's wrong b3
+    assert parameter_cells(view, "w1")["yours"].plain == "—"
+
+
+def test_loss_always_has_four_significant_digits() -> None:
+    assert fmt_loss(3.06678879302855) == "3.066789"
+    assert fmt_loss(0.0001234567) == "1.2346e-04"
+    assert fmt_loss(0.0123456) == "0.012346"
+    assert fmt_loss(float("inf")) == "inf"
+    assert fmt_value(-0.6468799) == "−0.646880"
+    assert fmt_value(3.2e-9) == "3.2000e-09"
