@@ -444,8 +444,12 @@ class _Drawing:
         return out
 
     def draw(self) -> Text:
-        """Try the layouts richest first; keep the first that loses nothing."""
+        """Try the layouts richest first; keep the first that loses nothing avoidable."""
         best: tuple[tuple[int, int, int, int], _Canvas] | None = None
+        sizes = self.net.layers
+        hopeless = sum(
+            1 for l in range(1, len(sizes)) if self.too_many_labels(sizes[l - 1] * sizes[l])
+        )
         for collapse in (False, True):
             for rank, mode in enumerate(MODES):
                 layout = _Layout(self, mode, collapse)
@@ -455,7 +459,7 @@ class _Drawing:
                 score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, rank)
                 if best is None or score < best[0]:
                     best = (score, canvas)
-                if score[:3] == (0, 0, 0):
+                if score[:3] == (0, 0, hopeless):
                     return canvas.text()
             if best is not None:
                 break
@@ -463,6 +467,10 @@ class _Drawing:
             message = "enlarge the pane to see the network"
             return Text(message if len(message) <= self.width else "…"[: self.width], style=DIM)
         return best[1].text()
+
+    def too_many_labels(self, edges: int) -> bool:
+        """More labels than rows to put them in: not worth trying."""
+        return edges > self.graph_bottom - self.graph_top
 
     def paint(self, layout: _Layout) -> tuple[_Canvas, int]:
         """Draw one layout; returns the canvas and how many edge gaps lost labels."""
@@ -490,7 +498,9 @@ class _Drawing:
         for edges in gaps:
             if edges and edges[0].label is None:
                 continue  # edges of a collapsed layer carry no labels
-            if not self.place_labels(canvas, edges, short=False):
+            if self.too_many_labels(len(edges)):
+                unlabelled += 1
+            elif not self.place_labels(canvas, edges, short=False):
                 unlabelled += 1
                 if len(edges) <= MAX_SHORT_LABELS:
                     self.place_labels(canvas, edges, short=True)
