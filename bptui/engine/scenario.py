@@ -304,21 +304,26 @@ class _Parser:
         path = Path(value) if self.base_dir is None else self.base_dir / value
         try:
             with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.reader(handle))
+                reader = csv.reader(handle)
+                # Each row with its line in the file, so errors name the line a user sees.
+                numbered = [(reader.line_num, row) for row in reader]
         except FileNotFoundError:
             raise self.fail("data.csv", f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError) as e:
             raise self.fail("data.csv", f"{path}: cannot read ({e})") from None
-        rows = [r for r in rows if any(cell.strip() for cell in r)]
+        except csv.Error as e:
+            raise ScenarioError(f"{path}: row {reader.line_num}: {e}") from None
+        rows = [(line, r) for line, r in numbered if any(cell.strip() for cell in r)]
         if len(rows) < 2:
             raise ScenarioError(f"{path}: needs a header row and at least one data row")
         width = n_in + n_out
-        if len(rows[0]) != width:
+        header = rows[0][1]
+        if len(header) != width:
             raise ScenarioError(
-                f"{path}: header has {len(rows[0])} columns, the network needs {n_in} inputs + {n_out} targets = {width}"
+                f"{path}: header has {len(header)} columns, the network needs {n_in} inputs + {n_out} targets = {width}"
             )
         values = []
-        for line, row in enumerate(rows[1:], start=2):
+        for line, row in rows[1:]:
             if len(row) != width:
                 raise ScenarioError(f"{path}: row {line}: has {len(row)} columns, expected {width}")
             parsed = []
