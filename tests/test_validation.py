@@ -348,6 +348,7 @@ def test_csv_data_loads(run_cli, write_file) -> None:
         ("x,y\n0.1,1.2\n0.53,oops\n", ["row 3", "column 2", "oops"]),
         ("x,y\n0.1,1.2\n0.53\n", ["row 3", "1 columns"]),
         ("x,y\n0.1,1.2\nnan,3.2\n", ["row 3", "column 1", "finite"]),
+        ("x,y\n0.1,1.2\n\n0.53,oops\n", ["row 4", "column 2", "oops"]),
         ("x,y\n", ["header", "data row"]),
         ("", ["header"]),
     ],
@@ -357,6 +358,7 @@ def test_csv_data_loads(run_cli, write_file) -> None:
         "not-a-number",
         "short-row",
         "nan",
+        "row-is-the-file-line-after-a-blank-line",
         "no-rows",
         "empty",
     ],
@@ -394,3 +396,10 @@ def test_bce_targets_edges_are_allowed(run_cli, write_file) -> None:
 def test_probability_rows_are_valid_cross_entropy_targets(run_cli, write_file) -> None:
     path = write_file("s.toml", changed(SOFTMAX, "[0, 1, 0]]", "[0.2, 0.3, 0.5]]"))
     assert run_cli("trace", "--config", path, "--steps", "0").code == 0
+
+
+def test_csv_reader_error_is_one_line(run_cli, write_file) -> None:
+    """A cell beyond the csv module's field limit is bad input, not a traceback."""
+    csv_path = write_file("points.csv", 'x,y\n0.1,1.2\n0.5,"' + "1" * 200_000 + '"\n')
+    path = write_file("s.toml", CSV_SCENARIO)
+    assert_one_line_error(run_cli("trace", "--config", path), str(csv_path), "row 3", "field")
