@@ -188,9 +188,13 @@ class _Parser:
     def number(self, value: Any, key: str) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise self.fail(key, f"must be a number, got {value!r}")
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # a TOML integer beyond float range
+            raise self.fail(key, "is too large for a float") from None
+        if not math.isfinite(number):
             raise self.fail(key, f"must be finite, got {value!r}")
-        return float(value)
+        return number
 
     def integer(self, value: Any, key: str, low: int, high: int | None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
