@@ -194,6 +194,18 @@ CASES = [
         ["data.y[1]", "finite"],
     ),
     (
+        "x-integer-too-large-for-a-float",
+        changed(VALID, "x = [0.1, 0.53, 0.82]", "x = [0.1, 0.53, 1" + "0" * 400 + "]"),
+        ["data.x[2]", "too large"],
+    ),
+    ("name-not-a-string", "name = 3\n" + VALID[VALID.index("[network]") :], ["name", "string"]),
+    ("x-not-a-list", changed(VALID, "x = [0.1, 0.53, 0.82]", "x = 0.1"), ["data.x"]),
+    (
+        "csv-not-a-path",
+        changed(VALID, "x = [0.1, 0.53, 0.82]\ny = [1.2, 3.2, 1.1]", "csv = 3"),
+        ["data.csv", "path"],
+    ),
+    (
         "x-inf",
         changed(VALID, "x = [0.1, 0.53, 0.82]", "x = [0.1, 0.53, -inf]"),
         ["data.x[2]", "finite"],
