@@ -300,16 +300,22 @@ def watches_of(scenario: Scenario) -> list[Watch]:
 
 
 def run_watched(stepper: Stepper, count: int) -> int:
-    """``stepper.run(count)``, and a non-finite watch named when the run diverged.
+    """``stepper.run(count)``, then :func:`name_divergence`."""
+    taken = stepper.run(count)
+    name_divergence(stepper)
+    return taken
+
+
+def name_divergence(stepper: Stepper) -> None:
+    """After a run that diverged, let a ``nonfinite`` watch say why.
 
     The stepper stops on a non-finite step before it asks the watches, so a
-    ``nonfinite`` watch is asked here, on the diverged step, to say why.
+    ``nonfinite`` watch is asked here, on the diverged step.
     """
-    taken = stepper.run(count)
-    if stepper.diverged == stepper.step and stepper.watch_reason is None:
-        for check in stepper.watches:
-            if isinstance(check, NonFinite):
-                with np.errstate(all="ignore"):
-                    stepper.watch_reason = check(stepper, stepper.loss, stepper.grad)
-                break
-    return taken
+    if stepper.diverged != stepper.step or stepper.watch_reason is not None:
+        return
+    for check in stepper.watches:
+        if isinstance(check, NonFinite):
+            with np.errstate(all="ignore"):
+                stepper.watch_reason = check(stepper, stepper.loss, stepper.grad)
+            return

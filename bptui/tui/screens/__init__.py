@@ -1,0 +1,1 @@
+"""Debugging screens: gradient check (c), watches (w), the article's errata (? tab)."""

@@ -1,0 +1,81 @@
+"""Glue between the app and the debugging features, so app.py stays small.
+
+The app owns one :class:`DebugState`; it evaluates the user's derivatives once
+per state (not once per frame), installs the scenario's watches, and names the
+non-finite watch when a run diverges.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bptui.engine.gradcheck import CheckRow, gradient_check
+from bptui.engine.stepper import Stepper
+from bptui.engine.usergrads import UserGradResult, UserGrads
+from bptui.engine.watches import name_divergence, watches_of
+
+if TYPE_CHECKING:
+    from bptui.tui.widgets.help import HelpTab
+
+
+class DebugState:
+    """The user's derivatives (if any) and the watches of one app."""
+
+    def __init__(self, stepper: Stepper, user_grads: UserGrads | None) -> None:
+        self.stepper = stepper
+        self.user_grads = user_grads
+        self._key: tuple[int, bytes] | None = None
+        self._results: dict[str, UserGradResult] = {}
+        self._reported: set[str] = set()
+        stepper.watches = list(watches_of(stepper.scenario))
+
+    def results(self) -> dict[str, UserGradResult]:
+        """The user's values judged at the current state (cached per state)."""
+        if self.user_grads is None:
+            return {}
+        stepper = self.stepper
+        key = (stepper.step, stepper.theta.tobytes())
+        if key != self._key:
+            self._key = key
+            record = stepper.record()
+            if not record.finite:
+                self._results = {}
+            else:
+                with np.errstate(all="ignore"):
+                    self._results = self.user_grads.evaluate(record, stepper.learning_rate)
+        return self._results
+
+    def values(self) -> dict[str, float]:
+        """name → the user's number, for the parameters pane's "yours" column."""
+        return {n: r.user for n, r in self.results().items() if r.user is not None}
+
+    def new_errors(self) -> list[str]:
+        """Errors of the user's functions not yet reported (each is shown once)."""
+        fresh = []
+        for result in self.results().values():
+            if result.error and result.error not in self._reported:
+                self._reported.add(result.error)
+                fresh.append(result.error)
+        return fresh
+
+    def gradient_check(self) -> list[CheckRow]:
+        """Backprop vs central differences at the current record, on its batch."""
+        record = self.stepper.record()
+        batch = record.batch
+        with np.errstate(all="ignore"):
+            return gradient_check(
+                record.network, record.theta, record.x[batch], record.y[batch], record.grad
+            )
+
+    def after_run(self) -> None:
+        """A run that diverged: let a ``nonfinite`` watch say so."""
+        name_divergence(self.stepper)
+
+
+def help_tabs() -> list[HelpTab]:
+    """The help screen's extra pages: the article's errata."""
+    from bptui.tui.screens.errata import ErrataPage
+
+    return [("Article errata", ErrataPage)]

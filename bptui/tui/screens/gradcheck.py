@@ -1,0 +1,151 @@
+"""The gradient check screen (``c``): backprop against central differences.
+
+For every parameter at the current step: the analytic (backprop) gradient,
+the numeric one, their relative error |a − n| / max(|a|, |n|) and the verdict
+(good ≤ 1e-7; ok-kink ≤ 1e-4 only near a relu kink; wrong > 1e-2; suspect in
+between).  With ``--grads`` the user's values join as a last column.  The
+app computes the rows (:meth:`DebugState.gradient_check`); this only renders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from bptui.engine import gradcheck
+from bptui.engine.usergrads import UserGradResult
+from bptui.tui.view import fmt_value
+
+VERDICT_STYLE = {"good": "green", "ok-kink": "yellow", "suspect": "yellow", "wrong": "bold red"}
+
+
+def gradcheck_renderable(
+    rows: Sequence[gradcheck.CheckRow],
+    user_results: Mapping[str, UserGradResult] | None = None,
+) -> RenderableType:
+    """The table, the kink warning, the summary and the user's diagnoses."""
+    user_results = user_results or {}
+    table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    table.add_column("θ", no_wrap=True)
+    table.add_column("backprop", justify="right", no_wrap=True)
+    table.add_column("numeric", justify="right", no_wrap=True)
+    table.add_column("rel error", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    if user_results:
+        table.add_column("yours", justify="right", no_wrap=True)
+        table.add_column("", no_wrap=True)
+    for r in rows:
+        name = Text(r.name + (" ⚠" if r.near_kink else ""), style="yellow" if r.near_kink else "")
+        cells: list[RenderableType] = [
+            name,
+            fmt_value(r.analytic),
+            fmt_value(r.numeric),
+            f"{r.rel_error:.1e}",
+            Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
+        ]
+        if user_results:
+            mine = user_results.get(r.name)
+            if mine is None:
+                cells += [Text("—", style="dim"), ""]
+            elif mine.user is None:
+                cells += [Text("error", style="bold red"), Text("✗", style="bold red")]
+            elif mine.agrees:
+                cells += [fmt_value(mine.user), Text("✓", style="green")]
+            else:
+                cells += [Text(fmt_value(mine.user), style="bold red"), Text("✗", style="bold red")]
+        table.add_row(*cells)
+
+    parts: list[RenderableType] = [table, Text("")]
+    kinks = [r.name for r in rows if r.near_kink]
+    if kinks:
+        parts.append(
+            Text(
+                f"⚠ near a kink: {', '.join(kinks)} — a relu / leaky_relu input lies within "
+                "what a ±h nudge of the parameter can move it, so the numeric value straddles "
+                "the kink (errors up to 1e-4 are acceptable there).",
+                style="yellow",
+            )
+        )
+    bad = [r.name for r in rows if not r.agrees]
+    parts.append(
+        Text("✓ backprop agrees with central differences on every parameter", style="green")
+        if not bad
+        else Text(f"✗ backprop and central differences disagree: {', '.join(bad)}", "bold red")
+    )
+    for mine in user_results.values():
+        if mine.error is not None:
+            parts.append(Text(f"✗ {mine.error}", style="bold red"))
+        elif not mine.agrees:
+            parts.append(
+                Text.assemble(
+                    (f"✗ {mine.function}: ", "bold red"),
+                    f"yours {fmt_value(mine.user or 0.0)} vs backprop {fmt_value(mine.backprop)} — ",
+                    (mine.diagnosis.message, "red"),
+                )
+            )
+    if user_results and all(m.agrees for m in user_results.values()):
+        parts.append(Text(f"✓ all {len(user_results)} of your derivatives agree", style="green"))
+    return Group(*parts)
+
+
+class GradCheckScreen(ModalScreen[None]):
+    """Backprop vs central differences at the current step; escape or c closes."""
+
+    DEFAULT_CSS = """
+    GradCheckScreen {
+        align: center middle;
+    }
+    #gradcheck-box {
+        width: 96%;
+        max-width: 110;
+        height: auto;
+        max-height: 90%;
+        border: round $accent;
+        background: $panel;
+        padding: 0 1;
+    }
+    #gradcheck-title {
+        text-style: bold;
+        height: auto;
+    }
+    #gradcheck-scroll {
+        height: auto;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("c", "dismiss", "Close", show=False),
+        Binding("q", "dismiss", "Close", show=False),
+    ]
+
+    def __init__(
+        self,
+        step: int,
+        rows: Sequence[gradcheck.CheckRow],
+        user_results: Mapping[str, UserGradResult] | None = None,
+    ) -> None:
+        super().__init__()
+        self.step = step
+        self.rows = list(rows)
+        self.user_results = dict(user_results or {})
+
+    def compose(self) -> ComposeResult:
+        h = f"h = {gradcheck.STEP:g}·max(1, |θ|)"
+        with Vertical(id="gradcheck-box"):
+            yield Static(
+                f"Gradient check · step {self.step} · central differences, {h}   (escape closes)",
+                id="gradcheck-title",
+            )
+            with VerticalScroll(id="gradcheck-scroll"):
+                yield Static(
+                    gradcheck_renderable(self.rows, self.user_results), id="gradcheck-body"
+                )

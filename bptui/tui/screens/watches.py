@@ -1,0 +1,182 @@
+"""The watches screen (``w``): the run's breakpoints, listed, added and removed.
+
+Watches act on the stepper directly (``stepper.watches``); the form goes
+through :func:`bptui.engine.watches.make_watch`, so it accepts exactly what a
+``[[watch]]`` table in a scenario file accepts and reports the same errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from bptui.engine.scenario import ScenarioError
+from bptui.engine.stepper import Stepper
+from bptui.engine.watches import KIND_HELP, KINDS, Watch, make_watch
+
+
+def form_table(kind: str, amount: str, param: str) -> dict[str, Any]:
+    """The ``[[watch]]`` table the form describes (text fields parsed as TOML would)."""
+    table: dict[str, Any] = {"kind": kind}
+    _, required, optional = KINDS[kind]
+    keys = (*required, *optional)
+    amount, param = amount.strip(), param.strip()
+    if "step" in keys and amount:
+        try:
+            table["step"] = int(amount)
+        except ValueError:
+            table["step"] = amount
+    if "value" in keys and amount:
+        try:
+            table["value"] = float(amount)
+        except ValueError:
+            table["value"] = amount
+    if "param" in keys and param:
+        table["param"] = param
+    return table
+
+
+class WatchesScreen(ModalScreen[None]):
+    """List, add and remove watches; escape or w closes."""
+
+    DEFAULT_CSS = """
+    WatchesScreen {
+        align: center middle;
+    }
+    #watches-box {
+        width: 90%;
+        max-width: 96;
+        height: auto;
+        max-height: 90%;
+        border: round $accent;
+        background: $panel;
+        padding: 0 1;
+    }
+    #watches-title {
+        text-style: bold;
+    }
+    #watches-table {
+        height: auto;
+        max-height: 10;
+        margin-bottom: 1;
+    }
+    #watches-form {
+        height: auto;
+    }
+    #watch-kind {
+        width: 24;
+    }
+    #watch-amount {
+        width: 18;
+    }
+    #watch-param {
+        width: 14;
+    }
+    #watch-message {
+        height: auto;
+    }
+    #watch-message.-error {
+        color: $error;
+        text-style: bold;
+    }
+    """
+
+    BINDINGS = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("delete,d", "remove", "Remove selected"),
+    ]
+
+    def __init__(self, stepper: Stepper) -> None:
+        super().__init__()
+        self.stepper = stepper
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="watches-box"):
+            yield Static(
+                "Watches — a run (r) stops on the step one fires   (escape closes)",
+                id="watches-title",
+            )
+            yield DataTable(id="watches-table", cursor_type="row", zebra_stripes=False)
+            with Horizontal(id="watches-form"):
+                yield Select(
+                    [(kind, kind) for kind in KINDS],
+                    value="loss_rises",
+                    allow_blank=False,
+                    id="watch-kind",
+                )
+                yield Input(placeholder="value/step", id="watch-amount")
+                yield Input(placeholder="param", id="watch-param")
+                yield Button("Add", id="watch-add", variant="primary")
+                yield Button("Remove", id="watch-remove")
+            yield Label(KIND_HELP["loss_rises"], id="watch-message")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#watches-table", DataTable)
+        table.add_column("#", key="index", width=3)
+        table.add_column("watch", key="watch", width=34)
+        table.add_column("kind", key="kind", width=14)
+        self.refresh_table()
+
+    @property
+    def watches(self) -> list[Watch]:
+        return [w for w in self.stepper.watches if isinstance(w, Watch)]
+
+    def refresh_table(self) -> None:
+        table = self.query_one("#watches-table", DataTable)
+        table.clear()
+        if not self.stepper.watches:
+            table.add_row("", Text("no watches: add one below", style="dim"), "")
+        for i, watch in enumerate(self.stepper.watches):
+            description = getattr(watch, "description", repr(watch))
+            kind = getattr(watch, "kind", "")
+            table.add_row(str(i + 1), description, kind, key=str(i))
+
+    def _message(self, text: str, error: bool = False) -> None:
+        label = self.query_one("#watch-message", Label)
+        label.update(text)
+        label.set_class(error, "-error")
+
+    @on(Select.Changed, "#watch-kind")
+    def _kind_changed(self, event: Select.Changed) -> None:
+        kind = str(event.value)
+        _, required, optional = KINDS.get(kind, (None, (), ()))
+        needs = ", ".join(f"{k}" for k in required) or "nothing"
+        extra = f" (optional: {', '.join(optional)})" if optional else ""
+        self._message(f"{KIND_HELP.get(kind, '')} — needs {needs}{extra}")
+
+    @on(Button.Pressed, "#watch-add")
+    @on(Input.Submitted)
+    def add(self) -> None:
+        """Add the watch the form describes, or say what is wrong with it."""
+        kind = str(self.query_one("#watch-kind", Select).value)
+        amount = self.query_one("#watch-amount", Input).value
+        param = self.query_one("#watch-param", Input).value
+        try:
+            watch = make_watch(
+                form_table(kind, amount, param), self.stepper.network.param_names, kind
+            )
+        except ScenarioError as e:
+            self._message(f"✗ {e}", error=True)
+            return
+        self.stepper.watches.append(watch)
+        self.refresh_table()
+        self._message(f"✓ added: {watch.description}")
+
+    @on(Button.Pressed, "#watch-remove")
+    def action_remove(self) -> None:
+        """Remove the highlighted watch."""
+        table = self.query_one("#watches-table", DataTable)
+        index = table.cursor_row
+        if not self.stepper.watches or not 0 <= index < len(self.stepper.watches):
+            self._message("nothing to remove", error=True)
+            return
+        removed = self.stepper.watches.pop(index)
+        self.refresh_table()
+        self._message(f"removed: {getattr(removed, 'description', removed)}")
