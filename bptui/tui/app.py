@@ -25,6 +25,8 @@ from textual.widgets import DataTable, Footer, Input, Label, Static
 
 from bptui.engine.scenario import Scenario, load_builtin
 from bptui.engine.stepper import DivergedError, Stepper
+from bptui.tui.screens.debug import DebugState
+from bptui.tui.screens.debug import help_tabs as debug_help_tabs
 from bptui.tui.view import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
@@ -40,7 +42,7 @@ DEFAULT_SPEED = SPEEDS.index(100)
 #: Never draw more often than this while running.
 FRAME_SECONDS = 1 / 30
 #: Flat out, each frame spends this long stepping before it draws.
-FLAT_OUT_BUDGET = 0.025
+FLAT_OUT_BUDGET = 0.02
 FLAT_OUT_CHUNK = 64
 
 #: Pane ids in the order of the keys 1–5.
@@ -67,6 +69,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("toggle_log", "Loss: log scale", "Toggle a logarithmic loss axis"),
     ("toggle_fit", "Loss: fit view", "Data and the network's curve (one-input nets)"),
     ("help", "Help", "Keys and panes explained"),
+    ("gradcheck", "Gradient check", "Backprop vs central differences (and your derivatives)"),
+    ("watches", "Watches", "Breakpoints for a run: list, add, remove"),
 )
 
 
@@ -123,6 +127,8 @@ class BptuiApp(App[None]):
         Binding("left_square_bracket", "point(-1)", "Previous point", show=False),
         Binding("l", "toggle_log", "Log", show=False),
         Binding("f", "toggle_fit", "Fit", show=False),
+        Binding("c", "gradcheck", "Check", tooltip="Gradient check at this step"),
+        Binding("w", "watches", "Watches", tooltip="Stop a run when a condition holds"),
         Binding("1", "pane(1)", "Diagram", show=False),
         Binding("2", "pane(2)", "Parameters", show=False),
         Binding("3", "pane(3)", "Forward", show=False),
@@ -143,6 +149,7 @@ class BptuiApp(App[None]):
         self.scenario = scenario
         self.stepper = Stepper(scenario)
         self.user_grads = user_grads
+        self.debug_state = DebugState(self.stepper, user_grads)
         self.preferred_size = size
         self.selected_param: str = self._default_param()
         self.selected_point = 0
@@ -155,6 +162,7 @@ class BptuiApp(App[None]):
         self._goto_target: int | None = None
         self._previous_grad: np.ndarray | None = None
         self.frames = 0
+        self._bindings_can_step = True
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -200,7 +208,9 @@ class BptuiApp(App[None]):
         Hook for ``--grads``: evaluate ``self.user_grads`` at the current
         parameters and return name → value; empty means no column.
         """
-        return {}
+        for error in self.debug_state.new_errors():
+            self.notify(error, title="your derivatives", severity="error", timeout=10)
+        return self.debug_state.values()
 
     def build_view(self) -> View:
         return view_of(
@@ -211,6 +221,7 @@ class BptuiApp(App[None]):
             user_grads=self.user_grad_values(),
             previous_grad=self._previous_grad,
             speed=speed_label(self.speed_index),
+            user_results=self.debug_state.results(),
         )
 
     def refresh_view(self) -> None:
@@ -232,7 +243,11 @@ class BptuiApp(App[None]):
             ):
                 widget.show(view)
         self.frames += 1
-        self.refresh_bindings()
+        # The Footer rebuilds itself on every refresh_bindings(): only when dimming changes.
+        can_step = self.stepper.diverged is None
+        if can_step != self._bindings_can_step:
+            self._bindings_can_step = can_step
+            self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Dim step, next phase and run while diverged (b and R still work)."""
@@ -352,7 +367,22 @@ class BptuiApp(App[None]):
 
     def help_tabs(self) -> list[HelpTab]:
         """Extra help pages (title, widget factory) after "Keys & panes"."""
-        return []
+        return debug_help_tabs()
+
+    def action_gradcheck(self) -> None:
+        """Backprop vs central differences (and the user's values) at this step."""
+        from bptui.tui.screens.gradcheck import GradCheckScreen
+
+        self.pause()
+        rows = self.debug_state.gradient_check()
+        self.push_screen(GradCheckScreen(self.stepper.step, rows, self.debug_state.results()))
+
+    def action_watches(self) -> None:
+        """List, add and remove the watches a run stops on."""
+        from bptui.tui.screens.watches import WatchesScreen
+
+        self.pause()
+        self.push_screen(WatchesScreen(self.stepper), lambda _: self.refresh_view())
 
     # ------------------------------------------------------------ running
     def _start(self, speed_index: int) -> None:
@@ -406,6 +436,7 @@ class BptuiApp(App[None]):
                     self.stepper.run(count)
         except DivergedError:
             pass
+        self.debug_state.after_run()
         stepper = self.stepper
         finished = self._goto_target is not None and stepper.step >= self._goto_target
         if stepper.diverged is not None or stepper.watch_reason or finished:

@@ -20,6 +20,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from bptui.engine.trace import Factor
+from bptui.tui.screens.comparison import comparison_lines
 from bptui.tui.view import PENDING, View, fmt_value
 
 
@@ -134,6 +135,10 @@ def sum_line(view: View, name: str) -> Text:
     )
 
 
+def info_layer(view: View, name: str) -> int:
+    return view.network.params[view.network.param_index[name]].layer
+
+
 def chain_renderable(view: View) -> RenderableType:
     """Everything the pane shows for the view's selected parameter."""
     name = view.selected_param
@@ -147,6 +152,7 @@ def chain_renderable(view: View) -> RenderableType:
         Text(""),
         values_table(view, name, factors),
         sum_line(view, name),
+        *comparison_lines(view.user_results, name, view.shows_backward(info_layer(view, name))),
         Text(""),
         counts_text(view),
     ]

@@ -26,6 +26,7 @@ COLUMNS = (
     ("change", "Δ last step", 11),
 )
 USER_COLUMN = ("yours", "yours", 12)
+NUMERIC_COLUMN = ("numeric", "numeric", 10)
 
 
 def _cell(text: str, style: str = "") -> Text:
@@ -85,9 +86,20 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
         change = value - old
         cells["change"] = _cell(fmt_signed(change), "dim" if change == 0 else "")
 
-    if view.user_grads:
+    if view.user_results:
+        result = view.user_results.get(name)
+        if result is None:
+            cells["numeric"] = _cell("—", "dim")
+        elif not view.shows_backward(info.layer):
+            cells["numeric"] = _pending()
+        else:
+            cells["numeric"] = _cell(fmt_value(result.numeric), "dim")
+    if view.user_grads or view.user_results:
         yours = view.user_grads.get(name)
-        if yours is None:
+        result = view.user_results.get(name)
+        if result is not None and result.error is not None:
+            cells["yours"] = _cell("error ✗", "bold red")
+        elif yours is None:
             cells["yours"] = _cell("—", "dim")
         elif not view.shows_backward(info.layer):
             cells["yours"] = _pending()
@@ -119,6 +131,8 @@ class ParametersPane(DataTable):
         columns = list(COLUMNS)
         if self._with_user_column:
             columns.append(USER_COLUMN)
+            if view.user_results:
+                columns.append(NUMERIC_COLUMN)
         for key, label, width in columns:
             justify = "left" if key == "name" else "right"
             self.add_column(Text(label, justify=justify), key=key, width=width)
@@ -127,7 +141,7 @@ class ParametersPane(DataTable):
             self.add_row(*(Text("") for _ in columns), key=name)
 
     def show(self, view: View) -> None:
-        with_user = bool(view.user_grads)
+        with_user = bool(view.user_grads or view.user_results)
         if self._names != tuple(view.network.param_names) or with_user != self._with_user_column:
             self._with_user_column = with_user
             self._build(view)
