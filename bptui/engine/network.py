@@ -195,8 +195,19 @@ class Network:
     def loss_and_grad(self, theta: Array, x: Array, y: Array, grad: Array) -> float:
         """Loss of (x, y) and its gradient written into ``grad``: the plain step."""
         zs, acts = self.forward(theta, x)
-        loss = fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
-        self.backward(theta, zs, acts, self.output_delta(zs[-1], acts[-1], y), grad)
+        if self.output == "identity" and self.loss in ("ssr", "mse"):
+            # Regression, the common case: one residual serves the loss and its
+            # delta, with the same operations as fn.loss_value / fn.dloss_dyhat.
+            r = y - acts[-1]
+            loss = float(np.add.reduce(r * r, axis=None))
+            delta = -2.0 * r
+            if self.loss == "mse":
+                loss /= r.size
+                delta /= r.size
+        else:
+            loss = fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
+            delta = self.output_delta(zs[-1], acts[-1], y)
+        self.backward(theta, zs, acts, delta, grad)
         return loss
 
     # ------------------------------------------------------------- counting
