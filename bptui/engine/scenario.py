@@ -68,7 +68,9 @@ class Scenario:
                 "learning_rate": self.learning_rate,
                 "seed": self.seed,
                 "batch_size": self.batch_size,
-                "trainable": list(self.trainable) if self.trainable else net.param_names,
+                "trainable": list(self.trainable)
+                if self.trainable is not None
+                else net.param_names,
             },
             "data": {"x": self.x.tolist(), "y": self.y.tolist()},
             "init": {"layers": init},
