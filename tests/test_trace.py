@@ -15,6 +15,7 @@ import itertools
 import json
 import subprocess
 import sys
+from importlib import resources
 
 import numpy as np
 import pytest
@@ -269,3 +270,22 @@ def test_derivative_counts_match_brute_force(layers) -> None:
 
 def test_article_brute_force_is_the_articles_count() -> None:
     assert brute_force_counts([1, 2, 1]) == (10, 18)
+
+
+@pytest.mark.parametrize(("listed", "expected"), [('["b3", "w1"]', ["b3", "w1"]), ("[]", [])])
+def test_trace_resolved_trainable_is_what_trains(run_cli, write_file, listed, expected) -> None:
+    """The resolved scenario's trainable list matches which parameters actually move."""
+    text = resources.files("bptui").joinpath("scenarios", "article.toml").read_text("utf-8")
+    path = write_file("t.toml", text.replace("seed = 42", f"seed = 42\ntrainable = {listed}"))
+    doc = trace(run_cli, "--config", path, "--steps", "1")
+    assert doc["scenario"]["training"]["trainable"] == expected
+    before, after = doc["steps"][0]["params"], doc["steps"][1]["params"]
+    moved = [name for name in ARTICLE_PARAMS if before[name] != after[name]]
+    assert sorted(moved) == sorted(expected)
+
+
+def test_trace_resolved_trainable_defaults_to_all(run_cli) -> None:
+    doc = trace(run_cli, "--steps", "1")
+    assert doc["scenario"]["training"]["trainable"] == ARTICLE_PARAMS
+    before, after = doc["steps"][0]["params"], doc["steps"][1]["params"]
+    assert all(before[name] != after[name] for name in ARTICLE_PARAMS)
