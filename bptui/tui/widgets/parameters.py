@@ -123,6 +123,7 @@ class ParametersPane(DataTable):
         self.border_title = "Parameters"
         self._names: tuple[str, ...] = ()
         self._with_user_column = False
+        self._keys: set[str] = set()
         self._shown: dict[tuple[str, str], tuple[object, ...]] = {}
 
     def _build(self, view: View) -> None:
@@ -130,9 +131,14 @@ class ParametersPane(DataTable):
         self._shown.clear()
         columns = list(COLUMNS)
         if self._with_user_column:
-            columns.append(USER_COLUMN)
             if view.user_results:
-                columns.append(NUMERIC_COLUMN)
+                # --grads: the pane compares gradients; step and Δ make room for
+                # yours and numeric beside backprop's ∂Loss/∂θ.
+                columns = [c for c in columns if c[0] not in ("step", "change")]
+                columns += [USER_COLUMN, NUMERIC_COLUMN]
+            else:
+                columns.append(USER_COLUMN)
+        self._keys = {key for key, _, _ in columns}
         for key, label, width in columns:
             justify = "left" if key == "name" else "right"
             self.add_column(Text(label, justify=justify), key=key, width=width)
@@ -148,6 +154,8 @@ class ParametersPane(DataTable):
         self.border_subtitle = self._subtitle(view)
         for name in self._names:
             for key, cell in parameter_cells(view, name).items():
+                if key not in self._keys:
+                    continue
                 signature = cell_signature(cell)
                 if self._shown.get((name, key)) != signature:
                     self._shown[(name, key)] = signature
