@@ -7,11 +7,14 @@ snapshotting θ after every step; time travel must reproduce it bit for bit.
 
 from __future__ import annotations
 
+import functools
 import warnings
 from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from bptui.engine.scenario import Scenario, load_builtin
 from bptui.engine.stepper import CHECKPOINT_EVERY, DivergedError, Phase, Stepper
@@ -406,3 +409,123 @@ def test_diverge_is_the_article_net_with_a_large_learning_rate() -> None:
     a = article()
     assert diverge.arch == a.arch and diverge.learning_rate > a.learning_rate
     np.testing.assert_array_equal(diverge.initial_theta(), a.initial_theta())
+
+
+# ----------------------------------------------- random walks through time
+MAX_STEP = 260
+WALK_SCENARIOS = {
+    "article": lambda: article(),
+    "article-batch2": lambda: replace(article(), batch_size=2),
+    "article-w1-b3": lambda: replace(article(), trainable=("w1", "b3")),
+    "xor-batch3": lambda: replace(load_builtin("xor"), batch_size=3),
+    "diverge": lambda: load_builtin("diverge"),
+}
+
+
+@functools.cache
+def reference_path(name: str) -> tuple[list[np.ndarray], list[float], int | None]:
+    """θ and loss of steps 0…MAX_STEP (or up to divergence) by whole steps; the divergence step."""
+    stepper = Stepper(WALK_SCENARIOS[name]())
+    thetas, losses = [stepper.theta.copy()], [stepper.loss]
+    while stepper.step < MAX_STEP and stepper.diverged is None:
+        stepper.step_once()
+        thetas.append(stepper.theta.copy())
+        losses.append(stepper.loss)
+    return thetas, losses, stepper.diverged
+
+
+OPERATIONS = st.one_of(
+    st.just(("next_phase",)),
+    st.just(("step_once",)),
+    st.just(("back",)),
+    st.just(("reset",)),
+    st.tuples(st.just("run"), st.integers(0, 40)),
+    st.tuples(st.just("goto"), st.integers(0, MAX_STEP - 45)),
+)
+
+
+@pytest.mark.parametrize("name", list(WALK_SCENARIOS))
+@given(operations=st.lists(OPERATIONS, min_size=1, max_size=25))
+@example(  # into the divergence of `diverge` (step 220) and out again, by every route
+    operations=[
+        ("goto", 215),
+        ("run", 40),
+        ("next_phase",),
+        ("back",),
+        ("next_phase",),
+        ("next_phase",),
+        ("step_once",),
+        ("goto", 63),
+        ("goto", 215),
+        ("step_once",),
+        ("goto", 215),
+        ("reset",),
+    ]
+)
+@settings(max_examples=25, deadline=None)
+def test_random_walks_through_time_match_a_straight_run(name, operations) -> None:
+    """Any mix of phase, step, run, back, goto and reset lands exactly on the straight run.
+
+    A small model says where each operation must land (step, whether the step
+    is complete, whether the state is diverged); θ, loss, history and the
+    previous θ must then equal the straight run's bit for bit.
+    """
+    thetas, losses, diverges_at = reference_path(name)
+    last = len(thetas) - 1
+    stepper = Stepper(WALK_SCENARIOS[name]())
+    phases = len(stepper.phases)
+    step, phase, diverged = 0, phases - 1, diverges_at == 0
+
+    for op in operations:
+        done = phase == phases - 1
+        kind = op[0]
+        refuses = diverged and (
+            kind in ("next_phase", "step_once", "run") or (kind == "goto" and op[1] > step)
+        )
+        if refuses:
+            with pytest.raises(DivergedError):
+                getattr(stepper, kind)(*op[1:])
+            continue
+        if (kind == "run" and step + op[1] > last) or (kind == "goto" and op[1] > last):
+            continue  # beyond the reference path
+        if kind in ("next_phase", "step_once") and done and step + 1 > last:
+            continue
+        result = getattr(stepper, kind)(*op[1:])
+        if kind == "next_phase":
+            if done:
+                step, phase = step + 1, 0
+            else:
+                phase += 1
+        elif kind == "step_once":
+            step += 1 if done else 0
+            phase = phases - 1
+        elif kind == "run":
+            target = step + op[1]
+            if diverges_at is not None:
+                target = min(target, diverges_at)
+            assert result == target - step
+            step, phase = target, phases - 1
+        elif kind == "goto":
+            target = op[1]
+            if target > step and diverges_at is not None:
+                target = min(target, diverges_at)
+            step, phase = target, phases - 1
+        elif kind == "back":
+            assert result is (step > 0 or not done)
+            step, phase = max(step - 1, 0), phases - 1
+        elif kind == "reset":
+            step, phase = 0, phases - 1
+        diverged = step == diverges_at
+
+        assert stepper.step == step, op
+        assert stepper.done is (phase == phases - 1), op
+        assert stepper.phase == stepper.phases[phase]
+        assert (stepper.diverged is not None) is diverged
+        assert np.array_equal(stepper.theta, thetas[step]), op
+        assert np.array_equal(stepper.loss_history, losses[: step + 1], equal_nan=True)
+        if step == 0:
+            assert stepper.previous_theta is None
+        else:
+            assert np.array_equal(stepper.previous_theta, thetas[step - 1])
+        probe = step // 2
+        assert np.array_equal(stepper.theta_at(probe), thetas[probe])
