@@ -357,7 +357,7 @@ async def test_divergence_shows_a_banner_refuses_steps_and_b_recovers() -> None:
         assert diverged == app.stepper.diverged == app.stepper.step
         text = screen_text(app)
         assert f"Diverged at step {diverged}" in text
-        assert "Press b" in text and "R to reset" in text
+        assert "Press b to step back, R to reset" in text
         assert app.check_action("step", ()) is None
         assert app.check_action("next_phase", ()) is None
         assert app.check_action("run", ()) is None
@@ -551,4 +551,5 @@ def test_loss_always_has_four_significant_digits() -> None:
     assert fmt_loss(0.0123456) == "0.012346"
     assert fmt_loss(float("inf")) == "inf"
     assert fmt_value(-0.6468799) == "−0.646880"
-    assert fmt_value(3.2e-9) == "3.2000e-09"
+    assert fmt_value(3.2e-9) == "3.20e-09"
+    assert fmt_value(-0.0) == "0.000000"

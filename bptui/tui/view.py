@@ -128,8 +128,10 @@ def fmt_value(value: float, decimals: int = 6) -> str:
     if not np.isfinite(value):
         return "nan" if np.isnan(value) else ("inf" if value > 0 else "−inf")
     magnitude = abs(value)
+    if magnitude == 0.0:
+        value = 0.0  # never print −0.000000
     if magnitude != 0.0 and (magnitude < 0.5 * 10.0**-decimals or magnitude >= 1e6):
-        text = f"{value:.{max(decimals - 2, 3)}e}"
+        text = f"{value:.2e}"  # three significant digits fit a 10-character column
     else:
         text = f"{value:.{decimals}f}"
     return "−" + text[1:] if text.startswith("-") else text

@@ -41,8 +41,9 @@ def factor_lines(factors: list[Factor]) -> list[Text]:
     lines: list[Text] = []
     for factor in factors:
         line = Text.assemble(("  " + factor.symbol.ljust(width), "cyan"), f" = {factor.formula}")
-        if not factor.reused:
-            line.append(f"   (backward layer {factor.computed_in})", style="dim")
+        where = f"   (backward layer {factor.computed_in})"
+        if not factor.reused and len(line) + len(where) <= 64:
+            line.append(where, style="dim")
         lines.append(line)
         if factor.reused:
             lines.append(

@@ -16,7 +16,7 @@ from bptui.tui.view import PENDING, View, fmt_value
 
 #: Show z columns only when the network has at most this many non-input nodes.
 MAX_NODES_WITH_Z = 4
-VALUE_WIDTH = 11
+VALUE_WIDTH = 10
 
 
 def _cell(text: str, style: str = "") -> Text:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Markdown, Static, TabbedContent, TabPane
@@ -18,21 +18,21 @@ from textual.widgets import Markdown, Static, TabbedContent, TabPane
 KEYS_AND_PANES = """\
 ## Keys
 
-| key | what it does |
-| --- | --- |
-| `s` / `space` | **step**: one whole gradient-descent step (or finish the step `n` started) |
-| `n` | **next phase**: update, forward layer by layer, loss, backward layer by layer |
-| `r` | **run / pause** (pauses within a tenth of a second) |
-| `+` / `-` | run **faster / slower**: 1, 2, 5, 10, 30, 100, 300, 1000 steps/s, flat out |
-| `b` | **back** one step (time travel; also the way out of a divergence) |
-| `g` | **go to** a step number |
-| `R` | **reset** to step 0 |
-| `[` / `]` / `p` | previous / next **data point** (the diagram shows its values) |
-| `l` / `f` | loss plot: **log scale** / **fit** view (one-input nets) |
-| `1` … `5` | show / focus a pane: diagram, parameters, forward, chain, loss |
-| `↑` / `↓` | in the parameters pane: select the parameter the chain pane explains |
-| `ctrl+p` | command palette: every action by name |
-| `?` | this help · `q` quit |
+- `s` / `space` — **step**: one whole gradient-descent step (or finish the step `n` started)
+- `n` — **next phase**: update, forward layer by layer, loss, backward layer by layer
+- `r` — **run / pause** (pauses within a tenth of a second)
+- `+` / `-` — run **faster / slower**: 1, 2, 5, 10, 30, 100, 300, 1000 steps/s, flat out
+- `b` — **back** one step (time travel; also the way out of a divergence)
+- `g` — **go to** a step number (forward: runs there)
+- `R` — **reset** to step 0
+- `[` / `]` / `p` — previous / next **data point** (the diagram shows its values)
+- `l` / `f` — loss pane: **log scale** / **fit** view (one-input nets)
+- `c` — **gradient check**: backprop against finite differences at this step
+- `w` — **watches**: stop a run when a condition holds
+- `1` … `5` — show / focus a pane: diagram, parameters, forward, chain, loss
+- `↑` / `↓` — in the parameters pane: the parameter the chain pane explains
+- `ctrl+p` — command palette: every action by name
+- `?` — this help · `q` — quit
 
 ## Panes
 
@@ -46,8 +46,8 @@ point, each edge labelled with its weight (colour = sign, brightness = size).
 The layer being computed in the current phase is highlighted.
 
 **Parameters** — every weight and bias: its value, its gradient ∂Loss/∂θ, the
-step the next update takes (−α·∂Loss/∂θ) and how much it changed in the last
-step. `❄` marks a frozen parameter. During the *update* phase the value shows
+step the next update takes (−α·∂Loss/∂θ) and Δθ, how much it changed in the
+last step (θ_N − θ_N−1). `❄` marks a frozen parameter. During the *update* phase the value shows
 old → new.
 
 **Forward pass** — one row per data point: the inputs, each node's
@@ -89,7 +89,8 @@ class HelpScreen(ModalScreen[None]):
             yield Static("bptui — help  (escape closes)", id="help-title")
             with TabbedContent(initial=self.initial or "help-keys"):
                 with TabPane("Keys & panes", id="help-keys"):
-                    yield Markdown(KEYS_AND_PANES)
+                    with VerticalScroll():
+                        yield Markdown(KEYS_AND_PANES)
                 for i, (title, factory) in enumerate(self.extra_tabs):
                     with TabPane(title, id=f"help-extra-{i}"):
                         yield factory()

@@ -20,10 +20,10 @@ USER_GRAD_TOLERANCE = 1e-6
 
 COLUMNS = (
     ("name", "θ", 5),
-    ("value", "value", 20),
+    ("value", "value", 21),
     ("grad", "∂Loss/∂θ", 10),
     ("step", "−α·∂Loss/∂θ", 11),
-    ("change", "Δ last step", 11),
+    ("change", "Δθ", 10),
 )
 USER_COLUMN = ("yours", "yours", 12)
 NUMERIC_COLUMN = ("numeric", "numeric", 10)

@@ -69,9 +69,8 @@ def banner_text(view: View) -> str | None:
     """What the banner says, or None when there is nothing to warn about."""
     if view.diverged is not None:
         return (
-            f"⚠ Diverged at step {view.diverged}: the loss or a gradient is no longer a "
-            "finite number (the learning rate is too large for this net). "
-            "Press b to go back a step or R to reset."
+            f"⚠ Diverged at step {view.diverged}: the loss or a gradient is no longer a finite "
+            "number (learning rate too large?). Press b to step back, R to reset."
         )
     if view.watch_reason:
         return f"⚑ Paused by a watch at step {view.step}: {view.watch_reason}"
