@@ -75,20 +75,32 @@ def numeric_gradient(
 
 
 def kink_parameters(network: Network, theta: Array, x: Array, step: float = STEP) -> set[str]:
-    """Parameters whose nudge by ±h could move a relu input across 0."""
-    if not network.hidden.has_kink:
+    """Parameters whose ±h nudge can move some relu / leaky_relu input across its kink.
+
+    Each parameter is nudged by the same ±h the numeric gradient uses and the
+    hidden pre-activations recomputed: the parameter is near a kink when, for
+    some node and point, z lies within the change the nudge causes
+    (|z| ≤ max |Δz| with Δz ≠ 0; a sign change is the extreme case).  Then the
+    central difference straddles the kink and measures neither side's slope.
+    """
+    if not network.hidden.has_kink or network.depth < 2:
         return set()
-    zs, _ = network.forward(theta, x)
     near: set[str] = set()
-    for layer_index, z in enumerate(zs[:-1], start=1):
-        # A node whose z sits within a generous margin of 0 for some point
-        # makes every parameter upstream of it (and its own) suspicious.
-        margin = step * 10 * (1.0 + np.abs(z).max())
-        close = (np.abs(z) < margin).any(axis=0)
-        if close.any():
-            for p in network.params:
-                if p.layer <= layer_index:
+    probe = theta.copy()
+    with np.errstate(all="ignore"):
+        base = network.forward(theta, x)[0][:-1]
+        for k, p in enumerate(network.params):
+            h = step * max(1.0, abs(theta[k]))
+            moved = []
+            for sign in (1.0, -1.0):
+                probe[k] = theta[k] + sign * h
+                moved.append(network.forward(probe, x)[0][:-1])
+            probe[k] = theta[k]
+            for z, up, down in zip(base, *moved):
+                reach = np.maximum(np.abs(up - z), np.abs(down - z))
+                if np.any((reach > 0) & (np.abs(z) <= reach)):
                     near.add(p.name)
+                    break
     return near
 
 
