@@ -20,7 +20,8 @@ from rich.console import Console
 from textual.widgets import Button, Input, Select, TabbedContent
 
 from bptui import cli
-from bptui.engine.gradcheck import gradient_check
+from bptui.engine.gradcheck import gradient_check, kink_parameters
+from bptui.engine.network import Architecture, Network
 from bptui.engine.scenario import load_builtin, load_file
 from bptui.engine.stepper import Stepper
 from bptui.engine.usergrads import load_user_grads
@@ -214,6 +215,31 @@ async def test_c_warns_when_a_relu_input_sits_at_its_kink(tmp_path: Path) -> Non
         text = screen_text(app)
         assert "⚠ near a kink: w1, b1" in text
         assert "w2 ⚠" not in text
+
+
+def test_kink_parameters_follow_the_nudge() -> None:
+    """Near a kink = some relu input z lies within what a ±h nudge moves it."""
+    x = np.array([[1.0], [2.0]])
+    relu = Network(Architecture((1, 1, 1), "relu"))
+
+    def one_hidden(b1: float) -> np.ndarray:
+        return relu.pack([(np.array([[1.0]]), np.array([b1])), (np.array([[1.0]]), np.zeros(1))])
+
+    # z = x − 1 + δ at the first point; h = 1e-6 moves it by 1e-6 (w1: ·x = 1, b1: 1).
+    assert kink_parameters(relu, one_hidden(-1.0 + 5e-7), x) == {"w1", "b1"}
+    assert kink_parameters(relu, one_hidden(-1.0 + 5e-6), x) == set()
+    # Two hidden layers: z2 = 2·a1 − 3 = 0 at x = 1; layer-1 parameters reach it
+    # through a1, the output layer's do not.
+    deep = Network(Architecture((1, 1, 1, 1), "leaky_relu"))
+    theta = deep.pack(
+        [
+            (np.array([[1.0]]), np.array([0.5])),
+            (np.array([[2.0]]), np.array([-3.0])),
+            (np.array([[1.0]]), np.zeros(1)),
+        ]
+    )
+    assert kink_parameters(deep, theta, x) == {"w1", "b1", "w2", "b2"}
+    assert kink_parameters(Network(Architecture((1, 1, 1, 1), "tanh")), theta, x) == set()
 
 
 # ---------------------------------------------------------- watches (w)
