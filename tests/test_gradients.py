@@ -398,6 +398,25 @@ def test_cli_trace_matches_reference(hidden, output, loss, data) -> None:
         bs = [b - net.lr * db for b, db in zip(bs, dbs)]
 
 
+@pytest.mark.parametrize(("hidden", "output", "loss"), COMBOS, ids=COMBO_IDS)
+@given(data=st.data(), scale=st.sampled_from([30.0, 300.0]))
+@settings(max_examples=4, deadline=None)
+def test_saturated_networks_stay_finite_and_consistent(hidden, output, loss, data, scale) -> None:
+    """Huge weights saturate every activation: still finite, no numpy warning, chains sum up."""
+    net = data.draw(networks(hidden, output, loss))
+    net.Ws = [W * scale for W in net.Ws]
+    net.bs = [b * scale for b in net.bs]
+    network, theta = engine_network(net)
+    grad = np.zeros(network.size)
+    loss_value = network.loss_and_grad(theta, net.x, net.y, grad)  # warnings are errors here
+    assert np.isfinite(loss_value) and np.isfinite(grad).all()
+    assert_close(loss_value, ref_loss_of(net), "loss")
+    record = build_record(network, theta, net.x, net.y)
+    assert record.finite
+    for name in network.param_names:
+        assert_close(record.chain_product(name).sum(), record.grads[name], name)
+
+
 # ------------------------------------------------- finite differences
 def central_difference(net: Net, h: float = 1e-6) -> dict[str, float]:
     """∂Loss/∂θ of the reference loss by central differences, one parameter at a time."""
