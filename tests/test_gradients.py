@@ -417,6 +417,34 @@ def test_saturated_networks_stay_finite_and_consistent(hidden, output, loss, dat
         assert_close(record.chain_product(name).sum(), record.grads[name], name)
 
 
+@pytest.mark.parametrize(("output", "loss"), OUTPUT_LOSS, ids=[f"{o}-{l}" for o, l in OUTPUT_LOSS])
+@given(data=st.data(), batch_size=st.integers(1, 3))
+@settings(max_examples=4, deadline=None)
+def test_cli_trace_minibatches_match_reference(output, loss, data, batch_size) -> None:
+    """batch_size: update k descends the loss of batch k (consecutive points, cycling);
+    the record's loss is still over all the data."""
+    net = data.draw(networks("tanh", output, loss))
+    n = len(net.x)
+    toml = scenario_toml(net).replace("seed = 0", f"seed = 0\nbatch_size = {batch_size}")
+    doc = cli_trace(toml, "--steps", "4")
+    batches = [list(range(s, min(s + batch_size, n))) for s in range(0, n, batch_size)]
+    Ws, bs = [W.copy() for W in net.Ws], [b.copy() for b in net.bs]
+    for k, rec in enumerate(doc["steps"]):
+        assert_close(rec["loss"], ref_loss_of(net, Ws, bs), f"full loss {k}")
+        rows = batches[k % len(batches)]
+        batch = Net(**{**net.__dict__, "x": net.x[rows], "y": net.y[rows]})
+        dWs, dbs = ref_gradients(batch, Ws, bs)
+        ref_grads = flatten(net.layers, dWs, dbs)
+        assert_close(list(rec["grads"].values()), list(ref_grads.values()), f"batch grads {k}")
+        for name, expected in ref_grads.items():
+            product = np.prod([f["values"] for f in rec["factors"][name]], axis=0)
+            outside = [i for i in range(n) if i not in rows]
+            assert np.all(product[outside] == 0)
+            assert_close(np.sum(product), expected, f"factors of {name}")
+        Ws = [W - net.lr * dW for W, dW in zip(Ws, dWs)]
+        bs = [b - net.lr * db for b, db in zip(bs, dbs)]
+
+
 # ------------------------------------------------- finite differences
 def central_difference(net: Net, h: float = 1e-6) -> dict[str, float]:
     """∂Loss/∂θ of the reference loss by central differences, one parameter at a time."""
