@@ -15,8 +15,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from bptui.tui.view import PENDING, View
@@ -141,16 +143,35 @@ class _Canvas:
         low, high = max(0, x - pad), min(self.width, x + length + pad)
         return not any(self.taken[y][low:high])
 
+    def runs(self, row: int) -> list[tuple[str, Style | None]]:
+        """One row as (text, style) runs of equal style."""
+        chars, styles = self.chars[row], self.styles[row]
+        runs = []
+        start = 0
+        for col in range(1, self.width + 1):
+            if col == self.width or styles[col] is not styles[start]:
+                runs.append(("".join(chars[start:col]), styles[start]))
+                start = col
+        return runs
+
+    def strips(self, base: Style) -> list[Strip]:
+        """One Strip per row, every style laid over the widget's own."""
+        out = []
+        for row in range(self.height):
+            segments = [
+                Segment(text, base + style if style is not None else base)
+                for text, style in self.runs(row)
+            ]
+            out.append(Strip(segments, self.width))
+        return out
+
     def text(self) -> Text:
         out = Text(no_wrap=True, overflow="crop")
-        for row, (chars, styles) in enumerate(zip(self.chars, self.styles)):
+        for row in range(self.height):
             if row:
                 out.append("\n")
-            start = 0
-            for col in range(1, self.width + 1):
-                if col == self.width or styles[col] is not styles[start]:
-                    out.append("".join(chars[start:col]), styles[start])
-                    start = col
+            for text, style in self.runs(row):
+                out.append(text, style)
         return out
 
 
@@ -443,7 +464,7 @@ class _Drawing:
             used += length
         return out
 
-    def draw(self) -> Text:
+    def draw(self) -> _Canvas:
         """Try the layouts richest first; keep the first that loses nothing avoidable."""
         best: tuple[tuple[int, int, int, int], _Canvas] | None = None
         sizes = self.net.layers
@@ -460,13 +481,15 @@ class _Drawing:
                 if best is None or score < best[0]:
                     best = (score, canvas)
                 if score[:3] == (0, 0, hopeless):
-                    return canvas.text()
+                    return canvas
             if best is not None:
                 break
         if best is None:
+            canvas = _Canvas(self.width, self.height)
             message = "enlarge the pane to see the network"
-            return Text(message if len(message) <= self.width else "…"[: self.width], style=DIM)
-        return best[1].text()
+            canvas.write(0, 0, [(message if len(message) <= self.width else "…", DIM)], False)
+            return canvas
+        return best[1]
 
     def too_many_labels(self, edges: int) -> bool:
         """More labels than rows to put them in: not worth trying."""
@@ -515,7 +538,11 @@ def _numbers(values: np.ndarray) -> str:
 
 
 class NetworkDiagram(Widget):
-    """The network of the current View, drawn to fit the pane."""
+    """The network of the current View, drawn to fit the pane.
+
+    Drawn with Textual's line API: the canvas becomes one Strip per row
+    directly, which costs a fraction of laying out a Rich Text every frame.
+    """
 
     DEFAULT_CSS = """
     NetworkDiagram { height: 1fr; width: 1fr; }
@@ -525,7 +552,8 @@ class NetworkDiagram(Widget):
         super().__init__(id=id, classes=classes)
         self.view: View | None = None
         self.highlight = False
-        self._cache: tuple[int, int, int, Text] | None = None
+        self._canvas: _Canvas | None = None
+        self._strips: list[Strip] | None = None
 
     def show(self, view: View) -> None:
         """Take a new snapshot and redraw.
@@ -543,21 +571,38 @@ class NetworkDiagram(Widget):
         else:
             self.highlight = same_step and not previous.done
         self.view = view
+        self._canvas = self._strips = None
         self.refresh()
 
-    def render(self) -> Text:
+    def on_resize(self) -> None:
+        self._canvas = self._strips = None
+        self.refresh()
+
+    def canvas(self) -> _Canvas | None:
+        """The drawing for the current view and size (cached until either changes)."""
         view = self.view
         width, height = self.size.width, self.size.height
         if view is None or width <= 0 or height <= 0:
-            return Text("")
-        cache = self._cache
-        if cache is not None and cache[:3] == (id(view), width, height):
-            return cache[3]
-        text = draw(view, width, height, highlight=self.highlight)
-        self._cache = (id(view), width, height, text)
-        return text
+            return None
+        if self._canvas is None or (self._canvas.width, self._canvas.height) != (width, height):
+            self._canvas = _Drawing(view, width, height, self.highlight).draw()
+            self._strips = None
+        return self._canvas
+
+    def render(self) -> Text:
+        """The drawing as one Rich Text (what the strips show; used by tests)."""
+        canvas = self.canvas()
+        return Text("") if canvas is None else canvas.text()
+
+    def render_line(self, y: int) -> Strip:
+        canvas = self.canvas()
+        if canvas is None or y >= canvas.height:
+            return Strip.blank(self.size.width, self.rich_style)
+        if self._strips is None:
+            self._strips = canvas.strips(self.rich_style)
+        return self._strips[y]
 
 
 def draw(view: View, width: int, height: int, *, highlight: bool = True) -> Text:
     """The diagram of ``view`` on a ``width`` × ``height`` canvas."""
-    return _Drawing(view, width, height, highlight).draw()
+    return _Drawing(view, width, height, highlight).draw().text()

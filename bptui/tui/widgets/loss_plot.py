@@ -10,13 +10,17 @@ are left out: plotext cannot place them, and the banner says what happened.
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
+from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from bptui.tui.view import PENDING, View, fit_curve
 
 LINE_MARKER = "hd"
+#: While running, the plot is rebuilt at most this often (seconds).
+RUNNING_INTERVAL = 0.1
 #: plotext overflows on finite values near 1e308 (and on subnormals in log
 #: scale), so everything plotted is clipped to this magnitude first.
 CLIP = 1e100
@@ -87,11 +91,29 @@ class LossPane(PlotextPlot):
         self.fit_mode = False
         self.plotted: dict[str, list[float]] = {}
         self._signature: tuple | None = None
+        self._last_plot = -math.inf
+        self._catch_up: Timer | None = None
 
     # ------------------------------------------------------------ actions
     def show(self, view: View) -> None:
-        """Take a new snapshot; replot only when the picture would change."""
+        """Take a new snapshot; replot only when the picture would change.
+
+        While the app runs, replots are spaced at least ``RUNNING_INTERVAL``
+        apart (a timer catches up with the latest view), because a plotext
+        build is the most expensive thing a frame draws and a loss curve
+        drawn ten times a second looks just as live.
+        """
         self.view = view
+        if view.running:
+            wait = self._last_plot + RUNNING_INTERVAL - time.monotonic()
+            if wait > 0:
+                if self._catch_up is None:
+                    self._catch_up = self.set_timer(wait, self._caught_up)
+                return
+        self._replot()
+
+    def _caught_up(self) -> None:
+        self._catch_up = None
         self._replot()
 
     def toggle_log(self) -> None:
@@ -123,8 +145,8 @@ class LossPane(PlotextPlot):
         history = view.loss_history
         last = float(history[-1]) if len(history) else math.nan
         common = (self.fit_mode, self.log_scale, self.size.width, self.size.height, view.step)
-        if self.fit_mode:
-            return (*common, id(view.record))
+        if self.fit_mode:  # the curve depends on the parameters alone
+            return (*common, hash(view.record.theta.tobytes()))
         return (*common, len(history), last, view.diverged, view.shows_loss)
 
     def _replot(self) -> None:
@@ -135,6 +157,7 @@ class LossPane(PlotextPlot):
         if signature == self._signature:
             return
         self._signature = signature
+        self._last_plot = time.monotonic()
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
