@@ -154,6 +154,25 @@ async def test_raising_derivative_is_a_message_not_a_crash(tmp_path: Path) -> No
         assert app.stepper.step == 1
 
 
+@sync
+async def test_user_values_are_skipped_once_training_diverged() -> None:
+    app = article_app(CORRECT, scenario=load_builtin("diverge"))
+    async with app.run_test() as pilot:
+        await run_flat_out(app, pilot)
+        assert app.stepper.diverged == 220
+        view = app.view
+        assert view is not None
+        assert parameter_cells(view, "b3")["yours"].plain == "—"
+        assert parameter_cells(view, "b3")["numeric"].plain == "nan"
+        app.selected_param = "b3"
+        app.refresh_view()
+        assert "yours (d_b3): not evaluated: the loss or a gradient is not finite" in chain_text(
+            app
+        )
+        await pilot.press("b")
+        assert parameter_cells(app.view, "b3")["yours"].plain.endswith("✓")
+
+
 def test_cli_passes_user_grads_to_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     started: list[BptuiApp] = []
     monkeypatch.setattr(BptuiApp, "run", lambda self, *a, **k: started.append(self))

@@ -34,7 +34,9 @@ def comparison_lines(
     if result.error is not None:
         lines.append(Text.assemble(("yours: ", "bold"), (f"✗ {result.error}", "bold red")))
         return lines
-    assert result.user is not None
+    if result.user is None:
+        lines.append(Text(f"yours ({result.function}): {result.diagnosis.message}", style="dim"))
+        return lines
     verdict = (
         ("✓ agrees", "bold green")
         if result.agrees

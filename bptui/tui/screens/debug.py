@@ -7,13 +7,15 @@ non-finite watch when a run diverges.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bptui.engine.gradcheck import CheckRow, gradient_check
 from bptui.engine.stepper import Stepper
-from bptui.engine.usergrads import UserGradResult, UserGrads
+from bptui.engine.trace import StepRecord
+from bptui.engine.usergrads import Diagnosis, UserGradResult, UserGrads
 from bptui.engine.watches import name_divergence, watches_of
 
 if TYPE_CHECKING:
@@ -41,11 +43,21 @@ class DebugState:
             self._key = key
             record = stepper.record()
             if not record.finite:
-                self._results = {}
+                self._results = self._not_evaluated(record)
             else:
                 with np.errstate(all="ignore"):
                     self._results = self.user_grads.evaluate(record, stepper.learning_rate)
         return self._results
+
+    def _not_evaluated(self, record: StepRecord) -> dict[str, UserGradResult]:
+        """A diverged state: keep the column, evaluate nothing."""
+        assert self.user_grads is not None
+        why = Diagnosis("skipped", "not evaluated: the loss or a gradient is not finite")
+        grads = record.grads
+        return {
+            f.param: UserGradResult(f.param, f.name, None, grads[f.param], math.nan, None, why)
+            for f in self.user_grads.functions
+        }
 
     def values(self) -> dict[str, float]:
         """name → the user's number, for the parameters pane's "yours" column."""

@@ -55,8 +55,10 @@ def gradcheck_renderable(
             mine = user_results.get(r.name)
             if mine is None:
                 cells += [Text("—", style="dim"), ""]
-            elif mine.user is None:
+            elif mine.error is not None:
                 cells += [Text("error", style="bold red"), Text("✗", style="bold red")]
+            elif mine.user is None:
+                cells += [Text("—", style="dim"), ""]
             elif mine.agrees:
                 cells += [fmt_value(mine.user), Text("✓", style="green")]
             else:
@@ -83,7 +85,7 @@ def gradcheck_renderable(
     for mine in user_results.values():
         if mine.error is not None:
             parts.append(Text(f"✗ {mine.error}", style="bold red"))
-        elif not mine.agrees:
+        elif mine.user is not None and not mine.agrees:
             parts.append(
                 Text.assemble(
                     (f"✗ {mine.function}: ", "bold red"),
