@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -306,3 +307,35 @@ def test_trace_is_deterministic(run_cli) -> None:
     assert first == second
     losses = [r["loss"] for r in json.loads(first)["steps"]]
     assert np.all(np.diff(losses) < 0)
+
+
+def test_check_uses_the_first_batch_and_all_parameters(run_cli, write_file) -> None:
+    """With batch_size and trainable, check still compares every parameter's step-0 gradient."""
+    text = load_builtin_text("article").replace(
+        "seed = 42", 'seed = 42\nbatch_size = 2\ntrainable = ["b3"]'
+    )
+    result = run_cli("check", "--config", write_file("b.toml", text))
+    assert result.code == 0, result.out
+    rows = {line.split()[0]: line.split() for line in result.out.splitlines()[2:-1]}
+    assert list(rows) == ARTICLE_PARAMS
+    # b3's gradient on the first batch (points 0 and 1) only: Σ −2(y − ŷ) over two points.
+    full_rows = {line.split()[0]: line.split() for line in run_cli("check").out.splitlines()}
+    full = float(full_rows["b3"][1])
+    assert float(rows["b3"][1]) != pytest.approx(full)
+    assert float(rows["b3"][1]) == pytest.approx(-2 * ((1.2 - 1.51042) + (3.2 - 1.54070)), abs=1e-4)
+
+
+def test_check_on_a_non_finite_start_fails_cleanly(run_cli, write_file) -> None:
+    text = (
+        "[network]\nlayers = [1, 1, 1]\nactivation = 'identity'\n"
+        "[data]\nx = [1e300, 2.0]\ny = [1.0, 2.0]\n"
+        "[[init.layers]]\nW = [[1e300]]\nb = [0.0]\n[[init.layers]]\nW = [[1.0]]\nb = [0.0]\n"
+    )
+    result = run_cli("check", "--config", write_file("huge.toml", text))
+    assert result.code == 1
+    assert result.err == ""
+    assert result.out.splitlines()[-1].startswith("disagree: ")
+
+
+def load_builtin_text(name: str) -> str:
+    return resources.files("bptui").joinpath("scenarios", f"{name}.toml").read_text("utf-8")
