@@ -15,7 +15,7 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from textual import on
+from textual import events, on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
 from textual.containers import Container, Vertical
@@ -116,8 +116,8 @@ class BptuiApp(App[None]):
 
     BINDINGS = [
         Binding("s,space", "step", "Step", tooltip="One whole gradient-descent step"),
-        Binding("n", "next_phase", "Next phase", tooltip="Forward, loss, backward, update"),
-        Binding("r", "run", "Run/pause"),
+        Binding("n", "next_phase", "Phase", tooltip="Next phase: update, forward, loss, backward"),
+        Binding("r", "run", "Run", tooltip="Run or pause"),
         Binding("plus,equals_sign", "faster", "Faster", show=False),
         Binding("minus,underscore", "slower", "Slower", show=False),
         Binding("b", "back", "Back"),
@@ -181,6 +181,10 @@ class BptuiApp(App[None]):
             id="too-small",
         )
         yield Footer(compact=True)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Narrow terminals drop the palette hint so every footer key fits."""
+        self.query_one(Footer).show_command_palette = event.size.width >= 100
 
     def on_mount(self) -> None:
         self.title = f"bptui · {self.scenario.name}"

@@ -69,11 +69,11 @@ def counts_text(view: View) -> Text:
     layers = list(counts.backprop_by_layer)
 
     def terms(by_layer: dict[int, int]) -> str:
-        shown = [str(by_layer[l]) if view.shows_backward(l) else PENDING for l in layers]
+        shown = [str(by_layer[l]) if view.shows_backward(l) else "?" for l in layers]
         if len(shown) == 1:
             return shown[0]
         joined = " + ".join(shown)
-        return joined if PENDING in shown else f"{joined} = {sum(by_layer.values())}"
+        return joined if "?" in shown else f"{joined} = {sum(by_layer.values())}"
 
     return Text.assemble(
         ("derivatives: ", "bold"),
