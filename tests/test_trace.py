@@ -15,12 +15,15 @@ import itertools
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from importlib import resources
 
 import numpy as np
 import pytest
 
 from bptui.engine.network import Architecture, Network
+from bptui.engine.scenario import load_builtin
+from bptui.engine.stepper import Stepper
 
 RECORD_KEYS = {"step", "loss", "params", "grads", "nodes", "layers", "factors"}
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
@@ -289,3 +292,32 @@ def test_trace_resolved_trainable_defaults_to_all(run_cli) -> None:
     assert doc["scenario"]["training"]["trainable"] == ARTICLE_PARAMS
     before, after = doc["steps"][0]["params"], doc["steps"][1]["params"]
     assert all(before[name] != after[name] for name in ARTICLE_PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("name", "batch_size", "denominator"),
+    [
+        ("deep", 0, 10),
+        ("deep", 4, 4),
+        ("xor", 0, 4),
+        ("xor", 3, 3),
+        ("softmax3", 0, 9),
+        ("softmax3", 2, 2),
+    ],
+)
+def test_output_factor_formula_matches_its_values(name, batch_size, denominator) -> None:
+    """The printed ∂Loss/∂ŷ (mse) or ∂Loss/∂z (bce, cross-entropy) formula divides by the
+    batch's count, and evaluating it gives the factor's values on the batch's points."""
+    stepper = Stepper(replace(load_builtin(name), batch_size=batch_size))
+    record = stepper.record()
+    batch = record.batch
+    last = stepper.network.param_names[-1]  # the bias of the last output node
+    head = record.factors[last][0]
+    assert head.formula.endswith(f"/ {denominator}"), head.formula
+    y = record.y[batch, -1]
+    yhat = record.yhat[batch, -1]
+    if name == "deep":
+        expected = -2 * (y - yhat) / denominator
+    else:
+        expected = (yhat - y) / denominator
+    np.testing.assert_allclose(head.values[batch], expected, rtol=1e-12)
