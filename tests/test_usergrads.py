@@ -204,6 +204,9 @@ def test_constant_is_not_mistaken_for_a_zero_chain_term(write_file) -> None:
         ("return None", "d_b3 returned NoneType None, not a number"),
         ("return float('nan')", "d_b3 returned nan, not a finite number"),
         ("return [1.0, 2.0, 3.0]", "d_b3 returned 3 values, not one number"),
+        ("return ctx.y - ctx.yhat", "d_b3 returned 3 values, not one number (sum the per-point"),
+        ("return ['a']", "d_b3 returned list, not a number"),
+        ("return []", "d_b3 returned 0 values, not one number"),
         ("return ctx.nodes['purple']", "d_b3 (f.py:2) raised KeyError: 'purple'"),
         ("import numpy\n    return numpy.log(-1.0)", "d_b3 returned nan, not a finite number"),
     ],
@@ -223,10 +226,11 @@ def test_numpy_scalar_and_one_element_array_are_numbers(write_file, article_reco
         "f.py",
         "import numpy as np\n"
         "def d_b3(ctx):\n    return np.sum(-2 * (ctx.y - ctx.nodes['green']))\n"
-        "def d_w3(ctx):\n    return np.array([np.sum(-2 * (ctx.y - ctx.yhat) * ctx['blue'])])\n",
+        "def d_w3(ctx):\n    return np.array([np.sum(-2 * (ctx.y - ctx.yhat) * ctx['blue'])])\n"
+        "def d_w4(ctx):\n    return [float(np.sum(-2 * (ctx.y - ctx.yhat) * ctx['orange']))]\n",
     )
     results = evaluate(path, article_record)
-    assert results["b3"].agrees and results["w3"].agrees
+    assert results["b3"].agrees and results["w3"].agrees and results["w4"].agrees
 
 
 # ------------------------------------------------------------ bad files

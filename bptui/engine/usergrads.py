@@ -223,15 +223,19 @@ class _CallFailed(Exception):
 
 
 def _as_number(value: Any, what: str) -> float:
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(()).item()
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
-            shape = np.shape(value)
+    """The user's return value as a float, or a one-line reason why it is not one."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        try:
+            array = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise _CallFailed(f"{what} returned {type(value).__name__}, not a number") from None
+        if array.size != 1:
             raise _CallFailed(
-                f"{what} returned {shape[0] if shape else 0} values, not one number "
+                f"{what} returned {array.size} values, not one number "
                 "(sum the per-point terms over the data points)"
             )
+        value = float(array.reshape(()))
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _CallFailed(f"{what} returned {type(value).__name__} {value!r:.40}, not a number")
     number = float(value)
     if not math.isfinite(number):
