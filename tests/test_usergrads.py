@@ -161,6 +161,37 @@ def test_wrong_local_factor_is_named_with_its_values(mistakes, article_record) -
     np.testing.assert_allclose(d.correct, article_record.nodes["orange"], rtol=1e-9)
 
 
+ACTIVATION_MISTAKES = """
+import math
+
+def sig(z):
+    return 1 / (1 + math.exp(-z))
+
+def loss_factor(ctx):
+    return [-2 * (y - g) for y, g in zip(ctx.y, ctx.nodes["green"])]
+
+def d_b1(ctx):   # softplus itself where its derivative sigmoid(z) belongs
+    return sum(d * ctx.params["w3"] * b for d, b in zip(loss_factor(ctx), ctx.nodes["blue"]))
+
+def d_w1(ctx):   # w4 where w3 belongs
+    w = ctx.params["w4"]
+    return sum(d * w * sig(z) * x for d, z, x in zip(loss_factor(ctx), ctx.z["blue"], ctx.x))
+"""
+
+
+def test_per_point_factor_is_told_from_a_weight(write_file, article_record) -> None:
+    results = evaluate(write_file("act.py", ACTIVATION_MISTAKES), article_record)
+    b1 = results["b1"].diagnosis
+    assert (b1.kind, b1.factor) == ("factor", "∂blue/∂b1")
+    np.testing.assert_allclose(b1.implied, article_record.nodes["blue"], rtol=1e-6)
+    assert "varies from point to point" in b1.message
+    w1 = results["w1"].diagnosis
+    assert (w1.kind, w1.factor) == ("factor", "∂green/∂blue")
+    w4 = article_record.params["w4"]
+    np.testing.assert_allclose(w1.implied, [w4, w4, w4], rtol=1e-6)
+    assert "one number for all points" in w1.message
+
+
 def test_single_point_instead_of_the_sum(mistakes) -> None:
     d = mistakes["b1"].diagnosis
     assert d.kind == "single_point" and d.factor is None

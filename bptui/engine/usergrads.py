@@ -35,7 +35,7 @@ import numpy as np
 
 from bptui.engine.gradcheck import numeric_gradient
 from bptui.engine.scenario import ScenarioError
-from bptui.engine.trace import StepRecord, build_record
+from bptui.engine.trace import Factor, StepRecord, build_record
 
 Array = np.ndarray
 
@@ -609,6 +609,19 @@ class _Prober:
                         tuple(float(r) for r in rest_user),
                         tuple(float(r) for r in correct_rest),
                     )
+                blamed = _blame_in_rest(others, rec.batch, rest_user, np.array(correct_rest))
+                if blamed is not None:
+                    f, implied, why = blamed
+                    correct_values = tuple(float(v) for v in f.values[rec.batch])
+                    return Diagnosis(
+                        "factor",
+                        f"{first.symbol} is right, {f.symbol} ({f.formula}) is not — {why}: "
+                        f"per point yours acts as {_fmt_points(np.array(implied))} where it is "
+                        f"{_fmt_points(np.array(correct_values))}",
+                        f.symbol,
+                        tuple(implied),
+                        correct_values,
+                    )
                 symbols = " · ".join(f.symbol for f in rec.factors[param][1:])
                 return Diagnosis(
                     "rest",
@@ -626,6 +639,43 @@ class _Prober:
             f"{_fmt_points(t_arr)}, and only {first.symbol} depends on y",
             first.symbol,
         )
+
+
+def _blame_in_rest(
+    others: list[Factor], batch: Array, rest_user: Array, rest_true: Array
+) -> tuple[Factor, list[float], str] | None:
+    """Which factor after the first explains the user's per-point rest, if one can.
+
+    A factor that is one number for every point (a weight, ∂green/∂blue = w3)
+    can only scale all points alike; a per-point factor (sigmoid(z)·x) can
+    scale them differently.  So a ratio yours/correct that is the same at
+    every point points at the single constant factor, and one that varies
+    points at the single varying factor.
+    """
+    usable = np.abs(rest_true) > 1e-12
+    if not usable.any():
+        return None
+    ratio = rest_user[usable] / rest_true[usable]
+    constant = [f for f in others if np.allclose(f.values[batch], f.values[batch][0])]
+    varying = [f for f in others if f not in constant]
+    same = bool(np.allclose(ratio, ratio[0], rtol=1e-6, atol=1e-12))
+    if same and len(constant) == 1:
+        f = constant[0]
+        c = float(ratio[0])
+        implied = [float(v) * c for v in f.values[batch]]
+        return (
+            f,
+            implied,
+            f"yours is ×{c:.6g} the correct chain at every point, and it is the only "
+            "remaining factor that is one number for all points",
+        )
+    if not same and len(varying) == 1:
+        f = varying[0]
+        full = np.ones_like(rest_true)
+        full[usable] = rest_user[usable] / rest_true[usable]
+        implied = [float(v) for v in f.values[batch] * full]
+        return f, implied, "it is the only remaining factor that varies from point to point"
+    return None
 
 
 def _loss_name(loss: str) -> str:
