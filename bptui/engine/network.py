@@ -109,18 +109,22 @@ class Network:
             for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)
         ]
 
-    def _layer_views(self, buffer: Array) -> list[tuple[Array, Array, Array]]:
+    def layer_views(self, buffer: Array) -> list[tuple[Array, Array, Array]]:
         """(W, Wᵀ, b) of every layer of ``buffer``, remembered for the last few buffers.
 
         The stepper updates its theta and grad in place, so their views stay
         valid, and building them anew costs more than a small net's arithmetic.
         Holding the buffer itself (not its id) makes a stale hit impossible.
         """
-        for held, views in self._view_cache:
+        cache = self._view_cache
+        for i, (held, views) in enumerate(cache):
             if held is buffer:
+                if i > 1:  # keep the two hottest (theta, grad) in front: an LRU that rarely moves
+                    cache.insert(0, cache.pop(i))
                 return views
         views = [(W, W.T, b) for W, b in self.views(buffer)]
-        self._view_cache = [(buffer, views), *self._view_cache[:3]]
+        cache.insert(0, (buffer, views))
+        del cache[4:]
         return views
 
     def random_init(self, seed: int) -> Array:
@@ -149,7 +153,7 @@ class Network:
         acts = [x]
         a = x
         last = self.depth - 1
-        for l, (_, WT, b) in enumerate(self._layer_views(theta)):
+        for l, (_, WT, b) in enumerate(self.layer_views(theta)):
             # z = a·Wᵀ + b; np.dot makes the same BLAS call as @ with less overhead
             z = np.dot(a, WT)
             z += b
@@ -179,8 +183,8 @@ class Network:
     ) -> list[Array]:
         """Fill ``grad`` from the output delta; return ∂Loss/∂z of every layer."""
         deltas: list[Array] = [delta] * self.depth
-        layers = self._layer_views(theta)
-        grads = self._layer_views(grad)
+        layers = self.layer_views(theta)
+        grads = self.layer_views(grad)
         dz = delta
         for l in range(self.depth - 1, -1, -1):
             dW, _, db = grads[l]
