@@ -7,6 +7,7 @@ snapshot, so history never stores it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -135,23 +136,29 @@ def build_record(
         loss = fn.loss_value(network.loss, network.output, z_out, yhat, y)
         point_loss = fn.loss_elementwise(network.loss, z_out, yhat, y).sum(axis=1)
 
-        yb, zb, pb = y[batch], z_out[batch], yhat[batch]
-        batch_loss = fn.loss_value(network.loss, network.output, zb, pb, yb)
-        delta = np.zeros_like(z_out)
-        delta[batch] = network.output_delta(zb, pb, yb)
-        out_da = None
-        if not network.fused:
-            out_da = np.zeros_like(z_out)
-            out_da[batch] = fn.dloss_dyhat(network.loss, pb, yb, yb.size)
+        if len(batch) == n and np.array_equal(batch, np.arange(n)):
+            # The usual full batch: y[batch] would copy the same rows in the same order.
+            batch_loss = loss
+            delta = network.output_delta(z_out, yhat, y)
+            out_da = None if network.fused else fn.dloss_dyhat(network.loss, yhat, y, y.size)
+        else:
+            yb, zb, pb = y[batch], z_out[batch], yhat[batch]
+            batch_loss = fn.loss_value(network.loss, network.output, zb, pb, yb)
+            delta = np.zeros_like(z_out)
+            delta[batch] = network.output_delta(zb, pb, yb)
+            out_da = None
+            if not network.fused:
+                out_da = np.zeros_like(z_out)
+                out_da[batch] = fn.dloss_dyhat(network.loss, pb, yb, yb.size)
 
         grad = np.zeros(network.size)
         deltas = network.backward(theta, zs, acts, delta, grad)
-        views = network.views(theta)
-        grad_views = network.views(grad)
+        views = network.layer_views(theta)
+        grad_views = network.layer_views(grad)
         layers = []
         for l in range(network.depth):
-            W, b = views[l]
-            dW, db = grad_views[l]
+            W, _, b = views[l]
+            dW, _, db = grad_views[l]
             if l == network.depth - 1:
                 da = out_da
             else:
@@ -182,6 +189,16 @@ def _times(*terms: str) -> str:
     return "·".join(kept) if kept else "1"
 
 
+@functools.lru_cache(maxsize=8)
+def _backward_order(net: Network) -> list[ParamInfo]:
+    """Output layer first; per node its bias, then its weights (b3, w3, w4, b1, w1, b2, w2)."""
+    return sorted(net.params, key=lambda p: (-p.layer, p.row, p.kind != "b"))
+
+
+#: A factor before its first-use marks: (symbol, formula, values, computed_in).
+_Piece = tuple[str, str, Array, int]
+
+
 class ChainBuilder:
     """Builds each parameter's chain of factors, output first.
 
@@ -189,6 +206,10 @@ class ChainBuilder:
     it flows into, as long as that layer has a single node (so the article's
     ∂Loss/∂b1 = ∂Loss/∂green · ∂green/∂blue · ∂blue/∂b1), and otherwise the
     summed ∂Loss/∂node that backprop already holds.  Then the local ∂node/∂θ.
+
+    Like backprop itself, the builder computes each shared piece once: a
+    node's upstream chain and a layer's activation slope are memoized, and
+    every parameter's chain reuses them (this is most of a record's cost).
     """
 
     def __init__(self, record: StepRecord, batch_size: int) -> None:
@@ -197,38 +218,34 @@ class ChainBuilder:
         self.count = batch_size * record.y.shape[1]
         self.points = batch_size
         self.first_use: dict[str, str] = {}
+        self._upstream: dict[tuple[int, int], list[_Piece]] = {}
+        self._slopes: dict[int, Array] = {}
 
     def all_chains(self) -> dict[str, list[Factor]]:
-        chains: dict[str, list[Factor]] = {}
-        by_node: dict[tuple[int, int], list[ParamInfo]] = {}
-        for p in self.net.params:
-            by_node.setdefault((p.layer, p.row), []).append(p)
-        # Backward order: output layer first; per node its bias, then its weights
-        # (the article's b3, w3, w4, then b1, w1, b2, w2).
-        for layer in range(self.net.depth, 0, -1):
-            for row in range(self.net.layers[layer]):
-                params = sorted(by_node[(layer, row)], key=lambda p: p.kind != "b")
-                for p in params:
-                    chains[p.name] = self._mark(p.name, self.chain(p))
+        chains = {p.name: self._mark(p.name, self.chain(p)) for p in _backward_order(self.net)}
         return {name: chains[name] for name in self.net.param_names}
 
-    def _mark(self, param: str, factors: list[Factor]) -> list[Factor]:
+    def _mark(self, param: str, pieces: list[_Piece]) -> list[Factor]:
         marked = []
-        for f in factors:
-            first = self.first_use.setdefault(f.symbol, param)
-            marked.append(
-                Factor(f.symbol, f.formula, f.values, first, f.computed_in, first != param)
-            )
+        for symbol, formula, values, computed_in in pieces:
+            first = self.first_use.setdefault(symbol, param)
+            marked.append(Factor(symbol, formula, values, first, computed_in, first != param))
         return marked
 
     def name(self, layer: int, row: int) -> str:
         return self.net.node_names[layer][row]
 
-    def chain(self, p: ParamInfo) -> list[Factor]:
-        return self.upstream(p.layer, p.row) + [self.local(p)]
+    def chain(self, p: ParamInfo) -> list[_Piece]:
+        return [*self.upstream(p.layer, p.row), self.local(p)]
 
-    def upstream(self, layer: int, row: int) -> list[Factor]:
-        """Factors from the loss down to node (layer, row)."""
+    def upstream(self, layer: int, row: int) -> list[_Piece]:
+        """Factors from the loss down to node (layer, row), built once per node."""
+        key = (layer, row)
+        if key not in self._upstream:
+            self._upstream[key] = self._build_upstream(layer, row)
+        return self._upstream[key]
+
+    def _build_upstream(self, layer: int, row: int) -> list[_Piece]:
         rec, node = self.record, self.name(layer, row)
         L = self.net.depth
         lay = rec.layers[layer - 1]
@@ -237,19 +254,19 @@ class ChainBuilder:
                 formula = fn.dloss_dz_formula(
                     self.net.loss, self.net.output, node, self.count, self.points
                 )
-                return [Factor(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], "", L)]
+                return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L)]
             formula = fn.dloss_dyhat_formula(self.net.loss, node, self.count)
-            return [Factor(f"∂Loss/∂{node}", formula, lay.da[:, row], "", L)]
+            return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L)]
         nxt = rec.layers[layer]
         if self.net.layers[layer + 1] == 1:
-            return self.upstream(layer + 1, 0) + [self.edge(layer, row)]
+            return [*self.upstream(layer + 1, 0), self.edge(layer, row)]
         names = self.net.node_names[layer + 1]
         span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
         formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
         values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
-        return [Factor(f"∂Loss/∂{node}", formula, values, "", layer + 1)]
+        return [(f"∂Loss/∂{node}", formula, values, layer + 1)]
 
-    def edge(self, layer: int, row: int) -> Factor:
+    def edge(self, layer: int, row: int) -> _Piece:
         """∂next/∂node for the single node of layer+1."""
         rec, node = self.record, self.name(layer, row)
         nxt_name = self.name(layer + 1, 0)
@@ -259,25 +276,17 @@ class ChainBuilder:
         n = rec.x.shape[0]
         if layer + 1 == self.net.depth:
             if self.net.fused:
-                return Factor(f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), "", layer + 1)
+                return (f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), layer + 1)
             slope_text = fn.output_derivative_formula(self.net.output, nxt_name)
-            slope = self._output_slope(nxt)[:, 0]
         else:
             slope_text = self.net.hidden.formula(nxt_name)
-            slope = self.net.hidden.derivative(nxt.z[:, 0], nxt.a[:, 0])
-        return Factor(
-            f"∂{nxt_name}/∂{node}",
-            _times(slope_text, weight),
-            slope * w,
-            "",
-            layer + 1,
-        )
+        slope = self._slope(layer + 1)[:, 0]
+        return (f"∂{nxt_name}/∂{node}", _times(slope_text, weight), slope * w, layer + 1)
 
-    def local(self, p: ParamInfo) -> Factor:
+    def local(self, p: ParamInfo) -> _Piece:
         """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
         rec = self.record
         node = self.name(p.layer, p.row)
-        lay = rec.layers[p.layer - 1]
         n = rec.x.shape[0]
         if p.kind == "W":
             source = self.name(p.layer - 1, p.col)
@@ -288,15 +297,22 @@ class ChainBuilder:
             input_values = np.ones(n)
         if p.layer == self.net.depth:
             if self.net.fused:
-                return Factor(f"∂z_{node}/∂{p.name}", source, input_values, "", p.layer)
+                return (f"∂z_{node}/∂{p.name}", source, input_values, p.layer)
             slope_text = fn.output_derivative_formula(self.net.output, node)
-            slope = self._output_slope(lay)[:, p.row]
         else:
             slope_text = self.net.hidden.formula(node)
-            slope = self.net.hidden.derivative(lay.z[:, p.row], lay.a[:, p.row])
-        return Factor(
-            f"∂{node}/∂{p.name}", _times(slope_text, source), slope * input_values, "", p.layer
-        )
+        slope = self._slope(p.layer)[:, p.row]
+        return (f"∂{node}/∂{p.name}", _times(slope_text, source), slope * input_values, p.layer)
+
+    def _slope(self, layer: int) -> Array:
+        """∂a/∂z of every node of a (non-fused) layer, computed once per record."""
+        if layer not in self._slopes:
+            lay = self.record.layers[layer - 1]
+            if layer < self.net.depth:
+                self._slopes[layer] = self.net.hidden.derivative(lay.z, lay.a)
+            else:
+                self._slopes[layer] = self._output_slope(lay)
+        return self._slopes[layer]
 
     def _output_slope(self, lay: LayerRecord) -> Array:
         """∂ŷ/∂z of a non-fused output layer (identity or sigmoid)."""
