@@ -436,9 +436,7 @@ class _Prober:
 
     def hypotheses(
         self, param: str, rec: StepRecord
-    ) -> list[
-        tuple[Callable[[StepRecord, float], Diagnosis], Callable[[StepRecord], float | None]]
-    ]:
+    ) -> list[tuple[Callable[[StepRecord, float], Diagnosis], Callable[[StepRecord], float]]]:
         """(describe, predict) pairs, most specific and most common first."""
         net = rec.network
         factors = rec.factors[param]
