@@ -295,6 +295,10 @@ def scenario_toml(net: Net, with_init: bool = True, seed: int = 0) -> str:
     return "\n".join(lines) + "\n"
 
 
+def refuse_non_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
 def cli_trace(toml: str, *args: str) -> dict:
     """``bptui trace --config <file> …`` in-process; the parsed JSON."""
     with tempfile.TemporaryDirectory() as folder:
@@ -305,7 +309,7 @@ def cli_trace(toml: str, *args: str) -> dict:
             code = main(["trace", "--config", str(path), *args])
     assert code == 0, err.getvalue()
     assert err.getvalue() == ""
-    return json.loads(out.getvalue())
+    return json.loads(out.getvalue(), parse_constant=refuse_non_json)
 
 
 def assert_close(actual, expected, what: str = "") -> None:

@@ -31,11 +31,20 @@ X = [0.1, 0.53, 0.82]
 Y = [1.2, 3.2, 1.1]
 
 
+def strict_json(text: str) -> dict:
+    """Parse as standard JSON: NaN and Infinity are not JSON, so they must not appear."""
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} in the JSON trace")
+
+    return json.loads(text, parse_constant=refuse)
+
+
 def trace(run_cli, *args: str) -> dict:
     result = run_cli("trace", *args)
     assert result.code == 0, result.err
     assert result.err == ""
-    return json.loads(result.out)
+    return strict_json(result.out)
 
 
 # ------------------------------------------------------------------- schema
@@ -231,7 +240,7 @@ def test_diverge_in_a_real_process_prints_no_warning() -> None:
     )
     assert proc.returncode == 0
     assert proc.stderr == ""
-    doc = json.loads(proc.stdout)
+    doc = strict_json(proc.stdout)
     assert doc["diverged"] == len(doc["steps"]) - 1
 
 
