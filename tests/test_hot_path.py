@@ -1,0 +1,88 @@
+"""The plain step's shortcuts must never change a number.
+
+``Network.layer_views`` remembers the views of the last few buffers, and
+``Stepper.run`` skips the per-step numpy error state; a stale view or a
+different code path would silently train on wrong parameters.  Each test
+compares against a network or stepper that cannot have hit any cache.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bptui.engine.network import Architecture, Network
+from bptui.engine.scenario import load_builtin
+from bptui.engine.stepper import Stepper
+
+ARCH = Architecture((2, 3, 2), "tanh", "softmax", "cross_entropy")
+
+
+def _data(rows: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return rng.normal(size=(rows, 2)), np.eye(2)[rng.integers(0, 2, rows)]
+
+
+def _fresh_loss_and_grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray):
+    grad = np.zeros_like(theta)
+    loss = Network(ARCH).loss_and_grad(theta.copy(), x, y, grad)
+    return loss, grad
+
+
+def test_cycling_through_more_buffers_than_the_cache_holds() -> None:
+    net = Network(ARCH)
+    x, y = _data()
+    rng = np.random.default_rng(1)
+    thetas = [rng.normal(size=net.size) for _ in range(7)]
+    grads = [np.zeros(net.size) for _ in range(3)]
+    for i in range(40):
+        theta, grad = thetas[(i * 3) % 7], grads[i % 3]
+        loss = net.loss_and_grad(theta, x, y, grad)
+        want_loss, want_grad = _fresh_loss_and_grad(theta, x, y)
+        assert loss == want_loss
+        np.testing.assert_array_equal(grad, want_grad)
+
+
+def test_in_place_changes_to_a_cached_theta_are_seen() -> None:
+    net = Network(ARCH)
+    x, y = _data()
+    theta, grad = np.zeros(net.size), np.zeros(net.size)
+    net.loss_and_grad(theta, x, y, grad)  # caches theta's views
+    theta[:] = np.linspace(-1.0, 1.0, net.size)
+    loss = net.loss_and_grad(theta, x, y, grad)
+    want_loss, want_grad = _fresh_loss_and_grad(theta, x, y)
+    assert loss == want_loss
+    np.testing.assert_array_equal(grad, want_grad)
+    assert np.any(grad != 0.0)
+
+
+def test_layer_views_write_through() -> None:
+    net = Network(ARCH)
+    buffer = np.zeros(net.size)
+    W, WT, b = net.layer_views(buffer)[1]
+    W[1, 2] = 5.0
+    b[0] = -3.0
+    assert WT[2, 1] == 5.0
+    assert buffer[net.param_index["w12"]] == 5.0
+    assert buffer[net.param_index["b4"]] == -3.0
+
+
+def test_run_equals_single_steps_with_records_in_between() -> None:
+    """run's loop (no per-step errstate) and step_once + record walk the same path."""
+    for name in ("article", "softmax3", "xor"):
+        fast, slow = Stepper(load_builtin(name)), Stepper(load_builtin(name))
+        fast.run(150)
+        for _ in range(150):
+            slow.step_once()
+            slow.record()  # fresh record buffers churn the view cache
+        np.testing.assert_array_equal(fast.theta, slow.theta)
+        np.testing.assert_array_equal(fast.grad, slow.grad)
+        np.testing.assert_array_equal(fast.loss_history, slow.loss_history)
+
+
+def test_divergence_is_flagged_without_a_numpy_warning() -> None:
+    """The finite check sees overflow in the gradient; pytest turns warnings into errors."""
+    stepper = Stepper(load_builtin("diverge"))
+    while stepper.can_step:
+        stepper.step_once()
+    assert stepper.diverged == stepper.step
+    assert not (np.isfinite(stepper.loss) and np.isfinite(stepper.grad).all())
