@@ -22,8 +22,8 @@ import numpy as np
 import pytest
 
 from bptui.engine.network import Architecture, Network
-from bptui.engine.scenario import load_builtin
-from bptui.engine.stepper import Stepper
+from bptui.engine.scenario import load_builtin, load_file
+from bptui.engine.stepper import DivergedError, Stepper
 
 RECORD_KEYS = {"step", "loss", "params", "grads", "nodes", "layers", "factors"}
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
@@ -330,3 +330,37 @@ def test_output_factor_formula_matches_its_values(name, batch_size, denominator)
     else:
         expected = (yhat - y) / denominator
     np.testing.assert_allclose(head.values[batch], expected, rtol=1e-12)
+
+
+HUGE = """\
+[network]
+layers = [1, 1, 1]
+activation = "identity"
+[data]
+x = [1e300, 2.0]
+y = [1.0, 2.0]
+[[init.layers]]
+W = [[1e300]]
+b = [0.0]
+[[init.layers]]
+W = [[1.0]]
+b = [0.0]
+"""
+
+
+def test_divergence_at_step_zero(run_cli, write_file) -> None:
+    """A start that is already non-finite: one record, diverged = 0, nothing to step."""
+    path = write_file("huge.toml", HUGE)
+    doc = trace(run_cli, "--config", path, "--steps", "5")
+    assert doc["diverged"] == 0
+    assert len(doc["steps"]) == 1
+    assert doc["steps"][0]["loss"] is None  # inf is not JSON: null
+    assert doc["steps"][0]["params"]["w1"] == 1e300
+
+    stepper = Stepper(load_file(path))
+    assert stepper.diverged == 0 and not stepper.can_step
+    with pytest.raises(DivergedError):
+        stepper.step_once()
+    assert stepper.back() is False
+    stepper.reset()
+    assert stepper.diverged == 0
