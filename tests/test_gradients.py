@@ -320,7 +320,7 @@ def assert_close(actual, expected, what: str = "") -> None:
     np.testing.assert_allclose(actual, expected, rtol=REL, atol=1e-12 * scale, err_msg=what)
 
 
-FEW = settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FEW = settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 # --------------------------------------------------- engine vs reference
