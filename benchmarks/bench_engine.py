@@ -341,6 +341,8 @@ def main(argv: list[str] | None = None) -> int:
                 f" {_us(theirs):>16} {f'{ratio:.1f}× ({median_ratio:.1f}×)':>16} "
                 f"{bar:>5.1f}×  {'yes' if ratio >= bar else 'NO'}"
             )
+        else:
+            line += f" {'—':>16} {'—':>16} {'—':>6}  —"
         print(line)
     for scenario, timed in rows:
         if "bptui+record" in timed:
