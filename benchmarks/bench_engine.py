@@ -265,6 +265,59 @@ def run_rounds(contenders: list[Contender], rounds: int) -> None:
             c.time_once()
 
 
+def article_floor(scenario: Scenario) -> Callable[[int], None]:
+    """The article step as bare numpy calls: preallocated arrays, no Python logic.
+
+    Every call here is one the engine must make in some form (update, two
+    layers forward, loss, delta, two layers backward, finite check), so its
+    time is the least a numpy engine can spend on the article step; if torch
+    time / this is under a bar, no numpy engine meets that bar.  It is checked
+    against the engine's gradient before it is timed.
+    """
+    stepper = Stepper(scenario)
+    x, y = scenario.x, scenario.y
+    alpha = stepper.learning_rate * stepper.trainable_mask
+    theta, grad = stepper.theta.copy(), stepper.grad.copy()
+    (W1, b1), (W2, b2) = scenario.network().views(theta)
+    (dW1, db1), (dW2, db2) = scenario.network().views(grad)
+    W1T, W2T = W1.T, W2.T
+    step = np.empty_like(theta)
+    z1, a1, s1, da1 = (np.empty((len(x), len(b1))) for _ in range(4))
+    z2, r, r2, d2 = (np.empty((len(x), 1)) for _ in range(4))
+    half, one, minus_two = np.array(0.5), np.array(1.0), np.array(-2.0)
+
+    def steps(count: int) -> None:
+        for _ in range(count):
+            np.multiply(alpha, grad, out=step)
+            np.subtract(theta, step, out=theta)
+            np.dot(x, W1T, out=z1)
+            np.add(z1, b1, out=z1)
+            np.logaddexp(0.0, z1, out=a1)
+            np.dot(a1, W2T, out=z2)
+            np.add(z2, b2, out=z2)
+            np.subtract(y, z2, out=r)
+            np.multiply(r, r, out=r2)
+            np.add.reduce(r2, axis=None)
+            np.multiply(minus_two, r, out=d2)
+            np.dot(d2.T, a1, out=dW2)
+            np.add.reduce(d2, axis=0, out=db2)
+            np.dot(d2, W2, out=da1)
+            np.multiply(half, z1, out=s1)
+            np.tanh(s1, out=s1)
+            np.add(one, s1, out=s1)
+            np.multiply(half, s1, out=s1)
+            np.multiply(da1, s1, out=da1)
+            np.dot(da1.T, x, out=dW1)
+            np.add.reduce(da1, axis=0, out=db1)
+            np.vdot(grad, grad)
+
+    reference = Stepper(scenario)
+    reference.run(1)
+    steps(1)
+    _close("article floor: gradient after one step", grad, reference.grad)
+    return steps
+
+
 def gemm_floor(scenario: Scenario, rounds: int) -> float:
     """Seconds for the two float64 GEMMs every engine must do on a wide first layer.
 
@@ -321,6 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(Contender("torch", torch_steps(scenario)))
         if scenario.name == "article":
             contenders.append(Contender("bptui+record", bptui_recorded(scenario)))
+            contenders.append(Contender("numpy floor", article_floor(scenario)))
         run_rounds(contenders, rounds)
         rows.append((scenario, {c.name: c for c in contenders}))
 
@@ -353,6 +407,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n{scenario.name}: step + full record {_us(recorded)} µs = "
                 f"{overhead:.2f}× ({recorded.median / plain.median:.2f}×) the plain step "
                 f"(bar ≤ {RECORD_BAR:g}×)  {'yes' if overhead <= RECORD_BAR else 'NO'}"
+            )
+    for scenario, timed in rows:
+        if "numpy floor" in timed and "torch" in timed:
+            floor = timed["numpy floor"]
+            print(
+                f"\n{scenario.name}: its 22 numpy calls alone, with no Python logic, take "
+                f"{_us(floor)} µs, so no numpy engine can beat torch by more than "
+                f"{timed['torch'].best / floor.best:.1f}× here "
+                f"(bptui step = {timed['bptui'].best / floor.best:.2f}× the floor)"
             )
     for scenario, timed in rows:
         if scenario.arch.layers[0] >= 256 and "torch" in timed:
