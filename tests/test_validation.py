@@ -213,7 +213,7 @@ CASES = [
     (
         "ragged-rows",
         changed(TWO_IN, "x = [[0.1, 0.2], [0.3, 0.4]]", "x = [[0.1, 0.2], [0.3]]"),
-        ["data.x[1]", "1 values", "2"],
+        ["data.x[1]", "1 value,", "2"],
     ),
     (
         "flat-x-for-two-inputs",

@@ -22,6 +22,15 @@ from bptui.engine.network import Architecture, Network, default_node_names
 Array = np.ndarray
 
 
+#: Larger networks are not what a step-by-step viewer is for, and would
+#: allocate without bound from a one-line typo such as ``[1, 2000000000, 1]``.
+MAX_PARAMETERS = 10_000_000
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 class ScenarioError(ValueError):
     """Bad input: the message names the problem and where it is."""
 
@@ -223,6 +232,12 @@ class _Parser:
                 "network.layers",
                 f"must be a list of at least two positive whole numbers, got {layers!r}",
             )
+        size = sum(a * b + b for a, b in zip(layers, layers[1:]))
+        if size > MAX_PARAMETERS:
+            raise self.fail(
+                "network.layers",
+                f"{layers} has {size:,} parameters; bptui is for networks up to {MAX_PARAMETERS:,}",
+            )
         activation = self.choice(
             net.get("activation", "softplus"), "network.activation", fn.HIDDEN_ACTIVATIONS
         )
@@ -299,7 +314,7 @@ class _Parser:
             cells = row if isinstance(row, list) else [row]
             if len(cells) != columns:
                 raise self.fail(
-                    f"{key}[{i}]", f"has {len(cells)} values, the network needs {columns}"
+                    f"{key}[{i}]", f"has {_count(len(cells), 'value')}, the network needs {columns}"
                 )
             rows.append([self.number(c, f"{key}[{i}]") for c in cells])
         return np.array(rows, dtype=np.float64).reshape(len(rows), columns)
@@ -395,7 +410,7 @@ class _Parser:
             ):
                 raise self.fail(
                     f"{key}.W",
-                    f"must be {out} rows of {inp} values (shape (out, in) = ({out}, {inp}))",
+                    f"must be {_count(out, 'row')} of {_count(inp, 'value')} (shape (out, in) = ({out}, {inp}))",
                 )
             Wm = np.array(
                 [[self.number(v, f"{key}.W[{i}]") for v in row] for i, row in enumerate(W)],
