@@ -220,7 +220,7 @@ async def test_chain_is_pending_until_backward_reaches_the_layer() -> None:
         ref = reference(steps=1).record()
         upstream = ref.factors["b1"][0].values
         assert fmt_value(upstream[1]) in chain  # ∂Loss/∂green is computed in layer 2
-        assert "pending until backward layer 1" in chain
+        assert "∂Loss/∂b1: after backward layer 1" in chain
         assert "backprop 4 + ?  vs  from scratch 6 + ?" in chain
         await pilot.press("n")
         chain = pane_text(app, "chain")

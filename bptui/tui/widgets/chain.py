@@ -48,7 +48,7 @@ def factor_lines(factors: list[Factor]) -> list[Text]:
         if factor.reused:
             lines.append(
                 Text(
-                    f"    ↻ reused — first computed for {factor.first_use} "
+                    f"   ↻ reused — first computed for {factor.first_use} "
                     f"in backward layer {factor.computed_in}",
                     style="green",
                 )
@@ -120,7 +120,7 @@ def sum_line(view: View, name: str) -> Text:
     info = view.network.params[view.network.param_index[name]]
     if not view.shows_backward(info.layer):
         return Text(
-            f"Σ products = {PENDING}   ∂Loss/∂{name} pending until backward layer {info.layer}",
+            f"Σ products = {PENDING}   ∂Loss/∂{name}: after backward layer {info.layer}",
             style="dim",
         )
     total = float(np.sum(view.record.chain_product(name)))
