@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -96,7 +96,7 @@ def resolve_scenario(name: str | None, config: str | None) -> Scenario:
     return load_builtin(name or "article")
 
 
-def write_atomically(path: str, text: str) -> None:
+def write_atomically(path: str, chunks: Iterable[str]) -> None:
     """Write via a temporary file in the same folder, so no half-written output."""
     target = Path(path)
     if target.is_dir():
@@ -108,9 +108,13 @@ def write_atomically(path: str, text: str) -> None:
         fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
     except OSError as e:
         raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        # mkstemp makes 0600 files; the output should be an ordinary file.
+        os.chmod(tmp, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+            handle.writelines(chunks)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -122,15 +126,11 @@ def cmd_trace(argv: Sequence[str]) -> int:
 
     args = build_trace_parser().parse_args(argv)
     scenario = resolve_scenario(args.name, args.config)
-    text = (
-        trace_json(scenario, args.steps)
-        if args.format == "json"
-        else trace_csv(scenario, args.steps)
-    )
+    chunks = (trace_json if args.format == "json" else trace_csv)(scenario, args.steps)
     if args.output:
-        write_atomically(args.output, text)
+        write_atomically(args.output, chunks)
     else:
-        sys.stdout.write(text)
+        sys.stdout.writelines(chunks)
     return EXIT_OK
 
 

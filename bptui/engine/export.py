@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -58,42 +59,57 @@ def record_to_dict(record: StepRecord) -> dict[str, Any]:
     }
 
 
-def run_trace(scenario: Scenario, steps: int) -> tuple[list[StepRecord], int | None]:
-    """Records 0…steps, stopping early at the first non-finite record."""
+def iter_records(scenario: Scenario, steps: int) -> Iterator[StepRecord]:
+    """Records 0…steps one at a time, ending early at the first non-finite record.
+
+    Records are built as they are written, so a long trace never holds more
+    than one record in memory.
+    """
     stepper = Stepper(scenario)
-    records = [stepper.record()]
+    yield stepper.record()
     while stepper.step < steps and stepper.diverged is None:
         stepper.step_once()
-        records.append(stepper.record())
-    return records, stepper.diverged
+        yield stepper.record()
 
 
-def trace_json(scenario: Scenario, steps: int) -> str:
-    """The trace document, one record per line so long traces stay greppable."""
-    records, diverged = run_trace(scenario, steps)
-
-    def dump(value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-    body = ",\n  ".join(dump(record_to_dict(r)) for r in records)
-    return (
-        "{\n"
-        f' "scenario": {dump(scenario.to_dict())},\n'
-        f' "parameters": {dump(scenario.network().param_names)},\n'
-        f' "diverged": {dump(diverged)},\n'
-        f' "steps": [\n  {body}\n ]\n'
-        "}\n"
-    )
+def divergence_step(scenario: Scenario, steps: int) -> int | None:
+    """Where a run of ``steps`` steps diverges, found by the cheap plain step."""
+    stepper = Stepper(scenario)
+    if stepper.diverged is None and steps:
+        stepper.run(steps)
+    return stepper.diverged
 
 
-def trace_csv(scenario: Scenario, steps: int) -> str:
-    records, _ = run_trace(scenario, steps)
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, allow_nan=False)
+
+
+def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
+    """The trace document in chunks, one record per line (greppable, streamable).
+
+    ``diverged`` precedes ``steps`` as in SPEC §4, so a first pass with the
+    plain step finds it before the records are built and written.
+    """
+    yield "{\n"
+    yield f' "scenario": {_dump(scenario.to_dict())},\n'
+    yield f' "parameters": {_dump(scenario.network().param_names)},\n'
+    yield f' "diverged": {_dump(divergence_step(scenario, steps))},\n'
+    yield ' "steps": [\n'
+    for k, record in enumerate(iter_records(scenario, steps)):
+        yield ("  " if k == 0 else ",\n  ") + _dump(record_to_dict(record))
+    yield "\n ]\n}\n"
+
+
+def trace_csv(scenario: Scenario, steps: int) -> Iterator[str]:
+    """One CSV row per record: step, loss, parameters, then their gradients."""
     names = scenario.network().param_names
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["step", "loss", *names, *(f"d{n}" for n in names)])
-    for r in records:
+    for r in iter_records(scenario, steps):
         writer.writerow(
             [r.step, repr(r.loss), *map(repr, r.theta.tolist()), *map(repr, r.grad.tolist())]
         )
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
