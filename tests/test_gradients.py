@@ -613,10 +613,12 @@ def test_relative_error() -> None:
         (1.01e-7, 1.0, False, "suspect"),
         (1.01e-7, 1.0, True, "ok-kink"),
         (1e-4, 1.0, True, "ok-kink"),
-        (1.01e-4, 1.0, True, "suspect"),
+        (1.01e-4, 1.0, True, "kink"),  # straddles the kink: not comparable
         (1e-2, 1.0, False, "suspect"),
         (1.01e-2, 1.0, False, "wrong"),
-        (1.01e-2, 1.0, True, "wrong"),
+        (1.01e-2, 1.0, True, "kink"),
+        (float("nan"), float("nan"), False, "non-finite"),
+        (float("inf"), float("inf"), True, "non-finite"),
         (0.5, 1e-9, False, "good"),  # tiny gradients: judged by absolute error
         (0.5, 1.01e-9, False, "wrong"),
     ],

@@ -2,7 +2,8 @@
 
 For every parameter at the current step: the analytic (backprop) gradient,
 the numeric one, their relative error |a − n| / max(|a|, |n|) and the verdict
-(good ≤ 1e-7; ok-kink ≤ 1e-4 only near a relu kink; wrong > 1e-2; suspect in
+(good ≤ 1e-7; ok-kink ≤ 1e-4 only near a relu kink; kink beyond that where the
+nudge straddles it, not comparable; wrong > 1e-2; suspect in
 between).  With ``--grads`` the user's values join as a last column.  The
 app computes the rows (:meth:`DebugState.gradient_check`); this only renders.
 """
@@ -24,7 +25,14 @@ from bptui.engine import gradcheck
 from bptui.engine.usergrads import UserGradResult
 from bptui.tui.view import fmt_value
 
-VERDICT_STYLE = {"good": "green", "ok-kink": "yellow", "suspect": "yellow", "wrong": "bold red"}
+VERDICT_STYLE = {
+    "good": "green",
+    "ok-kink": "yellow",
+    "kink": "yellow",
+    "suspect": "yellow",
+    "wrong": "bold red",
+    "non-finite": "bold red",
+}
 
 
 def gradcheck_renderable(
