@@ -325,7 +325,7 @@ class _Parser:
         path = Path(value) if self.base_dir is None else self.base_dir / value
         try:
             with open(path, newline="", encoding="utf-8") as handle:
-                reader = csv.reader(handle)
+                reader = csv.reader(handle, strict=True)
                 # Each row with its line in the file, so errors name the line a user sees.
                 numbered = [(reader.line_num, row) for row in reader]
         except FileNotFoundError:
