@@ -1,0 +1,351 @@
+"""The UI benchmark: launch time against a bare Textual app, and flat-out running.
+
+Why: the engine benchmark proves the math is fast; this one proves the app
+around it is.  Two measurements, one run, printed as ratios:
+
+(a) Launch to first painted screen.  Each contender is started as a real
+    process in a pseudo-terminal of 140×45 (interpreter start, imports,
+    compose, mount and the first frame all count), and the clock stops when
+    the terminal has received a frame holding the contender's markers: for
+    bptui the status line's ``Loss 3.066789``, the diagram's ``green`` and the
+    Footer's ``Quit``; for the baseline, a bare Textual app with a Header and
+    a Footer, its title and ``Quit``.  Runs alternate between the two so
+    load on the machine hits both alike; the median is reported.
+    Bar: bptui ≤ 1.5× the bare app.
+
+(b) Flat out on the article scenario, headless (``run_test`` at 140×45):
+    press ``r``, press ``+`` up to the top speed, let it run for five
+    seconds, count steps (the stepper's step counter) and frames: repaints
+    of the network diagram (``render_lines`` calls the compositor made for
+    it; every frame redraws it with the new step's values).  Screen updates,
+    views handed out and loss-plot rebuilds are printed beside it.  The
+    engine running with no UI at all over the same time is the baseline.
+    Bar: ≥ 5,000 steps/s while drawing ≥ 10 frames/s.
+
+Run:  .venv/bin/python benchmarks/bench_tui.py [--rounds N] [--seconds S] [--write]
+
+``--write`` also writes the tables to benchmarks/RESULTS_TUI.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import pty
+import re
+import select
+import signal
+import statistics
+import struct
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+LAUNCH_BAR = 1.5
+STEPS_BAR = 5_000.0
+FRAMES_BAR = 10.0
+SIZE = (140, 45)
+LAUNCH_TIMEOUT = 30.0
+
+BARE_APP = """
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Header
+
+class Bare(App):
+    TITLE = "bare textual"
+    BINDINGS = [("q", "quit", "Quit")]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Footer()
+
+Bare().run()
+"""
+
+#: Escape sequences (CSI, OSC, DCS/APC strings, two-byte escapes).
+ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[P_^X][^\x1b]*\x1b\\|\x1b."
+)
+
+
+@dataclass(frozen=True)
+class Contender:
+    """A program and the frames to wait for: (label, markers) stages in order."""
+
+    name: str
+    argv: list[str]
+    stages: tuple[tuple[str, tuple[str, ...]], ...]
+    imports: str
+
+
+FIRST = "first paint"
+FILLED = "every pane filled"
+
+
+def contenders() -> list[Contender]:
+    python = sys.executable
+    return [
+        Contender(
+            "bare Textual (Header + Footer)",
+            [python, "-c", BARE_APP],
+            ((FIRST, ("bare textual", "Quit")),),
+            "import textual.app, textual.widgets; from textual.widgets import Footer, Header",
+        ),
+        Contender(
+            "bptui (article)",
+            [python, "-m", "bptui"],
+            (
+                # status line, diagram and Footer
+                (FIRST, ("Loss 3.066789", "green", "Quit")),
+                # and the forward pane's blue (6 decimals) and ∂Loss/∂b1
+                (FILLED, ("Loss 3.066789", "green", "Quit", "0.718291", "0.646880")),
+            ),
+            "import bptui.cli, bptui.tui.app",
+        ),
+    ]
+
+
+def paint_times(contender: Contender, size: tuple[int, int] = SIZE) -> dict[str, float]:
+    """Seconds from fork until the terminal has shown each stage's markers."""
+    columns, rows = size
+    start = time.perf_counter()
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of the right size, then the app
+        import fcntl
+        import termios
+
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        env = dict(os.environ, TERM="xterm-256color", COLUMNS=str(columns), LINES=str(rows))
+        env.pop("TEXTUAL", None)
+        os.execve(contender.argv[0], contender.argv, env)
+    received = b""
+    reached: dict[str, float] = {}
+    try:
+        while len(reached) < len(contender.stages):
+            if time.perf_counter() - start > LAUNCH_TIMEOUT:
+                missing = [label for label, _ in contender.stages if label not in reached]
+                raise TimeoutError(f"{contender.name}: no {missing[0]} in {LAUNCH_TIMEOUT} s")
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except OSError:  # the child exited
+                raise RuntimeError(f"{contender.name} exited before painting") from None
+            now = time.perf_counter() - start
+            received += chunk
+            shown = ANSI.sub("", received.decode("utf-8", "replace"))
+            for label, markers in contender.stages:
+                if label not in reached and all(m in shown for m in markers):
+                    reached[label] = now
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
+    return reached
+
+
+def import_time(contender: Contender) -> float:
+    """Seconds for a fresh interpreter to do the contender's imports and exit."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", contender.imports], check=True)
+    return time.perf_counter() - start
+
+
+def measure_launch(rounds: int) -> dict[str, list[float]]:
+    """Median-ready samples, keyed "name: stage"; runs alternate between contenders."""
+    times: dict[str, list[float]] = {}
+    for contender in contenders():  # one warm-up each: page cache, .pyc files
+        paint_times(contender)
+    for _ in range(rounds):
+        for contender in contenders():
+            for label, seconds in paint_times(contender).items():
+                times.setdefault(f"{contender.name}: {label}", []).append(seconds)
+            times.setdefault(f"{contender.name}: imports alone", []).append(import_time(contender))
+    return times
+
+
+# ------------------------------------------------------------------ running
+
+
+@dataclass(frozen=True)
+class RunResult:
+    seconds: float
+    steps: int
+    views: int
+    screen_updates: int
+    diagram_paints: int
+    loss_builds: int
+    engine_steps_per_second: float
+
+    @property
+    def steps_per_second(self) -> float:
+        return self.steps / self.seconds
+
+    @property
+    def frames_per_second(self) -> float:
+        """Frames painted: repaints of the network diagram, which every frame redraws."""
+        return self.diagram_paints / self.seconds
+
+
+def engine_alone(seconds: float) -> float:
+    """Steps per second of Stepper.run with no UI (chunks like the app's)."""
+    from bptui.engine.scenario import load_builtin
+    from bptui.engine.stepper import Stepper
+
+    stepper = Stepper(load_builtin("article"))
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    steps = 0
+    while time.perf_counter() < deadline:
+        steps += stepper.run(256)
+    return steps / (time.perf_counter() - start)
+
+
+async def flat_out(seconds: float) -> RunResult:
+    from textual.screen import Screen
+
+    from bptui.engine.scenario import load_builtin
+    from bptui.tui.app import SPEEDS, make_app
+    from bptui.tui.widgets.diagram import NetworkDiagram
+    from bptui.tui.widgets.loss_plot import LossPane
+
+    counts = {"screen": 0, "diagram": 0, "loss": 0}
+    originals = {
+        (Screen, "_compositor_refresh"): Screen._compositor_refresh,
+        (NetworkDiagram, "render_lines"): NetworkDiagram.render_lines,
+        (LossPane, "render"): LossPane.render,
+    }
+
+    def counting(key: str, original: Callable[..., Any]) -> Callable[..., Any]:
+        def counted(self: Any, *args: Any) -> Any:
+            counts[key] += 1
+            return original(self, *args)
+
+        return counted
+
+    Screen._compositor_refresh = counting("screen", Screen._compositor_refresh)  # type: ignore[method-assign]
+    NetworkDiagram.render_lines = counting("diagram", NetworkDiagram.render_lines)  # type: ignore[method-assign]
+    LossPane.render = counting("loss", LossPane.render)  # type: ignore[method-assign]
+    try:
+        app = make_app(load_builtin("article"))
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.pause()
+            await pilot.press("r")
+            for _ in range(len(SPEEDS)):
+                await pilot.press("plus")
+            assert SPEEDS[app.speed_index] == 0, "not flat out"
+            await pilot.pause(0.5)  # settle into the rhythm
+            assert app.running, "the app is not running"
+            step0, views0, before = app.stepper.step, app.frames, dict(counts)
+            start = time.perf_counter()
+            await asyncio.sleep(seconds)
+            elapsed = time.perf_counter() - start
+            steps, views = app.stepper.step - step0, app.frames - views0
+            done = {key: counts[key] - before[key] for key in counts}
+            await pilot.press("r")
+    finally:
+        for (owner, name), original in originals.items():
+            setattr(owner, name, original)
+    return RunResult(
+        elapsed,
+        steps,
+        views,
+        done["screen"],
+        done["diagram"],
+        done["loss"],
+        engine_alone(seconds),
+    )
+
+
+# ------------------------------------------------------------------- report
+
+
+def report(times: dict[str, list[float]], run: RunResult, rounds: int) -> str:
+    bare_name, ours_name = (c.name for c in contenders())
+    median = {key: statistics.median(values) for key, values in times.items()}
+    bare = median[f"{bare_name}: {FIRST}"]
+    ratio = median[f"{ours_name}: {FIRST}"] / bare
+    filled_ratio = median[f"{ours_name}: {FILLED}"] / bare
+    import_ratio = median[f"{ours_name}: imports alone"] / median[f"{bare_name}: imports alone"]
+    lines = [
+        f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}",
+        "",
+        f"## (a) Launch to first painted screen ({SIZE[0]}×{SIZE[1]} pty, median of {rounds})",
+        "",
+        "| app: stage | median | min | max |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for key, values in sorted(times.items()):
+        lines.append(
+            f"| {key} | {median[key] * 1000:.0f} ms "
+            f"| {min(values) * 1000:.0f} ms | {max(values) * 1000:.0f} ms |"
+        )
+    verdict = "meets" if ratio <= LAUNCH_BAR else "MISSES"
+    lines += [
+        "",
+        f"bptui first paint / bare = **{ratio:.2f}×** ({verdict} the bar of ≤ {LAUNCH_BAR}×); "
+        f"every pane filled / bare = {filled_ratio:.2f}×; imports alone / bare imports = "
+        f"{import_ratio:.2f}×",
+        "",
+        f"## (b) Flat out, article scenario, headless {SIZE[0]}×{SIZE[1]}, {run.seconds:.1f} s",
+        "",
+        "| measure | value |",
+        "| --- | ---: |",
+        f"| steps | {run.steps:,} |",
+        f"| steps / s | **{run.steps_per_second:,.0f}** |",
+        f"| frames painted / s (network diagram repaints) | **{run.frames_per_second:.1f}** |",
+        f"| screen updates / s | {run.screen_updates / run.seconds:.1f} |",
+        f"| views handed to the panes / s | {run.views / run.seconds:.1f} |",
+        f"| loss plot rebuilds / s (throttled to ≤ 10 while running) | "
+        f"{run.loss_builds / run.seconds:.1f} |",
+        f"| engine alone (Stepper.run, no UI), steps / s | {run.engine_steps_per_second:,.0f} |",
+        "",
+    ]
+    steps_ok = run.steps_per_second >= STEPS_BAR
+    frames_ok = run.frames_per_second >= FRAMES_BAR
+    lines += [
+        f"steps/s ÷ bar = **{run.steps_per_second / STEPS_BAR:.2f}×** "
+        f"({'meets' if steps_ok else 'MISSES'} ≥ {STEPS_BAR:,.0f} steps/s); "
+        f"frames/s ÷ bar = **{run.frames_per_second / FRAMES_BAR:.2f}×** "
+        f"({'meets' if frames_ok else 'MISSES'} ≥ {FRAMES_BAR:.0f} frames/s); "
+        f"UI run ÷ engine alone = {run.steps_per_second / run.engine_steps_per_second:.2f}×",
+        "",
+        f"TensorFlow Playground draws one step per animation frame (about 60 steps/s): "
+        f"flat out bptui takes {run.steps_per_second / 60:,.0f}× as many steps per second.",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="launches per app (default 7)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="flat-out run (default 5)")
+    parser.add_argument("--write", action="store_true", help="also write benchmarks/RESULTS_TUI.md")
+    args = parser.parse_args(argv)
+
+    times = measure_launch(args.rounds)
+    run = asyncio.run(flat_out(args.seconds))
+    text = report(times, run, args.rounds)
+    print(text)
+    if args.write:
+        path = Path(__file__).with_name("RESULTS_TUI.md")
+        header = (
+            "# bptui UI benchmark\n\n"
+            "Written by `.venv/bin/python benchmarks/bench_tui.py --write` "
+            f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).\n\n"
+        )
+        path.write_text(header + text + "\n", encoding="utf-8")
+        print(f"\nwrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
