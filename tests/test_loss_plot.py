@@ -147,6 +147,10 @@ async def test_diverged_history_drops_non_finite_losses() -> None:
     pane, drawing, _ = await mounted(view_of(stepper))
     assert len(pane.plotted["loss"]) <= int(np.isfinite(history).sum())
     assert f"diverged at step {stepper.diverged}" in drawing
+    finite = history[np.isfinite(history)]
+    assert finite.max() > 1e100
+    pane, drawing, _ = await mounted(view_of(stepper), keys="l")
+    assert "≥1e+100" in drawing  # the top of the axis says values were clipped there
 
 
 @sync

@@ -210,6 +210,14 @@ def _line(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int, str]]:
     return cells
 
 
+def _rows_by_column(path: list[tuple[int, int, str]]) -> dict[int, list[int]]:
+    """The rows an edge's line occupies in each column."""
+    rows: dict[int, list[int]] = {}
+    for x, y, _ in path:
+        rows.setdefault(x, []).append(y)
+    return rows
+
+
 class _Layout:
     """Positions of every node and edge for one mode and canvas size."""
 
@@ -405,10 +413,12 @@ class _Drawing:
     def place_labels(self, canvas: _Canvas, edges: list[_Edge], short: bool) -> bool:
         """Put every edge's label on its line without overlaps (all or nothing)."""
         taken = [row[:] for row in canvas.taken]
+        rows = [_rows_by_column(edge.path) for edge in edges]
         spots = []
-        for edge in edges:
+        for i, edge in enumerate(edges):
             label = edge.short_label if short else edge.label
-            spot = None if label is None else self._spot(canvas, edge, label)
+            others = rows[:i] + rows[i + 1 :]
+            spot = None if label is None else self._spot(canvas, edge, label, others)
             if spot is None:
                 canvas.taken = taken
                 return False
@@ -421,18 +431,38 @@ class _Drawing:
         return True
 
     @staticmethod
-    def _spot(canvas: _Canvas, edge: _Edge, label: str) -> tuple[int, int] | None:
-        """A free place for the label centred on a point of the edge's line."""
+    def _spot(
+        canvas: _Canvas, edge: _Edge, label: str, others: list[dict[int, list[int]]]
+    ) -> tuple[int, int] | None:
+        """A free place for the label on its edge's line, clear of the other lines.
+
+        Where lines cross or meet a label could belong to either, so among
+        the free places the one farthest (up to 2 rows) from every other
+        edge wins, and then the one nearest the middle.
+        """
         path = [cell for cell in edge.path if cell[0] >= edge.label_from]
         low, high = edge.label_from, path[-1][0] - 1 if path else 0
         if high - low + 1 < len(label):
             return None
+        best: tuple[tuple[int, float], tuple[int, int]] | None = None
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             px, py, _ = path[round(t * (len(path) - 1))]
             x = max(low, min(px - len(label) // 2, high - len(label) + 1))
-            if canvas.free(x, py, len(label)):
-                return x, py
-        return None
+            if not canvas.free(x, py, len(label)):
+                continue
+            clearance = min(
+                (
+                    abs(row - py)
+                    for rows in others
+                    for col in range(x, x + len(label))
+                    for row in rows.get(col, ())
+                ),
+                default=2,
+            )
+            score = (min(clearance, 2), -abs(t - 0.5))
+            if best is None or score > best[0]:
+                best = (score, (x, py))
+        return None if best is None else best[1]
 
     # ---------------------------------------------------------------- text
     def header(self) -> list[tuple[str, Style]]:

@@ -212,6 +212,8 @@ class LossPane(PlotextPlot):
         else:
             ticks = np.linspace(low, high, count)
         labels = [_tick_label(10**t if log else t) for t in ticks]
+        if high >= (math.log10(CLIP) if log else CLIP):
+            labels[-1] = "≥" + labels[-1]  # values beyond were clipped to this
         self.plt.ylim(low, high)
         self.plt.yticks(ticks.tolist(), labels)
 
