@@ -13,7 +13,7 @@ import gc
 import time
 from collections.abc import Iterable
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from textual import events, on
@@ -32,10 +32,12 @@ from bptui.tui.view import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane
-from bptui.tui.widgets.help import HelpScreen, HelpTab
 from bptui.tui.widgets.loss_plot import LossPane
 from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
+
+if TYPE_CHECKING:
+    from bptui.tui.widgets.help import HelpTab
 
 #: Run speeds in steps per second; 0 means flat out.
 SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 30, 100, 300, 1000, 0)
@@ -372,6 +374,9 @@ class BptuiApp(App[None]):
             pane.focus()
 
     def action_help(self) -> None:
+        # Imported on first use: Markdown costs ~25 ms of every launch otherwise.
+        from bptui.tui.widgets.help import HelpScreen
+
         self.push_screen(HelpScreen(self.help_tabs()))
 
     def help_tabs(self) -> list[HelpTab]:
@@ -486,6 +491,8 @@ class BptuiApp(App[None]):
     # ------------------------------------------------------------ events
     @on(DataTable.RowHighlighted, "#params")
     def _param_selected(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return  # stale: the cursor moved on (e.g. the mount's row 0 before b1)
         name = event.row_key.value
         if name and name != self.selected_param:
             self.selected_param = name
@@ -493,6 +500,8 @@ class BptuiApp(App[None]):
 
     @on(DataTable.RowHighlighted, "#forward")
     def _point_selected(self, event: DataTable.RowHighlighted) -> None:
+        if event.cursor_row != event.data_table.cursor_row:
+            return
         if event.cursor_row != self.selected_point and event.cursor_row >= 0:
             self.selected_point = event.cursor_row
             self.refresh_view()
