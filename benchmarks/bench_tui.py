@@ -52,6 +52,7 @@ STEPS_BAR = 5_000.0
 FRAMES_BAR = 10.0
 SIZE = (140, 45)
 LAUNCH_TIMEOUT = 30.0
+ANALYSIS = "<!-- analysis: kept by --write -->"
 
 BARE_APP = """
 from textual.app import App, ComposeResult
@@ -342,7 +343,10 @@ def main(argv: list[str] | None = None) -> int:
             "Written by `.venv/bin/python benchmarks/bench_tui.py --write` "
             f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).\n\n"
         )
-        path.write_text(header + text + "\n", encoding="utf-8")
+        # a hand-written analysis below the marker survives a rerun
+        old = path.read_text(encoding="utf-8") if path.exists() else ""
+        analysis = old[old.index(ANALYSIS) :] if ANALYSIS in old else ""
+        path.write_text(header + text + "\n\n" + analysis, encoding="utf-8")
         print(f"\nwrote {path}")
     return 0
 
