@@ -364,3 +364,19 @@ def test_divergence_at_step_zero(run_cli, write_file) -> None:
     assert stepper.back() is False
     stepper.reset()
     assert stepper.diverged == 0
+
+
+@pytest.mark.parametrize("name", ["article", "xor", "softmax3", "deep"])
+def test_reuse_marks_match_first_use_in_backward_order(name: str) -> None:
+    """Chains are built lazily; their reuse marks must still be what a full
+    backward walk gives: output layer first, per node its bias then weights."""
+    record = Stepper(load_builtin(name)).record()
+    net = record.network
+    order = sorted(net.params, key=lambda p: (-p.layer, p.row, p.kind != "b"))
+    first: dict[str, str] = {}
+    for p in order:
+        for factor in record.factors[p.name]:
+            owner = first.setdefault(factor.symbol, p.name)
+            assert factor.first_use == owner, (p.name, factor.symbol)
+            assert factor.reused is (owner != p.name)
+    assert list(record.factors) == net.param_names

@@ -7,7 +7,7 @@ snapshot, so history never stores it.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -65,7 +65,7 @@ class StepRecord:
     batch: Array
     layers: list[LayerRecord]
     point_loss: Array
-    factors: dict[str, list[Factor]] = field(default_factory=dict)
+    factors: Mapping[str, list[Factor]] = field(default_factory=dict)
 
     @property
     def finite(self) -> bool:
@@ -179,7 +179,7 @@ def build_record(
             layers=layers,
             point_loss=point_loss,
         )
-        record.factors = ChainBuilder(record, batch_size=len(batch)).all_chains()
+        record.factors = ChainBuilder(record, batch_size=len(batch))
     return record
 
 
@@ -189,18 +189,12 @@ def _times(*terms: str) -> str:
     return "·".join(kept) if kept else "1"
 
 
-@functools.lru_cache(maxsize=8)
-def _backward_order(net: Network) -> list[ParamInfo]:
-    """Output layer first; per node its bias, then its weights (b3, w3, w4, b1, w1, b2, w2)."""
-    return sorted(net.params, key=lambda p: (-p.layer, p.row, p.kind != "b"))
+#: A factor before its reuse mark: (symbol, formula, values, computed_in, first_use).
+_Piece = tuple[str, str, Array, int, str]
 
 
-#: A factor before its first-use marks: (symbol, formula, values, computed_in).
-_Piece = tuple[str, str, Array, int]
-
-
-class ChainBuilder:
-    """Builds each parameter's chain of factors, output first.
+class ChainBuilder(Mapping[str, list[Factor]]):
+    """Each parameter's chain of factors, built when first asked for.
 
     The chain of a parameter feeding node i of layer l is the chain of the node
     it flows into, as long as that layer has a single node (so the article's
@@ -208,8 +202,11 @@ class ChainBuilder:
     summed ∂Loss/∂node that backprop already holds.  Then the local ∂node/∂θ.
 
     Like backprop itself, the builder computes each shared piece once: a
-    node's upstream chain and a layer's activation slope are memoized, and
-    every parameter's chain reuses them (this is most of a record's cost).
+    node's upstream chain and a layer's activation slope are memoized.  Who
+    uses a piece first needs no values: backward order visits the output
+    layer first and, per node, its bias first, so every piece attached to a
+    node (its loss factor, its edge, its summed ∂Loss/∂node) is first used by
+    that node's bias.  That lets the TUI pay only for the chain it shows.
     """
 
     def __init__(self, record: StepRecord, batch_size: int) -> None:
@@ -217,20 +214,30 @@ class ChainBuilder:
         self.net = record.network
         self.count = batch_size * record.y.shape[1]
         self.points = batch_size
-        self.first_use: dict[str, str] = {}
+        self._chains: dict[str, list[Factor]] = {}
         self._upstream: dict[tuple[int, int], list[_Piece]] = {}
         self._slopes: dict[int, Array] = {}
 
-    def all_chains(self) -> dict[str, list[Factor]]:
-        chains = {p.name: self._mark(p.name, self.chain(p)) for p in _backward_order(self.net)}
-        return {name: chains[name] for name in self.net.param_names}
+    def __getitem__(self, name: str) -> list[Factor]:
+        if name not in self._chains:
+            p = self.net.params[self.net.param_index[name]]
+            self._chains[name] = [
+                Factor(symbol, formula, values, first, computed_in, first != name)
+                for symbol, formula, values, computed_in, first in self.chain(p)
+            ]
+        return self._chains[name]
 
-    def _mark(self, param: str, pieces: list[_Piece]) -> list[Factor]:
-        marked = []
-        for symbol, formula, values, computed_in in pieces:
-            first = self.first_use.setdefault(symbol, param)
-            marked.append(Factor(symbol, formula, values, first, computed_in, first != param))
-        return marked
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.net.param_names)
+
+    def __len__(self) -> int:
+        return self.net.size
+
+    def all_chains(self) -> dict[str, list[Factor]]:
+        return {name: self[name] for name in self.net.param_names}
+
+    def _bias_name(self, layer: int, row: int) -> str:
+        return self.net.param_names[self.net.bias_slices[layer - 1].start + row]
 
     def name(self, layer: int, row: int) -> str:
         return self.net.node_names[layer][row]
@@ -249,14 +256,15 @@ class ChainBuilder:
         rec, node = self.record, self.name(layer, row)
         L = self.net.depth
         lay = rec.layers[layer - 1]
+        owner = self._bias_name(layer, row)
         if layer == L:
             if self.net.fused:
                 formula = fn.dloss_dz_formula(
                     self.net.loss, self.net.output, node, self.count, self.points
                 )
-                return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L)]
+                return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L, owner)]
             formula = fn.dloss_dyhat_formula(self.net.loss, node, self.count)
-            return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L)]
+            return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L, owner)]
         nxt = rec.layers[layer]
         if self.net.layers[layer + 1] == 1:
             return [*self.upstream(layer + 1, 0), self.edge(layer, row)]
@@ -264,7 +272,7 @@ class ChainBuilder:
         span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
         formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
         values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
-        return [(f"∂Loss/∂{node}", formula, values, layer + 1)]
+        return [(f"∂Loss/∂{node}", formula, values, layer + 1, owner)]
 
     def edge(self, layer: int, row: int) -> _Piece:
         """∂next/∂node for the single node of layer+1."""
@@ -274,14 +282,15 @@ class ChainBuilder:
         weight = self._weight_name(layer + 1, 0, row)
         w = nxt.W[0, row]
         n = rec.x.shape[0]
+        owner = self._bias_name(layer, row)
         if layer + 1 == self.net.depth:
             if self.net.fused:
-                return (f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), layer + 1)
+                return (f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), layer + 1, owner)
             slope_text = fn.output_derivative_formula(self.net.output, nxt_name)
         else:
             slope_text = self.net.hidden.formula(nxt_name)
         slope = self._slope(layer + 1)[:, 0]
-        return (f"∂{nxt_name}/∂{node}", _times(slope_text, weight), slope * w, layer + 1)
+        return (f"∂{nxt_name}/∂{node}", _times(slope_text, weight), slope * w, layer + 1, owner)
 
     def local(self, p: ParamInfo) -> _Piece:
         """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
@@ -297,12 +306,18 @@ class ChainBuilder:
             input_values = np.ones(n)
         if p.layer == self.net.depth:
             if self.net.fused:
-                return (f"∂z_{node}/∂{p.name}", source, input_values, p.layer)
+                return (f"∂z_{node}/∂{p.name}", source, input_values, p.layer, p.name)
             slope_text = fn.output_derivative_formula(self.net.output, node)
         else:
             slope_text = self.net.hidden.formula(node)
         slope = self._slope(p.layer)[:, p.row]
-        return (f"∂{node}/∂{p.name}", _times(slope_text, source), slope * input_values, p.layer)
+        return (
+            f"∂{node}/∂{p.name}",
+            _times(slope_text, source),
+            slope * input_values,
+            p.layer,
+            p.name,
+        )
 
     def _slope(self, layer: int) -> Array:
         """∂a/∂z of every node of a (non-fused) layer, computed once per record."""
