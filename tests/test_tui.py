@@ -589,3 +589,18 @@ def test_loss_always_has_four_significant_digits() -> None:
     assert fmt_value(-0.6468799) == "−0.646880"
     assert fmt_value(3.2e-9) == "3.20e-09"
     assert fmt_value(-0.0) == "0.000000"
+
+
+def test_chain_marks_points_outside_the_mini_batch() -> None:
+    scenario = dataclasses.replace(load_builtin("article"), batch_size=2)
+    stepper = Stepper(scenario)
+    stepper.run(1)  # step 1 descends the second batch: the third point alone
+    view = view_of(stepper, selected_param="b1")
+    console = Console(width=120, record=True, file=io.StringIO())
+    console.print(chain_renderable(view))
+    text = console.export_text()
+    assert "x=0.1 ⊘" in text and "x=0.53 ⊘" in text and "x=0.82 ⊘" not in text
+    assert "contributes 0" in text
+    grad = view.record.grads["b1"]
+    assert f"∂Loss/∂b1 = {fmt_value(grad)}  ✓ equal" in text
+    assert fmt_value(float(view.record.chain_product("b1")[2])) == fmt_value(grad)

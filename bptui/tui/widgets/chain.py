@@ -99,7 +99,7 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
     in_batch[record.batch] = True
     products = record.chain_product(name)
     for i in range(record.x.shape[0]):
-        label = point_label(view, i) + ("" if in_batch[i] else " (not in batch)")
+        label = point_label(view, i) + ("" if in_batch[i] else " ⊘")
         cells: list[RenderableType] = [Text(label, style="" if in_batch[i] else "dim")]
         for factor in factors:
             if view.shows_backward(factor.computed_in):
@@ -149,9 +149,10 @@ def chain_renderable(view: View) -> RenderableType:
     parts: list[RenderableType] = [chain_equation(name, factors), *factor_lines(factors)]
     if not view.is_trainable(name):
         parts.append(Text("❄ frozen: its gradient is computed but never applied", style="dim"))
+    parts += [Text(""), values_table(view, name, factors)]
+    if len(view.record.batch) < view.record.x.shape[0]:
+        parts.append(Text("⊘ not in this step's mini-batch: contributes 0", style="dim"))
     parts += [
-        Text(""),
-        values_table(view, name, factors),
         sum_line(view, name),
         *comparison_lines(view.user_results, name, view.shows_backward(info_layer(view, name))),
         Text(""),
