@@ -96,9 +96,7 @@ class GotoScreen(ModalScreen[int | None]):
         with Vertical(id="goto-box"):
             yield Label(f"Go to step (now {self.current}; reached 0 … {self.reached}):")
             yield Input(placeholder="step number", type="integer", id="goto-input")
-            yield Label(
-                "enter: go · escape: cancel · beyond the last step runs there", id="goto-hint"
-            )
+            yield Label("enter: go · escape: cancel · past the end: runs there", id="goto-hint")
 
     @on(Input.Submitted)
     def submit(self, event: Input.Submitted) -> None:

@@ -89,8 +89,12 @@ class HelpScreen(ModalScreen[None]):
             yield Static("bptui — help  (escape closes)", id="help-title")
             with TabbedContent(initial=self.initial or "help-keys"):
                 with TabPane("Keys & panes", id="help-keys"):
-                    with VerticalScroll():
+                    with VerticalScroll(id="help-keys-scroll"):
                         yield Markdown(KEYS_AND_PANES)
                 for i, (title, factory) in enumerate(self.extra_tabs):
                     with TabPane(title, id=f"help-extra-{i}"):
                         yield factory()
+
+    def on_mount(self) -> None:
+        # Arrow keys and page keys scroll the text straight away.
+        self.query_one("#help-keys-scroll").focus()
