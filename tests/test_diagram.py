@@ -284,3 +284,23 @@ def test_format_value() -> None:
     assert format_value(123456.0) == "1.2e+05"
     assert format_value(float("nan")) == "nan"
     assert format_value(float("-inf")) == "-inf"
+
+
+@sync
+async def test_update_and_backward_phases_add_their_news_to_the_labels() -> None:
+    stepper = Stepper(load_builtin("article"))
+    stepper.step_once()
+    before = stepper.record().params
+    stepper.next_phase()  # the update of step 2
+    after = stepper.record().params
+    text = (await rendered([view_of(stepper)], size=(78, 19))).plain
+    for name in ("w1", "w2", "w3", "w4"):
+        assert f"{name} {format_value(before[name])}→{format_value(after[name])}" in text
+    for _ in range(4):  # forward 1, forward 2, loss, backward layer 2
+        stepper.next_phase()
+    grads = stepper.record().grads
+    text = (await rendered([view_of(stepper)], size=(78, 19))).plain
+    assert f"w3 {format_value(after['w3'])} ∂{format_value(grads['w3'])}" in text
+    assert f"w4 {format_value(after['w4'])} ∂{format_value(grads['w4'])}" in text
+    assert f"w1 {format_value(after['w1'])} ∂" not in text  # layer 1 not computed yet
+    assert f"w1 {format_value(after['w1'])}" in text

@@ -102,12 +102,15 @@ class _Edge:
     source: _Node
     target: _Node
     style: Style
-    label: str | None
-    short_label: str | None
+    label: str | None  # "w1 0.497"
+    short_label: str | None  # "w1"
     order: float
     label_style: Style = field(default_factory=Style)
     path: list[tuple[int, int, str]] = field(default_factory=list)
     label_from: int = 0
+    #: what the current phase adds, when there is room: "w1 0.497→0.503"
+    #: after the update, "w3 0.674 ∂-0.997" once backward computed it
+    phase_label: str | None = None
 
 
 class _Canvas:
@@ -389,9 +392,21 @@ class _Drawing:
                         name,
                         order,
                         label_style,
+                        phase_label=self.phase_label(index, active) if active else None,
                     )
                 )
         return edges
+
+    def phase_label(self, index: int, active: bool) -> str | None:
+        """The active phase's news about parameter ``index``, if any."""
+        name = self.net.param_names[index]
+        value = format_value(float(self.theta[index]))
+        if self.active_kind == "update" and self.view.previous_theta is not None:
+            old = format_value(float(self.view.previous_theta[index]))
+            return f"{name} {old}→{value}"
+        if self.active_kind == "backward":
+            return f"{name} {value} ∂{format_value(float(self.record.grad[index]))}"
+        return None
 
     def route(self, edge: _Edge) -> None:
         """A straight line from the right of the source block to the target.
@@ -410,13 +425,13 @@ class _Drawing:
         edge.path = lead + _line(clear, source.y, end, target.y)
         edge.label_from = clear + 1
 
-    def place_labels(self, canvas: _Canvas, edges: list[_Edge], short: bool) -> bool:
-        """Put every edge's label on its line without overlaps (all or nothing)."""
+    def place_labels(self, canvas: _Canvas, edges: list[_Edge], kind: str) -> bool:
+        """Put every edge's label of ``kind`` on its line without overlaps (all or nothing)."""
         taken = [row[:] for row in canvas.taken]
         rows = [_rows_by_column(edge.path) for edge in edges]
         spots = []
         for i, edge in enumerate(edges):
-            label = edge.short_label if short else edge.label
+            label = getattr(edge, kind)
             others = rows[:i] + rows[i + 1 :]
             spot = None if label is None else self._spot(canvas, edge, label, others)
             if spot is None:
@@ -553,10 +568,12 @@ class _Drawing:
                 continue  # edges of a collapsed layer carry no labels
             if self.too_many_labels(len(edges)):
                 unlabelled += 1
-            elif not self.place_labels(canvas, edges, short=False):
+            elif edges[0].phase_label and self.place_labels(canvas, edges, "phase_label"):
+                pass
+            elif not self.place_labels(canvas, edges, "label"):
                 unlabelled += 1
                 if len(edges) <= MAX_SHORT_LABELS:
-                    self.place_labels(canvas, edges, short=True)
+                    self.place_labels(canvas, edges, "short_label")
         if self.show_legend:
             canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
         return canvas, unlabelled
