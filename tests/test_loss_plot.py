@@ -14,7 +14,7 @@ from textual.app import App, ComposeResult
 from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
 from bptui.tui.view import PENDING, View, view_of
-from bptui.tui.widgets.loss_plot import LossPane, downsample
+from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks
 
 SIZE = (70, 16)
 
@@ -69,7 +69,8 @@ async def test_loss_history_is_plotted_step_by_step() -> None:
     assert pane.plotted["loss"][1] == pytest.approx(2.9817410, abs=1e-7)
     assert "Loss · step 5 · " in drawing
     assert f"{stepper.loss:.7g}" in drawing
-    assert "3.067" in drawing  # the y axis starts at the initial loss
+    for tick in ("2.85", "2.9", "2.95", "3", "3.05"):  # round ticks over 2.839…3.067
+        assert f"{tick}┤" in drawing
 
 
 @sync
@@ -207,3 +208,23 @@ def test_downsample_bounds_points_and_follows_the_trend() -> None:
     assert steps[0] == 0 and steps[-1] == 10_000
     assert kept[0] == 10.0 and kept[-1] == 0.0
     assert np.all(np.diff(kept) <= 0), "a falling curve is drawn falling"
+
+
+@pytest.mark.parametrize(
+    ("low", "high", "expected"),
+    [
+        (1.1, 3.2, [1.5, 2.0, 2.5, 3.0]),
+        (2.7958, 3.0667, [2.8, 2.85, 2.9, 2.95, 3.0, 3.05]),
+        (0.0084, 0.97, [0.2, 0.4, 0.6, 0.8]),
+    ],
+)
+def test_nice_ticks_are_round_and_inside_the_range(
+    low: float, high: float, expected: list[float]
+) -> None:
+    ticks = nice_ticks(low, high, 5)
+    np.testing.assert_allclose(ticks, expected)
+    assert low <= ticks.min() and ticks.max() <= high
+
+
+def test_nice_ticks_fall_back_to_even_spacing() -> None:
+    np.testing.assert_allclose(nice_ticks(5.0, 5.0, 3), [5.0, 5.0, 5.0])

@@ -57,6 +57,25 @@ def downsample(values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray
     return out_steps, out_vals
 
 
+def nice_ticks(low: float, high: float, count: int) -> np.ndarray:
+    """About ``count`` round ticks (steps of 1, 2, 2.5 or 5 × 10ᵏ) inside [low, high].
+
+    Falls back to evenly spaced ticks when fewer than two round ones fit.
+    """
+    span = high - low
+    if not span > 0 or not math.isfinite(span):
+        return np.linspace(low, high, count)
+    power = 10.0 ** math.floor(math.log10(span / max(1, count - 1)))
+    for step in (f * power * scale for scale in (0.1, 1.0, 10.0) for f in (1, 2, 2.5, 5)):
+        first = math.ceil(low / step - 1e-9) * step
+        ticks = np.arange(first, high + step * 1e-9, step)
+        if len(ticks) <= count + 1:  # the finest round step that is not too crowded
+            if len(ticks) >= 2:
+                return np.round(ticks / step) * step
+            break
+    return np.linspace(low, high, count)
+
+
 def _tick_label(value: float) -> str:
     """At most ~7 characters: 3.067, 0.0012, 1.5e+42."""
     if value == 0:
@@ -209,8 +228,10 @@ class LossPane(PlotextPlot):
             low, high = low - pad, high + pad
         if log and high - low >= count - 1:
             ticks = np.unique(np.round(np.linspace(low, high, count)))
-        else:
+        elif log:
             ticks = np.linspace(low, high, count)
+        else:
+            ticks = nice_ticks(low, high, count)
         labels = [_tick_label(10**t if log else t) for t in ticks]
         if high >= (math.log10(CLIP) if log else CLIP):
             labels[-1] = "≥" + labels[-1]  # values beyond were clipped to this
