@@ -304,3 +304,18 @@ async def test_update_and_backward_phases_add_their_news_to_the_labels() -> None
     assert f"w4 {format_value(after['w4'])} ∂{format_value(grads['w4'])}" in text
     assert f"w1 {format_value(after['w1'])} ∂" not in text  # layer 1 not computed yet
     assert f"w1 {format_value(after['w1'])}" in text
+
+
+def test_a_784_input_layer_collapses_and_the_header_stays_short() -> None:
+    scenario = parse_scenario(
+        "[network]\nlayers = [784, 64, 10]\nactivation = 'relu'\nloss = 'mse'\n"
+        "[training]\nlearning_rate = 0.01\n[data]\n"
+        f"x = [{[0.5] * 784}]\ny = [{[0.0] * 10}]\n",
+        where="test",
+        base_dir=None,
+    )
+    text = draw(view_of(Stepper(scenario)), 138, 40).plain
+    assert "x1…x784 (784)" in text and "h1.1…h1.64 (64)" in text
+    for i in range(1, 11):
+        assert f"ŷ{i} " in text  # ten outputs fit and stay whole
+    assert text.split("\n")[0].startswith("point 1/1: x = (0.5, 0.5, 0.5, … 784 values), y = (")

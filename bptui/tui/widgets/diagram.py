@@ -237,9 +237,10 @@ class _Layout:
         avail = bottom - top
         widths = d.view.network.layers
         for layer, count in enumerate(widths):
-            nodes = [d.node(layer, i, self.mode) for i in range(count)]
-            need = sum(len(n.lines) for n in nodes) + (count - 1) * self.gap
-            if need > avail:
+            need = count * d.lines_per_node(layer, self.mode) + (count - 1) * self.gap
+            if need <= avail:
+                nodes = [d.node(layer, i, self.mode) for i in range(count)]
+            else:
                 if not collapse or count == 1:
                     return False
                 nodes = [d.summary(layer, self.mode)]
@@ -253,7 +254,6 @@ class _Layout:
         if gaps == 0 or spare < gaps * 4:
             return False
         gap = spare // gaps
-        self.gap_width = gap
         x = 0
         for layer, nodes in enumerate(self.layers):
             # Inputs hug the left edge, outputs the right; the rest share the room.
@@ -323,6 +323,12 @@ class _Drawing:
         if not self.view.shows_forward(layer):
             return PENDING, DIM
         return format_value(float(values[self.point])), Style()
+
+    @staticmethod
+    def lines_per_node(layer: int, mode: str) -> int:
+        """How many rows one node's block takes (see ``node``)."""
+        lines = 2 if mode == "tall" else 1
+        return lines + (1 if layer > 0 and mode in ("wide", "tall") else 0)
 
     def node(self, layer: int, row: int, mode: str) -> _Node:
         name = self.net.node_names[layer][row]
@@ -525,8 +531,9 @@ class _Drawing:
                 score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, rank)
                 if best is None or score < best[0]:
                     best = (score, canvas)
-                if score[:3] == (0, 0, hopeless):
-                    return canvas
+                if score[2] == hopeless and (score[:2] == (0, 0) or not collapse):
+                    # later modes lose more of the nodes and cannot label more
+                    return best[1]
             if best is not None:
                 break
         if best is None:
@@ -580,8 +587,15 @@ class _Drawing:
 
 
 def _numbers(values: np.ndarray) -> str:
-    parts = [f"{float(v):.4g}" for v in values]
-    return parts[0] if len(parts) == 1 else "(" + ", ".join(parts) + ")"
+    """One value as is, a few in parentheses, many as the first three and a count."""
+    parts = [f"{float(v):.4g}" for v in values[:3]]
+    if len(values) == 1:
+        return parts[0]
+    if len(values) > 4:
+        parts.append(f"… {len(values)} values")
+    elif len(values) == 4:
+        parts.append(f"{float(values[3]):.4g}")
+    return "(" + ", ".join(parts) + ")"
 
 
 class NetworkDiagram(Widget):
