@@ -228,3 +228,13 @@ def test_nice_ticks_are_round_and_inside_the_range(
 
 def test_nice_ticks_fall_back_to_even_spacing() -> None:
     np.testing.assert_allclose(nice_ticks(5.0, 5.0, 3), [5.0, 5.0, 5.0])
+
+
+@sync
+async def test_a_narrow_pane_keeps_a_shorter_title() -> None:
+    stepper = article_after(30)
+    loss = f"{stepper.loss:.7g}"
+    _, wide, _ = await mounted(view_of(stepper), keys="l")
+    assert f"Loss (log) · step 30 · {loss}" in wide
+    _, narrow, _ = await mounted(view_of(stepper), keys="l", size=(30, 8))
+    assert f"Loss (log) · {loss}" in narrow and "step 30 ·" not in narrow

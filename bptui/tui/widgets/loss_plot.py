@@ -185,7 +185,7 @@ class LossPane(PlotextPlot):
             self._plot_fit(view)
         else:
             self._plot_loss(view)
-        plt.title(self.title_text())
+        plt.title(self.title_text(self.size.width - 2))
         self.refresh()
 
     def _plot_loss(self, view: View) -> None:
@@ -265,16 +265,27 @@ class LossPane(PlotextPlot):
         plt.xlabel("x")
         self.plotted = plotted
 
-    def title_text(self) -> str:
-        """The plot title: which view, the step and the loss."""
+    def title_text(self, width: int | None = None) -> str:
+        """The plot title: which view, the step and the loss.
+
+        With a ``width``, the longest form that fits (plotext drops a title
+        wider than the plot): details go first, the view's name last.
+        """
         view = self.view
         if view is None:
             return "Loss"
         loss = _significant(float(view.record.loss)) if view.shows_loss else PENDING
         if self.fit_mode and view.network.layers[0] == 1:
-            return f"Fit (● data) · step {view.step} · loss {loss}"
-        scale = " (log)" if self.log_scale else ""
-        text = f"Loss{scale} · step {view.step} · {loss}"
-        if view.diverged is not None:
-            text += f" · diverged at step {view.diverged}"
-        return text
+            forms = [
+                f"Fit (● data) · step {view.step} · loss {loss}",
+                f"Fit (● data) · loss {loss}",
+                "Fit (● data)",
+            ]
+        else:
+            name = "Loss (log)" if self.log_scale else "Loss"
+            forms = [f"{name} · step {view.step} · {loss}", f"{name} · {loss}", name]
+            if view.diverged is not None:
+                forms.insert(0, f"{forms[0]} · diverged at step {view.diverged}")
+        if width is None:
+            return forms[0]
+        return next((form for form in forms if len(form) <= width), "")
