@@ -69,7 +69,7 @@ def nice_ticks(low: float, high: float, count: int) -> np.ndarray:
     for step in (f * power * scale for scale in (0.1, 1.0, 10.0) for f in (1, 2, 2.5, 5)):
         first = math.ceil(low / step - 1e-9) * step
         ticks = np.arange(first, high + step * 1e-9, step)
-        if len(ticks) <= count + 1:  # the finest round step that is not too crowded
+        if len(ticks) <= count:  # the finest round step that is not too crowded
             if len(ticks) >= 2:
                 return np.round(ticks / step) * step
             break
