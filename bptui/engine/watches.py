@@ -93,61 +93,67 @@ class LossRises(Watch):
         return None
 
 
-def _grad_candidates(stepper: Stepper, grad: Array, param: str | None) -> list[tuple[str, float]]:
-    names = stepper.network.param_names
-    if param is not None:
-        return [(param, float(grad[stepper.network.param_index[param]]))]
-    mask = stepper.trainable_mask
-    return [(n, float(g)) for n, g, m in zip(names, grad.tolist(), mask.tolist()) if m]
+@dataclass(frozen=True)
+class _GradBound(Watch):
+    """A bound on the largest |∂Loss/∂θ| of the trainable parameters (or of ``param``)."""
+
+    value: float
+    param: str | None = None
+
+    def largest(self, stepper: Stepper, grad: Array) -> tuple[str, float] | None:
+        net = stepper.network
+        if self.param is not None:
+            return self.param, abs(float(grad[net.param_index[self.param]]))
+        sizes = [
+            (name, abs(g))
+            for name, g, trains in zip(net.param_names, grad.tolist(), stepper.trainable_mask)
+            if trains
+        ]
+        return max(sizes, key=lambda s: s[1]) if sizes else None
+
+    def what(self, every: str) -> str:
+        return f"|∂Loss/∂{self.param}|" if self.param else every
 
 
 @dataclass(frozen=True)
-class GradAbove(Watch):
-    value: float
-    param: str | None = None
+class GradAbove(_GradBound):
+    """Exploding: some trainable |∂Loss/∂θ| (or the one of ``param``) above value."""
+
     kind = "grad_above"  # type: ignore[assignment]
 
     @property
     def description(self) -> str:
-        what = f"|∂Loss/∂{self.param}|" if self.param else "|gradient|"
-        return f"{what} > {_g(self.value)}"
+        return f"{self.what('|gradient|')} > {_g(self.value)}"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
-        candidates = [(n, abs(g)) for n, g in _grad_candidates(stepper, grad, self.param)]
-        if not candidates:
+        largest = self.largest(stepper, grad)
+        if largest is None or not largest[1] > self.value:
             return None
-        name, size = max(candidates, key=lambda c: c[1])
-        if size > self.value:
-            return f"|∂Loss/∂{name}| = {_g(size)} exploded past {_g(self.value)} on step {stepper.step}"
-        return None
+        name, size = largest
+        return f"|∂Loss/∂{name}| = {_g(size)} exploded past {_g(self.value)} on step {stepper.step}"
 
 
 @dataclass(frozen=True)
-class GradBelow(Watch):
+class GradBelow(_GradBound):
     """Vanishing: every trainable |∂Loss/∂θ| (or the one of ``param``) below value.
 
     Every, not any: single components pass through 0 all the time while
     training goes well; a gradient has vanished when all of it is tiny.
     """
 
-    value: float
-    param: str | None = None
     kind = "grad_below"  # type: ignore[assignment]
 
     @property
     def description(self) -> str:
-        what = f"|∂Loss/∂{self.param}|" if self.param else "every |gradient|"
-        return f"{what} < {_g(self.value)}"
+        return f"{self.what('every |gradient|')} < {_g(self.value)}"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
-        candidates = [(n, abs(g)) for n, g in _grad_candidates(stepper, grad, self.param)]
-        if not candidates:
+        largest = self.largest(stepper, grad)
+        if largest is None or not largest[1] < self.value:
             return None
-        name, size = max(candidates, key=lambda c: c[1])
-        if size < self.value:
-            what = f"|∂Loss/∂{name}|" if self.param else f"the largest |gradient| (∂Loss/∂{name})"
-            return f"{what} = {_g(size)} vanished below {_g(self.value)} on step {stepper.step}"
-        return None
+        name, size = largest
+        what = self.what(f"the largest |gradient| (∂Loss/∂{name})")
+        return f"{what} = {_g(size)} vanished below {_g(self.value)} on step {stepper.step}"
 
 
 @dataclass(frozen=True)
