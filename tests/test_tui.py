@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
-import gc
 import io
 import re
 from collections.abc import Awaitable, Callable
@@ -316,19 +315,6 @@ async def test_r_runs_and_pauses() -> None:
         line = status(app)
         assert f"Step {stopped_at}" in line
         assert f"Loss {fmt_loss(reference(steps=stopped_at).loss)}" in line
-
-
-@sync
-async def test_running_defers_full_collections_until_paused() -> None:
-    app = make_app()
-    async with app.run_test(size=WIDE) as pilot:
-        assert gc.isenabled()
-        await pilot.press("r")
-        assert not gc.isenabled()  # young generations are collected per frame instead
-        await pilot.press("r")
-        assert gc.isenabled()
-        await pilot.press("r")
-    assert gc.isenabled()  # quitting while running restores it too
 
 
 @sync

@@ -9,6 +9,7 @@ never blocks for more than a frame and at most ~30 frames are drawn a second.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import time
 from collections.abc import Iterable
@@ -163,7 +164,7 @@ class BptuiApp(App[None]):
         self._goto_target: int | None = None
         self._previous_grad: np.ndarray | None = None
         self.frames = 0
-        self._gc_was_enabled = True
+        self._run_id = 0
         self._bindings_can_step = True
 
     # ------------------------------------------------------------ layout
@@ -399,12 +400,8 @@ class BptuiApp(App[None]):
     # ------------------------------------------------------------ running
     def _start(self, speed_index: int) -> None:
         self.running = True
+        self._run_id += 1
         self._step_debt = 0.0
-        # A full garbage collection takes 50–100 ms here, enough to miss the
-        # 0.1 s pause promise; while running, each frame collects the young
-        # generations itself and full collections wait for the pause.
-        self._gc_was_enabled = gc.isenabled()
-        gc.disable()
         self._start_timer(speed_index)
         self.refresh_view()
 
@@ -425,17 +422,7 @@ class BptuiApp(App[None]):
         self._goto_target = None
         if self.running:
             self.running = False
-            self._restore_gc()
             self.refresh_view()
-
-    def _restore_gc(self) -> None:
-        if self._gc_was_enabled:
-            gc.enable()
-
-    def on_unmount(self) -> None:
-        """Quitting while running: leave the interpreter's collector as it was."""
-        if self.running:
-            self._restore_gc()
 
     def _set_speed(self, index: int) -> None:
         self.speed_index = index
@@ -448,13 +435,14 @@ class BptuiApp(App[None]):
             return wanted
         return max(0, min(wanted, self._goto_target - self.stepper.step))
 
-    def _tick(self) -> None:
+    async def _tick(self) -> None:
         """One frame of running: a batch of steps, then one render."""
         if not self.running:
             return
+        run = self._run_id
         try:
             if self._tick_speed == 0:
-                self._run_for(FLAT_OUT_BUDGET)
+                await self._run_for(FLAT_OUT_BUDGET, run)
             else:
                 self._step_debt += self._tick_speed * self._tick_interval
                 count = self._steps_allowed(int(self._step_debt))
@@ -463,6 +451,8 @@ class BptuiApp(App[None]):
                     self.stepper.run(count)
         except DivergedError:
             pass
+        if not self._still_running(run):
+            return  # paused (or restarted) by a key while stepping: that key owns the state
         self.debug_state.after_run()
         stepper = self.stepper
         finished = self._goto_target is not None and stepper.step >= self._goto_target
@@ -470,10 +460,17 @@ class BptuiApp(App[None]):
             self.pause()
             return
         self.refresh_view()
-        gc.collect(1)
 
-    def _run_for(self, seconds: float) -> None:
-        """Flat out: whole chunks of steps until the frame's budget is spent."""
+    def _still_running(self, run: int) -> bool:
+        return self.running and run == self._run_id
+
+    async def _run_for(self, seconds: float, run: int) -> None:
+        """Flat out: chunks of steps until the frame's budget is spent.
+
+        Between chunks the event loop gets a turn, so a keypress travelling
+        from the terminal to its binding is never held up by a whole frame of
+        stepping; a pause stops the loop at the next chunk.
+        """
         deadline = time.perf_counter() + seconds
         stepper = self.stepper
         while True:
@@ -484,6 +481,9 @@ class BptuiApp(App[None]):
             if taken < count or stepper.diverged is not None or stepper.watch_reason:
                 return
             if time.perf_counter() >= deadline:
+                return
+            await asyncio.sleep(0)
+            if not self._still_running(run):
                 return
 
     # ------------------------------------------------------------ events

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.tui.view import PENDING, View, fmt_value
+from bptui.tui.widgets.parameters import drop_stale_renders
 
 #: Show z columns only when the network has at most this many non-input nodes.
 MAX_NODES_WITH_Z = 4
@@ -118,12 +119,16 @@ class ForwardPane(DataTable):
             self._columns_for = identity
             self._build(view)
         self.border_subtitle = self._subtitle(view)
+        changed = False
         for i, row in enumerate(forward_rows(view)):
             for key, cell in row.items():
                 signature = (cell.plain, str(cell.style))
                 if self._shown.get((i, key)) != signature:
                     self._shown[(i, key)] = signature
                     self.update_cell(f"p{i}", key, cell)
+                    changed = True
+        if changed:
+            drop_stale_renders(self)
         if self.cursor_row != view.selected_point:
             self.move_cursor(row=view.selected_point)
 

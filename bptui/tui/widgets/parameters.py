@@ -110,6 +110,17 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
     return cells
 
 
+def drop_stale_renders(table: DataTable) -> None:
+    """Forget renders that an update made stale.
+
+    DataTable keys its render caches by an update counter, so after a frame
+    of ``update_cell`` every cached row is stale yet kept until thousands of
+    entries pile up: while running that is ~100k live objects and full
+    garbage collections of 100+ ms.  Every cell changed, so nothing is lost.
+    """
+    table._clear_caches()
+
+
 def cell_signature(cell: Text) -> tuple[object, ...]:
     """What a cell looks like (Text equality ignores the base style)."""
     return (cell.plain, str(cell.style), tuple(cell.spans))
@@ -152,6 +163,7 @@ class ParametersPane(DataTable):
             self._with_user_column = with_user
             self._build(view)
         self.border_subtitle = self._subtitle(view)
+        changed = False
         for name in self._names:
             for key, cell in parameter_cells(view, name).items():
                 if key not in self._keys:
@@ -160,6 +172,9 @@ class ParametersPane(DataTable):
                 if self._shown.get((name, key)) != signature:
                     self._shown[(name, key)] = signature
                     self.update_cell(name, key, cell)
+                    changed = True
+        if changed:
+            drop_stale_renders(self)
 
     @staticmethod
     def _subtitle(view: View) -> str:
