@@ -108,18 +108,23 @@ def load_builtin(name: str) -> Scenario:
     return parse_scenario(text, where=name, base_dir=None)
 
 
+def read_input_file(path: Path, what: str, error: type[ScenarioError] = ScenarioError) -> str:
+    """A user's text file, or one line saying why it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a directory, not {what}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not a UTF-8 text file") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror})") from None
+
+
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ScenarioError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ScenarioError(f"{path}: is a directory, not a scenario file") from None
-    except UnicodeDecodeError:
-        raise ScenarioError(f"{path}: not a UTF-8 text file") from None
-    except OSError as e:
-        raise ScenarioError(f"{path}: cannot read ({e.strerror})") from None
+    text = read_input_file(path, "a scenario file")
     return parse_scenario(text, where=str(path), base_dir=path.parent)
 
 

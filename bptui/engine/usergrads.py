@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from bptui.engine.gradcheck import numeric_gradient
-from bptui.engine.scenario import ScenarioError
+from bptui.engine.scenario import ScenarioError, read_input_file
 from bptui.engine.trace import Factor, StepRecord, build_record
 
 Array = np.ndarray
@@ -144,16 +144,7 @@ def load_user_grads(path: str | Path, param_names: list[str]) -> UserGrads:
     ``sys.modules`` and no ``__pycache__`` is written next to it.
     """
     path = Path(path)
-    try:
-        source = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserGradsError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise UserGradsError(f"{path}: is a directory, not a Python file") from None
-    except UnicodeDecodeError:
-        raise UserGradsError(f"{path}: not a UTF-8 text file") from None
-    except OSError as e:
-        raise UserGradsError(f"{path}: cannot read ({e.strerror})") from None
+    source = read_input_file(path, "a Python file", UserGradsError)
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:
