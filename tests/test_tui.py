@@ -286,7 +286,14 @@ async def test_g_goes_to_a_step_forward_and_back() -> None:
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("g")
         assert isinstance(app.screen, GotoScreen)
-        await pilot.press("4", "0", "enter")
+        await pilot.press(*"10000000", "enter")
+        assert "going to step 10000000" in status(app)
+        await pilot.press("r")  # pauses on the way
+        assert not app.running and 0 < app.stepper.step < 10_000_000
+        await pilot.press("g", "4", "0", "enter")  # back in history (or on to it)
+        await wait_until(pilot, lambda: not app.running)
+        assert "Step 40" in status(app)
+        await pilot.press("R", "g", "4", "0", "enter")  # forward again from 0
         await wait_until(pilot, lambda: not app.running)
         assert "Step 40" in status(app)
         assert f"Loss {fmt_loss(reference(steps=40).loss)}" in status(app)

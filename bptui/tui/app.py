@@ -230,7 +230,11 @@ class BptuiApp(App[None]):
             running=self.running,
             user_grads=self.user_grad_values(),
             previous_grad=self._previous_grad,
-            speed=speed_label(self.speed_index),
+            speed=(
+                speed_label(self.speed_index)
+                if self._goto_target is None
+                else f"going to step {self._goto_target}"
+            ),
             user_results=self.debug_state.results(),
         )
 
