@@ -263,9 +263,9 @@ class Stepper:
             while taken < count:
                 loss = self._advance_unguarded()
                 taken += 1
-                if not self._check_finite(loss):
-                    break
-                if self.watches and self._fire_watches(loss):
+                finite = self._check_finite(loss)
+                # The diverged step is asked too, so a non-finite watch can name it.
+                if self.watches and self._fire_watches(loss) or not finite:
                     break
         self.phase_index = len(self.phases) - 1
         return taken
