@@ -198,8 +198,8 @@ class BptuiApp(App[None]):
         params = self.query_one(ParametersPane)
         params.select(self.selected_param)
         params.focus()
-        # Everything built so far lives as long as the app: keep it out of the
-        # collector, so a full collection while running cannot stall a keypress.
+        # Everything built so far (imports, widgets) lives as long as the app:
+        # keep it out of later full collections, so they stay short.
         gc.freeze()
 
     def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
