@@ -334,6 +334,22 @@ async def test_q_quits() -> None:
 
 
 @sync
+async def test_comma_and_full_stop_select_the_parameter_anywhere() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("4")  # the chain pane alone
+        await pilot.press("full_stop")
+        assert "∂Loss/∂b2 = ∂Loss/∂green · ∂green/∂orange" in pane_text(app, "chain")
+        await pilot.press("comma", "comma")
+        assert app.selected_param == "w4"
+        assert "∂Loss/∂w4 = ∂Loss/∂green · ∂green/∂w4" in pane_text(app, "chain")
+        await pilot.press("2")
+        await pilot.pause()
+        assert app.query_one("#params").cursor_row == 3  # the cursor followed
+        assert app.selected_param == "w4"
+
+
+@sync
 async def test_number_keys_focus_panes() -> None:
     app = make_app()
     async with app.run_test(size=WIDE) as pilot:

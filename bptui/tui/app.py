@@ -70,6 +70,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("reset", "Reset", "Back to step 0 of the scenario"),
     ("point(1)", "Next data point", "Show the next data point in the diagram"),
     ("point(-1)", "Previous data point", "Show the previous data point in the diagram"),
+    ("param(1)", "Next parameter", "Explain the next parameter in the chain pane"),
+    ("param(-1)", "Previous parameter", "Explain the previous parameter in the chain pane"),
     ("toggle_log", "Loss: log scale", "Toggle a logarithmic loss axis"),
     ("toggle_fit", "Loss: fit view", "Data and the network's curve (one-input nets)"),
     ("help", "Help", "Keys and panes explained"),
@@ -127,6 +129,8 @@ class BptuiApp(App[None]):
         Binding("R", "reset", "Reset"),
         Binding("right_square_bracket,p", "point(1)", "Next point", show=False),
         Binding("left_square_bracket", "point(-1)", "Previous point", show=False),
+        Binding("full_stop", "param(1)", "Next parameter", show=False),
+        Binding("comma", "param(-1)", "Previous parameter", show=False),
         Binding("l", "toggle_log", "Log", show=False),
         Binding("f", "toggle_fit", "Fit", show=False),
         Binding("c", "gradcheck", "Check", tooltip="Gradient check at this step"),
@@ -357,6 +361,13 @@ class BptuiApp(App[None]):
         """Select the next or previous data point (the diagram shows its values)."""
         count = self.stepper.x.shape[0]
         self.selected_point = (self.selected_point + delta) % count
+        self.refresh_view()
+
+    def action_param(self, delta: int) -> None:
+        """Select the next or previous parameter (works while the chain pane is shown alone)."""
+        names = self.stepper.network.param_names
+        self.selected_param = names[(names.index(self.selected_param) + delta) % len(names)]
+        self.query_one(ParametersPane).select(self.selected_param)
         self.refresh_view()
 
     def action_toggle_log(self) -> None:

@@ -30,7 +30,7 @@ KEYS_AND_PANES = """\
 - `c` — **gradient check**: backprop against finite differences at this step
 - `w` — **watches**: stop a run when a condition holds
 - `1` … `5` — show / focus a pane: diagram, parameters, forward, chain, loss
-- `↑` / `↓` — in the parameters pane: the parameter the chain pane explains
+- `↑` / `↓` in the parameters pane, or `,` / `.` anywhere — the parameter the chain pane explains
 - `ctrl+p` — command palette: every action by name
 - `?` — this help · `q` — quit
 
