@@ -26,7 +26,6 @@ from bptui.engine.watches import (
     ParamCrosses,
     Watch,
     make_watch,
-    run_watched,
     watches_of,
 )
 
@@ -54,7 +53,7 @@ def first_step(scenario: Scenario, condition: Callable[[Stepper, Stepper], bool]
 def watched(scenario: Scenario, watch: Watch) -> Stepper:
     stepper = Stepper(scenario)
     stepper.watches = [watch]
-    run_watched(stepper, LIMIT)
+    stepper.run(LIMIT)
     return stepper
 
 
@@ -135,10 +134,10 @@ def test_nonfinite_names_the_diverged_step() -> None:
 def test_at_step_stops_there_and_only_there() -> None:
     stepper = Stepper(article())
     stepper.watches = [AtStep(50)]
-    assert run_watched(stepper, 1000) == 50
+    assert stepper.run(1000) == 50
     assert stepper.step == 50
     assert stepper.watch_reason == f"watch at step 50: reached step 50 (loss {stepper.loss:.6g})"
-    assert run_watched(stepper, 30) == 30  # past it: no more firing
+    assert stepper.run(30) == 30  # past it: no more firing
     assert stepper.step == 80 and stepper.watch_reason is None
 
 
@@ -167,9 +166,9 @@ def test_first_watch_to_fire_wins_and_the_run_resumes() -> None:
         {"kind": "grad_below", "value": 0.01},
         {"kind": "at_step", "step": 1000},
     ]
-    assert run_watched(stepper, 5000) == 342
+    assert stepper.run(5000) == 342
     assert stepper.watch_reason.startswith("watch w2 crosses 0")
-    assert run_watched(stepper, 5000) == 1000 - 342
+    assert stepper.run(5000) == 1000 - 342
     assert stepper.watch_reason.startswith("watch at step 1000")
 
 

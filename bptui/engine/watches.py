@@ -303,25 +303,3 @@ def parse_watches(
 def watches_of(scenario: Scenario) -> list[Watch]:
     """The scenario file's watches, ready for ``stepper.watches``."""
     return parse_watches(scenario.watches, scenario.network().param_names, scenario.source)
-
-
-def run_watched(stepper: Stepper, count: int) -> int:
-    """``stepper.run(count)``, then :func:`name_divergence`."""
-    taken = stepper.run(count)
-    name_divergence(stepper)
-    return taken
-
-
-def name_divergence(stepper: Stepper) -> None:
-    """After a run that diverged, let a ``nonfinite`` watch say why.
-
-    The stepper stops on a non-finite step before it asks the watches, so a
-    ``nonfinite`` watch is asked here, on the diverged step.
-    """
-    if stepper.diverged != stepper.step or stepper.watch_reason is not None:
-        return
-    for check in stepper.watches:
-        if isinstance(check, NonFinite):
-            with np.errstate(all="ignore"):
-                stepper.watch_reason = check(stepper, stepper.loss, stepper.grad)
-            return

@@ -468,7 +468,6 @@ class BptuiApp(App[None]):
             pass
         if not self._still_running(run):
             return  # paused (or restarted) by a key while stepping: that key owns the state
-        self.debug_state.after_run()
         stepper = self.stepper
         finished = self._goto_target is not None and stepper.step >= self._goto_target
         if stepper.diverged is not None or stepper.watch_reason or finished:

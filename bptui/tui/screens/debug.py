@@ -16,7 +16,7 @@ from bptui.engine.gradcheck import CheckRow, gradient_check
 from bptui.engine.stepper import Stepper
 from bptui.engine.trace import StepRecord
 from bptui.engine.usergrads import Diagnosis, UserGradResult, UserGrads
-from bptui.engine.watches import name_divergence, watches_of
+from bptui.engine.watches import watches_of
 
 if TYPE_CHECKING:
     from bptui.tui.widgets.help import HelpTab
@@ -80,10 +80,6 @@ class DebugState:
             return gradient_check(
                 record.network, record.theta, record.x[batch], record.y[batch], record.grad
             )
-
-    def after_run(self) -> None:
-        """A run that diverged: let a ``nonfinite`` watch say so."""
-        name_divergence(self.stepper)
 
 
 def help_tabs() -> list[HelpTab]:
