@@ -7,17 +7,13 @@ fix the look of the comparison view, the gradient check and a fired watch.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
-import io
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
-from rich.console import Console
 from textual.widgets import Button, Input, Select, TabbedContent
+from tui_support import chain_text, screen_text, sync, wait_until
 
 from bptui import cli
 from bptui.engine.gradcheck import gradient_check, kink_parameters
@@ -30,7 +26,6 @@ from bptui.tui.app import SPEEDS, BptuiApp, make_app
 from bptui.tui.screens.gradcheck import GradCheckScreen
 from bptui.tui.screens.watches import WatchesScreen
 from bptui.tui.view import fmt_value
-from bptui.tui.widgets.chain import chain_renderable
 from bptui.tui.widgets.parameters import parameter_cells
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,38 +36,10 @@ WIDE = (140, 45)
 NAMES = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
 
 
-def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
-def screen_text(app: BptuiApp) -> str:
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)
-
-
-def chain_text(app: BptuiApp) -> str:
-    console = Console(width=200, record=True, file=io.StringIO())
-    assert app.view is not None
-    console.print(chain_renderable(app.view))
-    return console.export_text()
-
-
 def article_app(grads: Path | None = None, scenario=None) -> BptuiApp:  # type: ignore[no-untyped-def]
     scenario = scenario or load_builtin("article")
     user = None if grads is None else load_user_grads(grads, scenario.network().param_names)
     return make_app(scenario, user_grads=user, size=WIDE)
-
-
-async def wait_until(pilot, condition, tries: int = 400) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
 
 
 async def run_flat_out(app: BptuiApp, pilot) -> None:  # type: ignore[no-untyped-def]

@@ -6,16 +6,14 @@ separate headless Stepper, never with the app's own state alone.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import functools
 import io
 import re
-from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
 from rich.console import Console
+from tui_support import chain_text, pane_text, screen_text, sync, wait_until
 
 from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
@@ -26,37 +24,6 @@ from bptui.tui.widgets.help import HelpScreen
 from bptui.tui.widgets.parameters import parameter_cells
 
 WIDE = (140, 45)
-
-
-def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async pilot test with asyncio (no pytest async plugin needed)."""
-
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        asyncio.run(test(*args, **kwargs))
-
-    return run
-
-
-def screen_text(app: BptuiApp) -> str:
-    """What the terminal shows right now, as plain text lines."""
-    strips = app.screen._compositor.render_strips()
-    return "\n".join(strip.text for strip in strips)
-
-
-def pane_text(app: BptuiApp, pane_id: str) -> str:
-    """The text inside one pane's region of the screen (borders included)."""
-    region = app.query_one(f"#{pane_id}").region
-    lines = screen_text(app).split("\n")[region.y : region.bottom]
-    return "\n".join(line[region.x : region.right] for line in lines)
-
-
-def chain_text(app: BptuiApp) -> str:
-    """The whole content of the chain pane, scrolled or not."""
-    console = Console(width=200, record=True, file=io.StringIO())
-    assert app.view is not None
-    console.print(chain_renderable(app.view))
-    return console.export_text()
 
 
 def status(app: BptuiApp) -> str:
@@ -76,15 +43,6 @@ def reference(name: str = "article", steps: int = 0) -> Stepper:
     if steps:
         stepper.run(steps)
     return stepper
-
-
-async def wait_until(pilot, condition, tries: int = 200) -> None:  # type: ignore[no-untyped-def]
-    """Let the app run until ``condition()`` holds (bounded; asserts nothing about time)."""
-    for _ in range(tries):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition never became true")
 
 
 # ------------------------------------------------------------------ status
