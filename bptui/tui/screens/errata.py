@@ -41,12 +41,5 @@ def errata_renderable(numbers: ArticleNumbers | None = None) -> RenderableType:
 class ErrataPage(VerticalScroll):
     """The errata, scrollable, for a tab of the help screen."""
 
-    DEFAULT_CSS = """
-    ErrataPage {
-        height: auto;
-        max-height: 100%;
-    }
-    """
-
     def compose(self) -> ComposeResult:
         yield Static(errata_renderable(), id="errata-body")

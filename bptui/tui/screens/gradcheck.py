@@ -109,28 +109,6 @@ def gradcheck_renderable(
 class GradCheckScreen(ModalScreen[None]):
     """Backprop vs central differences at the current step; escape or c closes."""
 
-    DEFAULT_CSS = """
-    GradCheckScreen {
-        align: center middle;
-    }
-    #gradcheck-box {
-        width: 96%;
-        max-width: 110;
-        height: auto;
-        max-height: 90%;
-        border: round $accent;
-        background: $panel;
-        padding: 0 1;
-    }
-    #gradcheck-title {
-        text-style: bold;
-        height: auto;
-    }
-    #gradcheck-scroll {
-        height: auto;
-    }
-    """
-
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("c", "dismiss", "Close", show=False),

@@ -46,48 +46,6 @@ def form_table(kind: str, amount: str, param: str) -> dict[str, Any]:
 class WatchesScreen(ModalScreen[None]):
     """List, add and remove watches; escape or w closes."""
 
-    DEFAULT_CSS = """
-    WatchesScreen {
-        align: center middle;
-    }
-    #watches-box {
-        width: 90%;
-        max-width: 96;
-        height: auto;
-        max-height: 90%;
-        border: round $accent;
-        background: $panel;
-        padding: 0 1;
-    }
-    #watches-title {
-        text-style: bold;
-    }
-    #watches-table {
-        height: auto;
-        max-height: 10;
-        margin-bottom: 1;
-    }
-    #watches-form {
-        height: auto;
-    }
-    #watch-kind {
-        width: 24;
-    }
-    #watch-amount {
-        width: 18;
-    }
-    #watch-param {
-        width: 14;
-    }
-    #watch-message {
-        height: auto;
-    }
-    #watch-message.-error {
-        color: $error;
-        text-style: bold;
-    }
-    """
-
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("delete,d", "remove", "Remove selected"),
