@@ -19,8 +19,13 @@ LEAKY_SLOPE = 0.01
 
 
 def sigmoid(z: Array) -> Array:
-    """Logistic function without overflow: tanh form is stable for any z."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """1 / (1 + e⁻ᶻ) as exp(−log(1 + e⁻ᶻ)): no overflow, and no underflow to 0.
+
+    The tanh form 0.5·(1 + tanh(z/2)) rounds to exactly 0 below z ≈ −38, which
+    silently zeroes every gradient through a saturated unit (true value there:
+    e^z, e.g. 1.2e-32 at z = −73.5); this form keeps full relative precision.
+    """
+    return np.exp(-np.logaddexp(0.0, -z))
 
 
 def softplus(z: Array) -> Array:
