@@ -113,7 +113,7 @@ class Stepper:
         self.theta = self.initial.copy()
         self.grad = np.zeros(self.network.size)
         self.step = 0
-        self.phase_index = len(self.phases) - 1
+        self._rest()
         self.previous_theta: Array | None = None
         self.checkpoints = _GrowingArray(self.network.size)
         self.checkpoints.append(self.theta)
@@ -124,6 +124,11 @@ class Stepper:
         loss = self._loss_and_grad(self.theta, 0)
         self.losses.append(loss)
         self._check_finite(loss)
+
+    def _rest(self) -> None:
+        """Every phase of the current record computed, reached by a whole move."""
+        self.phase_index = len(self.phases) - 1
+        self.walked = False
 
     @property
     def phase(self) -> Phase:
@@ -233,6 +238,7 @@ class Stepper:
     def next_phase(self) -> Phase:
         """Compute one more phase; from "done" this applies the next update."""
         self._require_steppable()
+        self.walked = True
         if self.done:
             loss = self._advance()
             self.phase_index = 0
@@ -246,7 +252,7 @@ class Stepper:
         self._require_steppable()
         if self.done:
             self._check_finite(self._advance())
-        self.phase_index = len(self.phases) - 1
+        self._rest()
 
     def run(self, count: int) -> int:
         """Up to ``count`` whole steps; stops on divergence or a firing watch.
@@ -257,7 +263,7 @@ class Stepper:
         self._require_steppable()
         self.watch_reason = None
         if not self.done:
-            self.phase_index = len(self.phases) - 1
+            self._rest()
         taken = 0
         with np.errstate(all="ignore"):
             while taken < count:
@@ -267,7 +273,7 @@ class Stepper:
                 # The diverged step is asked too, so a non-finite watch can name it.
                 if self.watches and self._fire_watches(loss) or not finite:
                     break
-        self.phase_index = len(self.phases) - 1
+        self._rest()
         return taken
 
     def _fire_watches(self, loss: float) -> bool:
@@ -292,13 +298,13 @@ class Stepper:
                 self.run(step - self.step)
             finally:
                 self.watches = watches
-        self.phase_index = len(self.phases) - 1
+        self._rest()
 
     def back(self) -> bool:
         """One step back (from a partial step: back to the step it started from)."""
         if self.step == 0:
             if not self.done:
-                self.phase_index = len(self.phases) - 1
+                self._rest()
                 return True
             return False
         self._jump_back(self.step - 1)
@@ -316,4 +322,4 @@ class Stepper:
         self.losses.data[step] = loss
         self._record = None
         self._check_finite(loss)
-        self.phase_index = len(self.phases) - 1
+        self._rest()

@@ -45,6 +45,8 @@ class View:
     previous_grad: np.ndarray | None = None
     #: Run speed as the status line shows it, e.g. "30 steps/s" or "flat out".
     speed: str = ""
+    #: The last move was one phase (``n``), not a whole step, jump or reset.
+    walked: bool = False
     #: ``--grads``: name → UserGradResult (yours, backprop, numeric, diagnosis).
     user_results: Mapping[str, Any] = field(default_factory=dict)
 
@@ -115,6 +117,7 @@ def view_of(
         user_grads=user_grads or {},
         previous_grad=previous_grad,
         speed=speed,
+        walked=stepper.walked,
         user_results=user_results or {},
     )
 
@@ -123,14 +126,15 @@ def fmt_value(value: float, decimals: int = 6) -> str:
     """A number as the panes print it: fixed point, scientific when huge or tiny.
 
     Fixed point keeps columns aligned and shows the article's digits; values
-    that would print as zero or grow too wide switch to scientific notation.
+    that would keep fewer than four significant digits (below 10⁻³ at six
+    decimals) or grow too wide switch to scientific notation.
     """
     if not np.isfinite(value):
         return "nan" if np.isnan(value) else ("inf" if value > 0 else "−inf")
     magnitude = abs(value)
     if magnitude == 0.0:
         value = 0.0  # never print −0.000000
-    if magnitude != 0.0 and (magnitude < 0.5 * 10.0**-decimals or magnitude >= 1e6):
+    if magnitude != 0.0 and (magnitude < 10.0 ** (3 - decimals) or magnitude >= 1e6):
         text = f"{value:.2e}"  # three significant digits fit a 10-character column
     else:
         text = f"{value:.{decimals}f}"
@@ -139,8 +143,9 @@ def fmt_value(value: float, decimals: int = 6) -> str:
 
 def fmt_loss(value: float) -> str:
     """The loss with at least four significant digits, however small it gets."""
-    if np.isfinite(value) and value != 0.0 and abs(value) < 1e-3:
-        return f"{value:.4e}"
+    if np.isfinite(value) and value != 0.0 and not 1e-3 <= abs(value) < 1e6:
+        text = f"{value:.4e}"
+        return "−" + text[1:] if text.startswith("-") else text
     return fmt_value(value)
 
 

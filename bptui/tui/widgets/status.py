@@ -16,9 +16,13 @@ SEPARATOR = (" │ ", "dim")
 
 
 def phase_label(view: View) -> str:
-    """``done`` for a fully computed record, else the phase just computed."""
+    """The phase just computed; ``done`` for a record reached by a whole move.
+
+    A walk with ``n`` ends on its last phase, so that one is named too
+    (``backward layer 1 · done``) rather than skipped.
+    """
     if view.done:
-        return "done"
+        return f"{view.phase.label} · done" if view.walked else "done"
     return view.phase.label
 
 
