@@ -56,6 +56,9 @@ async def test_article_mistake_is_flagged_on_b3_in_the_tui() -> None:
         await pilot.pause()
         view = app.view
         assert view is not None
+        assert app.selected_param == "b3"  # opens on the derivative that disagrees
+        (message,) = [n.message for n in app._notifications]
+        assert message.startswith("d_b3 = −6.133578 but backprop says −1.765813.")
         b3 = parameter_cells(view, "b3")
         assert b3["yours"].plain == f"{fmt_value(-6.1335775860571)} ✗"
         assert b3["numeric"].plain == fmt_value(-1.7658128184105948)

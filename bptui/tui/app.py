@@ -29,7 +29,7 @@ from bptui.engine.scenario import Scenario, load_builtin
 from bptui.engine.stepper import DivergedError, Stepper
 from bptui.tui.screens.debug import DebugState
 from bptui.tui.screens.debug import help_tabs as debug_help_tabs
-from bptui.tui.view import View, view_of
+from bptui.tui.view import View, fmt_value, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane
@@ -202,6 +202,7 @@ class BptuiApp(App[None]):
         params = self.query_one(ParametersPane)
         params.select(self.selected_param)
         params.focus()
+        self._announce_user_grads()
         # Everything built so far (imports, widgets) lives as long as the app:
         # keep it out of later full collections, so they stay short.
         gc.freeze()
@@ -212,9 +213,45 @@ class BptuiApp(App[None]):
 
     # ------------------------------------------------------------- state
     def _default_param(self) -> str:
-        """b1 (the first-layer bias: the article's example) when it exists."""
-        names = self.stepper.network.param_names
-        return "b1" if "b1" in names else names[0]
+        """The parameter the chain pane opens on.
+
+        With ``--grads``, the first of the user's derivatives that disagrees
+        (that is what they came to see); otherwise b1, the article's example,
+        when it sits near the top of the table, else w1.
+        """
+        results = self.debug_state.results()
+        wrong = [name for name, result in results.items() if not result.agrees]
+        if wrong:
+            return wrong[0]
+        if results:
+            return next(iter(results))
+        net = self.stepper.network
+        return "b1" if net.weight_count <= 8 else net.param_names[0]
+
+    def _announce_user_grads(self) -> None:
+        """One line on launch with ``--grads``: which derivatives disagree."""
+        results = self.debug_state.results()
+        if not results or any(r.error for r in results.values()):
+            return  # broken functions have their own message already
+        wrong = [r for r in results.values() if not r.agrees and r.user is not None]
+        if not wrong:
+            self.notify(
+                f"All {len(results)} of your derivatives agree with backprop.",
+                title="your derivatives",
+                timeout=6,
+            )
+            return
+        first = wrong[0]
+        self.notify(
+            f"d_{first.name} = {fmt_value(first.user)} but backprop says "
+            f"{fmt_value(first.backprop)}"
+            + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else "")
+            + ". The chain pane shows which factor yours is consistent with. "
+            "Training follows backprop, not your values.",
+            title="your derivatives disagree",
+            severity="warning",
+            timeout=12,
+        )
 
     def user_grad_values(self) -> dict[str, float]:
         """The user's own derivatives at the current record ("yours" column).
