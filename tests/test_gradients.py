@@ -28,7 +28,8 @@ from hypothesis import strategies as st
 from bptui.cli import main
 from bptui.engine import gradcheck
 from bptui.engine.network import Architecture, Network
-from bptui.engine.scenario import parse_scenario
+from bptui.engine.scenario import load_builtin, parse_scenario
+from bptui.engine.stepper import Stepper
 from bptui.engine.trace import build_record
 
 HIDDEN = ["softplus", "relu", "sigmoid", "tanh", "identity", "leaky_relu"]
@@ -618,6 +619,7 @@ def test_relative_error() -> None:
         (1.01e-2, 1.0, False, "wrong"),
         (1.01e-2, 1.0, True, "kink"),
         (float("nan"), float("nan"), False, "non-finite"),
+        (1.0, 1e290, False, "wrong"),  # resolution 0: no excuse
         (float("inf"), float("inf"), True, "non-finite"),
         (0.5, 1e-9, False, "good"),  # tiny gradients: judged by absolute error
         (0.5, 1.01e-9, False, "wrong"),
@@ -625,6 +627,34 @@ def test_relative_error() -> None:
 )
 def test_verdict_thresholds(rel, abs_err, near_kink, expected) -> None:
     assert gradcheck.verdict(rel, abs_err, near_kink) == expected
+
+
+def test_a_diverging_loss_is_too_coarse_to_judge_but_an_ordinary_one_is_not() -> None:
+    """At a loss of 1e307 the central difference cannot see b2's −3.9e-7
+    gradient (numeric 0): that is "imprecise", not "wrong"; a real error at an
+    ordinary loss is still caught."""
+    stepper = Stepper(load_builtin("diverge"))
+    stepper.run(300)
+    stepper.back()
+    record = stepper.record()
+    assert record.loss > 1e300
+    rows = {
+        r.name: r
+        for r in gradcheck.gradient_check(
+            record.network, record.theta, record.x, record.y, record.grad
+        )
+    }
+    assert rows["b2"].analytic != 0.0 and rows["b2"].numeric == 0.0
+    assert rows["b2"].verdict == "imprecise" and rows["b2"].agrees
+    assert {r.verdict for r in rows.values()} <= {"good", "imprecise"}
+
+    fine = Stepper(load_builtin("article")).record()
+    wrong = fine.grad.copy()
+    wrong[fine.network.param_index["b3"]] *= 1.001
+    rows = {
+        r.name: r for r in gradcheck.gradient_check(fine.network, fine.theta, fine.x, fine.y, wrong)
+    }
+    assert rows["b3"].verdict == "suspect" and not rows["b3"].agrees
 
 
 def test_gradient_check_flags_a_deliberately_wrong_gradient() -> None:

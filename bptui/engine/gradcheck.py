@@ -7,7 +7,8 @@ relative error is dominated by round-off, are judged by absolute error instead.
 Where the ±h nudge straddles a kink, the central difference averages the two
 one-sided slopes while backprop takes one of them: there the two cannot be
 compared, so the verdict is "kink" — flagged, but not counted as a
-disagreement.
+disagreement.  Likewise "imprecise" where the difference is below what the
+central difference can resolve at this loss (a diverging run's 1e300 loss).
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ class CheckRow:
     rel_error: float
     abs_error: float
     near_kink: bool
-    verdict: str  # good, ok-kink, kink, suspect, wrong, non-finite
+    verdict: str  # good, ok-kink, kink, imprecise, suspect, wrong, non-finite
 
     @property
     def agrees(self) -> bool:
-        return self.verdict in ("good", "ok-kink", "kink")
+        """No evidence of a wrong gradient (kink and imprecise cannot be told)."""
+        return self.verdict in ("good", "ok-kink", "kink", "imprecise")
 
 
 def relative_error(a: float, n: float) -> float:
@@ -50,13 +52,15 @@ def relative_error(a: float, n: float) -> float:
     return 0.0 if scale == 0.0 else abs(a - n) / scale
 
 
-def verdict(rel: float, abs_err: float, near_kink: bool) -> str:
+def verdict(rel: float, abs_err: float, near_kink: bool, resolution: float = 0.0) -> str:
     if not (np.isfinite(rel) and np.isfinite(abs_err)):
         return "non-finite"
     if rel <= GOOD or abs_err <= ABS_FLOOR:
         return "good"
     if near_kink:
         return "ok-kink" if rel <= KINK_OK else "kink"
+    if abs_err <= resolution:
+        return "imprecise"
     if rel > WRONG:
         return "wrong"
     return "suspect"
@@ -66,8 +70,22 @@ def numeric_gradient(
     network: Network, theta: Array, x: Array, y: Array, step: float = STEP
 ) -> Array:
     """∂Loss/∂θ by central differences, one parameter at a time."""
+    return central_differences(network, theta, x, y, step)[0]
+
+
+def central_differences(
+    network: Network, theta: Array, x: Array, y: Array, step: float = STEP
+) -> tuple[Array, Array]:
+    """The numeric gradient and, per parameter, the smallest difference it resolves.
+
+    (L(θ+h) − L(θ−h)) / 2h cannot see changes below the round-off of the two
+    losses, about ε·(|L₊| + |L₋|) / 2h.  At an ordinary loss that is ~1e-9;
+    at the loss of a diverging run (1e300) it swamps every gradient.
+    """
     grad = np.zeros_like(theta)
+    resolution = np.zeros_like(theta)
     probe = theta.copy()
+    eps = np.finfo(np.float64).eps
     with np.errstate(all="ignore"):
         for k in range(theta.size):
             h = step * max(1.0, abs(theta[k]))
@@ -77,7 +95,8 @@ def numeric_gradient(
             down = network.loss_value(probe, x, y)
             probe[k] = theta[k]
             grad[k] = (up - down) / (2 * h)
-    return grad
+            resolution[k] = 4 * eps * (abs(up) + abs(down)) / (2 * h)
+    return grad, resolution
 
 
 def kink_parameters(network: Network, theta: Array, x: Array, step: float = STEP) -> set[str]:
@@ -113,12 +132,14 @@ def kink_parameters(network: Network, theta: Array, x: Array, step: float = STEP
 def gradient_check(
     network: Network, theta: Array, x: Array, y: Array, analytic: Array
 ) -> list[CheckRow]:
-    numeric = numeric_gradient(network, theta, x, y)
+    numeric, resolution = central_differences(network, theta, x, y)
     kinks = kink_parameters(network, theta, x)
     rows = []
-    for name, a, n in zip(network.param_names, analytic.tolist(), numeric.tolist()):
+    for name, a, n, res in zip(
+        network.param_names, analytic.tolist(), numeric.tolist(), resolution.tolist()
+    ):
         rel = relative_error(a, n)
         err = abs(a - n)
         near = name in kinks
-        rows.append(CheckRow(name, a, n, rel, err, near, verdict(rel, err, near)))
+        rows.append(CheckRow(name, a, n, rel, err, near, verdict(rel, err, near, res)))
     return rows

@@ -29,6 +29,7 @@ VERDICT_STYLE = {
     "good": "green",
     "ok-kink": "yellow",
     "kink": "yellow",
+    "imprecise": "yellow",
     "suspect": "yellow",
     "wrong": "bold red",
     "non-finite": "bold red",
