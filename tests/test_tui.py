@@ -426,6 +426,12 @@ async def test_help_screen_explains_keys_and_panes() -> None:
         assert "Keys & panes" in text
         assert "next phase" in text.lower()
         assert "one whole gradient-descent step" in text
+        await pilot.press("right")  # the next page: the article's errata
+        await pilot.pause()
+        assert "2.8582 → 2.8841 RISES" in screen_text(app)
+        await pilot.press("left")
+        await pilot.pause()
+        assert "one whole gradient-descent step" in screen_text(app)
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen)
 

@@ -12,8 +12,8 @@ from textual.widgets import Static
 from bptui.engine.errata import ArticleNumbers, errata
 
 INTRO = (
-    "The article this app grew from (shared/seed) has mistakes. bptui computes the "
-    "right thing; here is each mistake re-enacted beside the correction — every "
+    "The backpropagation article behind the `article` scenario has mistakes. "
+    "bptui computes the right thing; here is each mistake re-enacted beside the correction — every "
     "number below is computed, not copied. Try `bptui check --grads "
     "examples/article_mistake.py` to see bptui catch mistake 3."
 )

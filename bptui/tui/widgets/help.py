@@ -77,6 +77,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark", "dismiss", "Close", show=False),
         Binding("q", "dismiss", "Close", show=False),
+        Binding("right", "page(1)", "Next page", show=False),
+        Binding("left", "page(-1)", "Previous page", show=False),
     ]
 
     def __init__(self, extra_tabs: Sequence[HelpTab] = (), initial: str | None = None) -> None:
@@ -86,7 +88,7 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
-            yield Static("bptui — help  (escape closes)", id="help-title")
+            yield Static("bptui — help   ← → pages · escape closes", id="help-title")
             with TabbedContent(initial=self.initial or "help-keys"):
                 with TabPane("Keys & panes", id="help-keys"):
                     with VerticalScroll(id="help-keys-scroll"):
@@ -98,3 +100,9 @@ class HelpScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         # Arrow keys and page keys scroll the text straight away.
         self.query_one("#help-keys-scroll").focus()
+
+    def action_page(self, delta: int) -> None:
+        """← / → move between the help pages wherever the focus is."""
+        tabs = self.query_one(TabbedContent)
+        ids = [pane.id for pane in tabs.query(TabPane) if pane.id]
+        tabs.active = ids[(ids.index(tabs.active) + delta) % len(ids)]
