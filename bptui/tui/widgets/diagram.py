@@ -58,11 +58,11 @@ MAX_SHORT_LABELS = 8
 def format_value(value: float) -> str:
     """A short fixed-width-ish number: 3 decimals, scientific when huge or tiny."""
     if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("+inf" if value > 0 else "-inf")
+        return "nan" if math.isnan(value) else ("+inf" if value > 0 else "−inf")
     size = abs(value)
-    if size >= 1e4 or (0 < size < 5e-4):
-        return f"{value:.1e}"
-    return f"{value:.3f}"
+    text = f"{value:.1e}" if size >= 1e4 or (0 < size < 5e-4) else f"{value:.3f}"
+    # The typographic minus, as every other pane prints it.
+    return "−" + text[1:] if text.startswith("-") else text
 
 
 def weight_style(value: float, largest: float, *, strong: bool = False) -> Style:
@@ -588,13 +588,13 @@ class _Drawing:
 
 def _numbers(values: np.ndarray) -> str:
     """One value as is, a few in parentheses, many as the first three and a count."""
-    parts = [f"{float(v):.4g}" for v in values[:3]]
+    parts = [f"{float(v):.4g}".replace("-", "−", 1) for v in values[:3]]
     if len(values) == 1:
         return parts[0]
     if len(values) > 4:
         parts.append(f"… {len(values)} values")
     elif len(values) == 4:
-        parts.append(f"{float(values[3]):.4g}")
+        parts.append(f"{float(values[3]):.4g}".replace("-", "−", 1))
     return "(" + ", ".join(parts) + ")"
 
 
