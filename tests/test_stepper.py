@@ -8,6 +8,7 @@ snapshotting θ after every step; time travel must reproduce it bit for bit.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from dataclasses import replace
 
@@ -529,3 +530,23 @@ def test_random_walks_through_time_match_a_straight_run(name, operations) -> Non
             assert np.array_equal(stepper.previous_theta, thetas[step - 1])
         probe = step // 2
         assert np.array_equal(stepper.theta_at(probe), thetas[probe])
+
+
+def test_a_walk_into_divergence_may_finish_its_phases_then_stops() -> None:
+    """n into the diverging update stops at phase "update"; the walk may still
+    show that step's forward, loss and backward, and only then is refused."""
+    stepper = Stepper(load_builtin("diverge"))
+    stepper.run(219)
+    assert stepper.diverged is None
+    stepper.next_phase()  # update 220: the new record is not finite
+    assert stepper.diverged == 220 and stepper.phase.kind == "update"
+    assert stepper.can_step
+    walked = [stepper.next_phase().label for _ in range(len(stepper.phases) - 1)]
+    assert walked[-1] == "backward layer 1" and stepper.done
+    assert not math.isfinite(stepper.record().loss)
+    assert not stepper.can_step
+    with pytest.raises(DivergedError):
+        stepper.next_phase()
+    with pytest.raises(DivergedError):
+        stepper.step_once()
+    assert stepper.back() and stepper.step == 219 and stepper.can_step

@@ -376,6 +376,28 @@ async def test_divergence_shows_a_banner_refuses_steps_and_b_recovers() -> None:
         assert "Diverged" in screen_text(app)
 
 
+@sync
+async def test_a_phase_walk_into_divergence_shows_the_diverged_step() -> None:
+    """n into the diverging update, then n through its phases: the non-finite
+    loss is shown; only then are s, n and r refused."""
+    app = make_app(load_builtin("diverge"))
+    diverged = reference("diverge", steps=1000).diverged
+    assert diverged is not None
+    async with app.run_test(size=WIDE) as pilot:
+        app.stepper.run(diverged - 1)
+        app.refresh_view()
+        await pilot.press("n")
+        assert f"Step {diverged} │ update" in status(app)
+        assert app.check_action("next_phase", ()) is True
+        assert app.check_action("run", ()) is None
+        for _ in range(len(app.stepper.phases) - 1):
+            await pilot.press("n")
+        assert f"Step {diverged} │ backward layer 1 · done │ Loss inf" in status(app)
+        assert app.check_action("next_phase", ()) is None
+        await pilot.press("n", "s")
+        assert app.stepper.step == diverged
+
+
 # ------------------------------------------------------- points, loss pane
 @sync
 async def test_brackets_select_the_data_point() -> None:

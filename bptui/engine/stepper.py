@@ -149,7 +149,12 @@ class Stepper:
 
     @property
     def can_step(self) -> bool:
-        return self.diverged is None
+        """Step or walk on: always, except past a fully shown diverged step.
+
+        A walk that ran into a divergence may still finish its phases, so the
+        non-finite forward, loss and backward of that step can be seen.
+        """
+        return self.diverged is None or not self.done
 
     def batch_for(self, step: int) -> Array:
         """Points whose loss the update after record ``step`` descends."""
@@ -162,11 +167,6 @@ class Stepper:
                 self.network, self.theta, self.x, self.y, self.batch_for(self.step), self.step
             )
         return self._record
-
-    def record_at(self, step: int) -> StepRecord:
-        """The full record of any reached step, rebuilt from history."""
-        theta = self.theta_at(step)
-        return build_record(self.network, theta, self.x, self.y, self.batch_for(step), step)
 
     def theta_at(self, step: int) -> Array:
         if not 0 <= step < self.losses.size:
@@ -237,7 +237,8 @@ class Stepper:
 
     def next_phase(self) -> Phase:
         """Compute one more phase; from "done" this applies the next update."""
-        self._require_steppable()
+        if self.done:
+            self._require_steppable()
         self.walked = True
         if self.done:
             loss = self._advance()
@@ -249,8 +250,8 @@ class Stepper:
 
     def step_once(self) -> None:
         """One whole step; from a partial step, finish it instead."""
-        self._require_steppable()
         if self.done:
+            self._require_steppable()
             self._check_finite(self._advance())
         self._rest()
 
@@ -293,20 +294,13 @@ class Stepper:
         elif step > self.step:
             if self.diverged is not None:
                 raise DivergedError(f"diverged at step {self.diverged}: cannot go past it")
-            watches, self.watches = self.watches, []
-            try:
-                self.run(step - self.step)
-            finally:
-                self.watches = watches
+            self.run(step - self.step)
         self._rest()
 
     def back(self) -> bool:
         """One step back (from a partial step: back to the step it started from)."""
         if self.step == 0:
-            if not self.done:
-                self._rest()
-                return True
-            return False
+            return False  # step 0 is always done: a walk begins with update 1
         self._jump_back(self.step - 1)
         return True
 

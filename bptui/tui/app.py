@@ -169,7 +169,7 @@ class BptuiApp(App[None]):
         self._previous_grad: np.ndarray | None = None
         self.frames = 0
         self._run_id = 0
-        self._bindings_can_step = True
+        self._bindings_can_step = (True, True)
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -299,19 +299,25 @@ class BptuiApp(App[None]):
                 widget.show(view)
         self.frames += 1
         # The Footer rebuilds itself on every refresh_bindings(): only when dimming changes.
-        can_step = self.stepper.diverged is None
+        can_step = (self.stepper.can_step, self.stepper.diverged is None)
         if can_step != self._bindings_can_step:
             self._bindings_can_step = can_step
             self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dim step, next phase and run while diverged (b and R still work)."""
-        if action in ("step", "next_phase", "run") and self.stepper.diverged is not None:
+        """Dim step, next phase and run while diverged (b and R still work).
+
+        A phase walk that ran into the divergence may finish its phases first.
+        """
+        if action in ("step", "next_phase") and not self.stepper.can_step:
+            return None
+        if action == "run" and self.stepper.diverged is not None:
             return None
         return True
 
-    def _refuse_if_diverged(self) -> bool:
-        if self.stepper.diverged is None:
+    def _refuse_if_diverged(self, finishing: bool = False) -> bool:
+        """Say why and refuse; ``finishing`` moves may complete a partial step."""
+        if self.stepper.diverged is None or (finishing and self.stepper.can_step):
             return False
         self.notify(
             f"Diverged at step {self.stepper.diverged}: press b to go back or R to reset.",
@@ -323,7 +329,7 @@ class BptuiApp(App[None]):
     def action_step(self) -> None:
         """One whole step, or finish the partial one."""
         self.pause()
-        if self._refuse_if_diverged():
+        if self._refuse_if_diverged(finishing=True):
             return
         try:
             self.stepper.step_once()
@@ -334,7 +340,7 @@ class BptuiApp(App[None]):
     def action_next_phase(self) -> None:
         """One phase further: update, forward layer by layer, loss, backward."""
         self.pause()
-        if self._refuse_if_diverged():
+        if self._refuse_if_diverged(finishing=True):
             return
         if self.stepper.done:
             self._previous_grad = self.stepper.grad.copy()
