@@ -33,7 +33,7 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
     header = f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  {'verdict':<9}"
     if results:
         header += f"{'yours':>16}  yours vs backprop"
-    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}", header]
+    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}", header.rstrip()]
     for r in rows:
         line = (
             f"{r.name:<8}{r.analytic:>16.9g}{r.numeric:>16.9g}{r.rel_error:>12.2e}  {r.verdict:<9}"

@@ -211,6 +211,21 @@ CASES = [
         ["data.x[2]", "finite"],
     ),
     (
+        "network-too-large",
+        changed(VALID, "layers = [1, 2, 1]", "layers = [1, 2000, 2000, 2000, 1]"),
+        ["network.layers", "8,010,001 parameters", "100,000"],
+    ),
+    (
+        "node-name-with-spaces",
+        changed(VALID, '"blue"', '" blue"'),
+        ["network.node_names", "' blue'", "surrounding spaces"],
+    ),
+    (
+        "empty-init-table",
+        VALID + "[init]\n",
+        ["init.layers", "one [[init.layers]] table per layer (2)"],
+    ),
+    (
         "ragged-rows",
         changed(TWO_IN, "x = [[0.1, 0.2], [0.3, 0.4]]", "x = [[0.1, 0.2], [0.3]]"),
         ["data.x[1]", "1 value,", "2"],

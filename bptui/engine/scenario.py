@@ -17,14 +17,16 @@ from typing import Any
 import numpy as np
 
 from bptui.engine import functions as fn
-from bptui.engine.network import Architecture, Network, default_node_names
+from bptui.engine.network import Architecture, Network
 
 Array = np.ndarray
 
 
-#: Larger networks are not what a step-by-step viewer is for, and would
-#: allocate without bound from a one-line typo such as ``[1, 2000000000, 1]``.
-MAX_PARAMETERS = 10_000_000
+#: Larger networks are not what a step-by-step viewer is for: a record holds
+#: every parameter's chain for every point, so memory grows with their product
+#: (a [1, 2000, 2000, 2000, 1] net was OOM-killed), and a one-line typo such as
+#: ``[1, 2000000000, 1]`` must be a message, not an allocation.
+MAX_PARAMETERS = 100_000
 
 
 def _count(n: int, noun: str) -> str:
@@ -267,6 +269,12 @@ class _Parser:
                 not isinstance(n, str) or not n.strip() for n in names
             ):
                 raise self.fail("network.node_names", "must be a list of non-empty strings")
+            for n in names:
+                if n != n.strip() or not n.isprintable():
+                    raise self.fail(
+                        "network.node_names",
+                        f"{n!r}: no surrounding spaces or control characters in a name",
+                    )
             if len(names) != total:
                 raise self.fail(
                     "network.node_names",
@@ -386,9 +394,9 @@ class _Parser:
                     )
 
     def init(self, arch: Architecture) -> list[tuple[Array, Array]] | None:
-        init = self.table("init", {"layers"}, required=False)
-        if not init:
+        if "init" not in self.doc:
             return None
+        init = self.table("init", {"layers"}, required=False)
         layers = init.get("layers")
         depth = len(arch.layers) - 1
         if not isinstance(layers, list) or len(layers) != depth:
@@ -423,7 +431,7 @@ class _Parser:
             ).reshape(out, inp)
             b = table["b"]
             if not isinstance(b, list) or len(b) != out:
-                raise self.fail(f"{key}.b", f"must be a list of {out} values")
+                raise self.fail(f"{key}.b", f"must be a list of {_count(out, 'value')}")
             bv = np.array([self.number(v, f"{key}.b") for v in b], dtype=np.float64)
             result.append((Wm, bv))
         return result
@@ -437,7 +445,3 @@ class _Parser:
             raise self.fail("watch", "must be an array of tables ([[watch]])")
         parse_watches(watches, param_names, self.where)
         return watches
-
-
-def default_names_for(layers: tuple[int, ...]) -> list[str]:
-    return [n for layer in default_node_names(layers) for n in layer]
