@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -101,6 +102,8 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     target = Path(path)
     if target.is_dir():
         raise UsageError(f"--output {path}: is a directory")
+    if target.exists() and not target.is_file():
+        raise UsageError(f"--output {path}: not a regular file (leave --output out for stdout)")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--output {path}: folder {folder} does not exist")
@@ -110,6 +113,14 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
         raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
     umask = os.umask(0)
     os.umask(umask)
+
+    def interrupted(signum: int, frame: object) -> NoReturn:
+        # Not an exception: one raised inside a finalizer would be swallowed.
+        Path(tmp).unlink(missing_ok=True)
+        os._exit(128 + signum)
+
+    stops = (signal.SIGINT, signal.SIGTERM)
+    previous = [signal.signal(s, interrupted) for s in stops]
     try:
         # mkstemp makes 0600 files; the output should be an ordinary file.
         os.chmod(tmp, 0o666 & ~umask)
@@ -119,6 +130,9 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    finally:
+        for stop, handler in zip(stops, previous):
+            signal.signal(stop, handler)
 
 
 def cmd_trace(argv: Sequence[str]) -> int:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -339,3 +341,25 @@ def test_check_on_a_non_finite_start_fails_cleanly(run_cli, write_file) -> None:
 
 def load_builtin_text(name: str) -> str:
     return resources.files("bptui").joinpath("scenarios", f"{name}.toml").read_text("utf-8")
+
+
+def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:
+    """A killed `trace --output` removes its temporary file: no half-written output."""
+    target = tmp_path / "trace.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bptui", "trace", "deep", "--steps", "100000", "--output", target],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        for _ in range(6000):  # poll until the temporary file exists (bounded)
+            if list(tmp_path.glob(".trace.json.*.tmp")) or proc.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert proc.poll() is None, "the trace ended before it could be interrupted"
+        proc.terminate()
+        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert list(tmp_path.iterdir()) == []
