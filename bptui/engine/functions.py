@@ -191,7 +191,7 @@ def dloss_dz_output(
     if output == "softmax":
         return yhat * (g - np.sum(yhat * g, axis=1, keepdims=True))
     if output == "sigmoid":
-        return g * yhat * (1.0 - yhat)
+        return g * output_slope(output, yhat)
     return g
 
 
@@ -203,6 +203,13 @@ def dloss_dz_formula(loss: str, output: str, node: str, count: int, points: int)
         return f"({node} − y) / {points}"
     inner = dloss_dyhat_formula(loss, node, count)
     return f"{node}·(∂Loss/∂{node} − Σⱼ ŷⱼ·∂Loss/∂ŷⱼ),  ∂Loss/∂{node} = {inner}"
+
+
+def output_slope(output: str, yhat: Array) -> Array:
+    """∂ŷ/∂z of the non-fused outputs (identity, sigmoid), from ŷ itself."""
+    if output == "sigmoid":
+        return ACTIVATIONS["sigmoid"].derivative(yhat, yhat)
+    return np.ones_like(yhat)
 
 
 def output_derivative_formula(output: str, node: str) -> str:

@@ -326,14 +326,8 @@ class ChainBuilder(Mapping[str, list[Factor]]):
             if layer < self.net.depth:
                 self._slopes[layer] = self.net.hidden.derivative(lay.z, lay.a)
             else:
-                self._slopes[layer] = self._output_slope(lay)
+                self._slopes[layer] = fn.output_slope(self.net.output, lay.a)
         return self._slopes[layer]
-
-    def _output_slope(self, lay: LayerRecord) -> Array:
-        """∂ŷ/∂z of a non-fused output layer (identity or sigmoid)."""
-        if self.net.output == "sigmoid":
-            return lay.a * (1.0 - lay.a)
-        return np.ones_like(lay.a)
 
     def _weight_name(self, layer: int, row: int, col: int) -> str:
         start = self.net.weight_slices[layer - 1].start

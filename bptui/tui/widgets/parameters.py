@@ -8,15 +8,11 @@ few hundred cheap assignments and the cursor never jumps.
 
 from __future__ import annotations
 
-import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.engine.gradcheck import ABS_FLOOR, relative_error
+from bptui.engine.usergrads import close
 from bptui.tui.view import PENDING, View, fmt_signed, fmt_value
-
-#: Relative error above which "yours" disagrees with backprop (as gradcheck's "suspect").
-USER_GRAD_TOLERANCE = 1e-6
 
 COLUMNS = (
     ("name", "θ", 5),
@@ -35,15 +31,6 @@ def _cell(text: str, style: str = "") -> Text:
 
 def _pending() -> Text:
     return _cell(PENDING, "dim")
-
-
-def user_grad_disagrees(yours: float, backprop: float) -> bool:
-    """True when a user's derivative is off by more than round-off."""
-    if not (np.isfinite(yours) and np.isfinite(backprop)):
-        return bool(np.isfinite(yours) != np.isfinite(backprop))
-    if abs(yours - backprop) <= ABS_FLOOR:
-        return False
-    return relative_error(yours, backprop) > USER_GRAD_TOLERANCE
 
 
 def parameter_cells(view: View, name: str) -> dict[str, Text]:
@@ -103,7 +90,7 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
             cells["yours"] = _cell("—", "dim")
         elif not view.shows_backward(info.layer):
             cells["yours"] = _pending()
-        elif user_grad_disagrees(yours, float(view.record.grad[index])):
+        elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
             cells["yours"] = _cell(f"{fmt_value(yours)} ✗", "bold red")
         else:
             cells["yours"] = _cell(f"{fmt_value(yours)} ✓", "green")
