@@ -155,6 +155,18 @@ async def test_diverged_history_drops_non_finite_losses() -> None:
 
 
 @sync
+async def test_divergence_switches_the_axis_to_log_and_l_switches_back() -> None:
+    stepper = Stepper(load_builtin("diverge"))
+    stepper.run(10_000)
+    pane, drawing, _ = await mounted(view_of(stepper))
+    assert pane.log_scale and "Loss (log)" in drawing
+    pane, drawing, _ = await mounted(view_of(stepper), keys="l")
+    assert not pane.log_scale and "Loss (log)" not in drawing
+    pane, _, _ = await mounted(view_of(article_after(3)))
+    assert not pane.log_scale  # a healthy run keeps the linear axis
+
+
+@sync
 async def test_long_history_is_downsampled_but_keeps_its_extremes() -> None:
     view = view_of(Stepper(load_builtin("article")))
     history = 1.0 + np.exp(-np.arange(200_000) / 5_000.0)

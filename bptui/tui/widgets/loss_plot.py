@@ -112,6 +112,7 @@ class LossPane(PlotextPlot):
         self._signature: tuple | None = None
         self._last_plot = -math.inf
         self._catch_up: Timer | None = None
+        self._auto_log_at: int | None = None
 
     # ------------------------------------------------------------ actions
     def show(self, view: View) -> None:
@@ -123,6 +124,11 @@ class LossPane(PlotextPlot):
         drawn ten times a second looks just as live.
         """
         self.view = view
+        if view.diverged is not None and view.diverged != self._auto_log_at:
+            # A blow-up is a wall on a linear axis and a readable slope on a
+            # log one: switch once per divergence (l switches back).
+            self._auto_log_at = view.diverged
+            self.log_scale = True
         if view.running:
             wait = self._last_plot + RUNNING_INTERVAL - time.monotonic()
             if wait > 0:
