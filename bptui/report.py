@@ -49,7 +49,11 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
         lines.append(line.rstrip())
     ok = all(r.agrees for r in rows)
     bad = [r.name for r in rows if not r.agrees]
-    lines.append("all gradients agree" if ok else f"disagree: {', '.join(bad)}")
+    if not record.finite:
+        ok = False
+        lines.append("the loss or a gradient is not finite at step 0: nothing can be compared")
+    else:
+        lines.append("all gradients agree" if ok else f"disagree: {', '.join(bad)}")
     if results:
         wrong = [m for m in results.values() if not m.agrees]
         for m in wrong:
