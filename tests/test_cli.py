@@ -336,7 +336,9 @@ def test_check_on_a_non_finite_start_fails_cleanly(run_cli, write_file) -> None:
     result = run_cli("check", "--config", write_file("huge.toml", text))
     assert result.code == 1
     assert result.err == ""
-    assert result.out.splitlines()[-1].startswith("disagree: ")
+    assert result.out.splitlines()[-1] == (
+        "the loss or a gradient is not finite at step 0: nothing can be compared"
+    )
 
 
 def load_builtin_text(name: str) -> str:
@@ -363,16 +365,3 @@ def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert list(tmp_path.iterdir()) == []
-
-
-def test_check_on_a_non_finite_start_says_so(run_cli, write_file) -> None:
-    path = write_file(
-        "huge.toml",
-        '[network]\nlayers = [1, 1]\nactivation = "identity"\n'
-        "[data]\nx = [1e300]\ny = [1]\n"
-        "[[init.layers]]\nW = [[1e10]]\nb = [0]\n",
-    )
-    result = run_cli("check", "--config", path)
-    assert result.code == 1
-    assert "loss inf" in result.out
-    assert result.out.rstrip().endswith("not finite at step 0: nothing can be compared")
