@@ -107,31 +107,39 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--output {path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-    except OSError as e:
-        raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
     umask = os.umask(0)
     os.umask(umask)
+    made: list[str] = []
 
     def interrupted(signum: int, frame: object) -> NoReturn:
         # Not an exception: one raised inside a finalizer would be swallowed.
-        Path(tmp).unlink(missing_ok=True)
+        for name in made:
+            Path(name).unlink(missing_ok=True)
         os._exit(128 + signum)
 
-    stops = (signal.SIGINT, signal.SIGTERM)
-    previous = [signal.signal(s, interrupted) for s in stops]
+    stops = {signal.SIGINT, signal.SIGTERM}
+    previous = {s: signal.signal(s, interrupted) for s in stops}
     try:
-        # mkstemp makes 0600 files; the output should be an ordinary file.
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.writelines(chunks)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        # Signals wait while the file is made and recorded, so none can slip between.
+        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
+            made.append(tmp)
+        except OSError as e:
+            raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
+        try:
+            # mkstemp makes 0600 files; the output should be an ordinary file.
+            os.chmod(tmp, 0o666 & ~umask)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.writelines(chunks)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
     finally:
-        for stop, handler in zip(stops, previous):
+        for stop, handler in previous.items():
             signal.signal(stop, handler)
 
 
