@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import signal
 import sys
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import NoReturn
@@ -107,8 +107,6 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"--output {path}: folder {folder} does not exist")
-    umask = os.umask(0)
-    os.umask(umask)
     made: list[str] = []
 
     def interrupted(signum: int, frame: object) -> NoReturn:
@@ -120,18 +118,15 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
     stops = {signal.SIGINT, signal.SIGTERM}
     previous = {s: signal.signal(s, interrupted) for s in stops}
     try:
-        # Signals wait while the file is made and recorded, so none can slip between.
-        signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        # The name is recorded before the file exists, so the handler can
+        # always remove it, whenever the signal lands.
+        tmp = str(folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        made.append(tmp)
         try:
-            fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{target.name}.", suffix=".tmp")
-            made.append(tmp)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         except OSError as e:
             raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
-        finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, stops)
         try:
-            # mkstemp makes 0600 files; the output should be an ordinary file.
-            os.chmod(tmp, 0o666 & ~umask)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.writelines(chunks)
             os.replace(tmp, target)
