@@ -365,3 +365,12 @@ def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.kill()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_given_as_a_name_points_to_config(run_cli) -> None:
+    result = run_cli("trace", "mine.toml")
+    assert result.code == 2
+    assert (
+        result.err
+        == "bptui: error: unknown scenario 'mine.toml': for a file use --config mine.toml\n"
+    )

@@ -105,6 +105,8 @@ def builtin_description(name: str) -> str:
 def load_builtin(name: str) -> Scenario:
     if name not in builtin_names():
         known = ", ".join(builtin_names())
+        if name.endswith(".toml"):
+            raise ScenarioError(f"unknown scenario {name!r}: for a file use --config {name}")
         raise ScenarioError(f"unknown scenario {name!r} (built-ins: {known})")
     text = resources.files("bptui").joinpath(SCENARIO_DIR, f"{name}.toml").read_text("utf-8")
     return parse_scenario(text, where=name, base_dir=None)
