@@ -90,7 +90,7 @@ class ForwardPane(DataTable):
     """x, z and activation of every node, y and each point's share of the loss."""
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", **kwargs)  # type: ignore[arg-type]
+        super().__init__(cursor_type="row", fixed_columns=1, **kwargs)  # type: ignore[arg-type]
         self.border_title = "Forward pass"
         self._columns_for: tuple[object, ...] = ()
         self._keys: list[str] = []
