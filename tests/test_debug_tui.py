@@ -374,3 +374,27 @@ def test_snapshot_fired_watch(snap_compare) -> None:  # type: ignore[no-untyped-
         await run_flat_out(app, pilot)
 
     assert snap_compare(app, terminal_size=COMPACT, run_before=run_to_the_watch)
+
+
+@sync
+async def test_endless_derivative_is_a_message_and_is_not_called_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bptui.engine import usergrads
+
+    monkeypatch.setattr(usergrads, "CALL_SECONDS", 0.2)
+    calls = tmp_path / "calls.txt"
+    path = tmp_path / "loop.py"
+    path.write_text(
+        f"def d_b3(ctx):\n    open({str(calls)!r}, 'a').write('x')\n    while True:\n        pass\n",
+        encoding="utf-8",
+    )
+    app = article_app(path)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        messages = [n.message for n in app._notifications]
+        assert messages == ["d_b3 did not return within 0.2 s (an endless loop?)"]
+        await pilot.press("s")  # evaluated again at step 1: answered, not re-run
+        assert "Step 1" in screen_text(app).split("\n")[0]
+        assert parameter_cells(app.view, "b3")["yours"].plain == "error ✗"
+        assert calls.read_text() == "x"  # called once, at launch

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bptui.engine import usergrads
 from bptui.engine.scenario import ScenarioError, load_builtin
 from bptui.engine.stepper import Stepper
 from bptui.engine.usergrads import (
@@ -369,3 +370,26 @@ def test_check_grads_on_another_scenario(write_file, run_cli) -> None:
     result = run_cli("check", "xor", "--grads", path)
     assert result.code == 0, result.out
     assert "all 1 of your derivatives agree" in result.out
+
+
+def test_endless_function_is_given_up_on(
+    write_file, run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An endless loop in a derivative is exit 2 with its name, not a hang."""
+    monkeypatch.setattr(usergrads, "CALL_SECONDS", 0.2)
+    path = write_file("f.py", "def d_b3(ctx):\n    while True:\n        pass\n")
+    result = run_cli("check", "--grads", path)
+    assert result.code == 2 and result.out == ""
+    assert (
+        result.err == f"bptui: error: {path}: d_b3 did not return within 0.2 s (an endless loop?)\n"
+    )
+
+
+def test_a_quick_function_leaves_no_alarm_behind(write_file) -> None:
+    import signal
+
+    path = write_file("f.py", "def d_b3(ctx):\n    return 1.0\n")
+    before = signal.getsignal(signal.SIGALRM)
+    load_user_grads(path, ARTICLE_PARAMS).evaluate(Stepper(load_builtin("article")).record())
+    assert signal.getsignal(signal.SIGALRM) is before
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -22,11 +22,14 @@ import inspect
 import itertools
 import math
 import numbers
+import signal
 import sys
+import threading
 import traceback
 import types
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -213,6 +216,37 @@ class _CallFailed(Exception):
     """The user's function raised or returned something that is not a number."""
 
 
+#: How long one call of a user's function may take before it is given up on.
+CALL_SECONDS = 2.0
+
+
+class _TimeLimit(BaseException):
+    """Raised inside a user's function that ran past CALL_SECONDS."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Interrupt a runaway user function (an endless loop must not freeze the app).
+
+    SIGALRM can only be handled on the main thread (where both the CLI and the
+    Textual app call user code); elsewhere the call simply runs unlimited.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum: int, frame: object) -> None:
+        raise _TimeLimit
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def _as_number(value: Any, what: str) -> float:
     """The user's return value as a float, or a one-line reason why it is not one."""
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -287,6 +321,9 @@ class UserGrads:
     def __init__(self, path: Path, functions: list[UserFunction]) -> None:
         self.path = path
         self.functions = functions
+        #: Functions that once ran past the time limit are not called again:
+        #: the TUI evaluates after every step and must not stall each time.
+        self.timed_out: dict[str, str] = {}
 
     @property
     def params(self) -> list[str]:
@@ -294,10 +331,20 @@ class UserGrads:
 
     def call(self, function: UserFunction, ctx: GradContext) -> float:
         """The user's number, or _CallFailed with a one-line reason."""
+        if function.name in self.timed_out:
+            raise _CallFailed(self.timed_out[function.name])
         try:
-            with warnings.catch_warnings(), np.errstate(all="ignore"):
+            with (
+                _time_limit(CALL_SECONDS),
+                warnings.catch_warnings(),
+                np.errstate(all="ignore"),
+            ):
                 warnings.simplefilter("ignore")
                 value = function.func(ctx)
+        except _TimeLimit:
+            reason = f"{function.name} did not return within {CALL_SECONDS:g} s (an endless loop?)"
+            self.timed_out[function.name] = reason
+            raise _CallFailed(reason) from None
         except KeyboardInterrupt:
             raise
         except BaseException as e:
