@@ -304,20 +304,25 @@ class BptuiApp(App[None]):
             self._bindings_can_step = can_step
             self.refresh_bindings()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dim step, next phase and run while diverged (b and R still work).
+    def _allowed(self, action: str) -> bool:
+        """The one rule for moving on while diverged (b and R always work).
 
-        A phase walk that ran into the divergence may finish its phases first.
+        Step and next phase may finish a phase walk that ran into the
+        divergence; run and going forward may not move at all.
         """
-        if action in ("step", "next_phase") and not self.stepper.can_step:
-            return None
-        if action == "run" and self.stepper.diverged is not None:
-            return None
+        if action in ("step", "next_phase"):
+            return self.stepper.can_step
+        if action in ("run", "goto"):
+            return self.stepper.diverged is None
         return True
 
-    def _refuse_if_diverged(self, finishing: bool = False) -> bool:
-        """Say why and refuse; ``finishing`` moves may complete a partial step."""
-        if self.stepper.diverged is None or (finishing and self.stepper.can_step):
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Dim (in the Footer) what :meth:`_allowed` refuses."""
+        return True if action == "goto" or self._allowed(action) else None
+
+    def _refuse(self, action: str) -> bool:
+        """Say why and refuse when :meth:`_allowed` says no."""
+        if self._allowed(action):
             return False
         self.notify(
             f"Diverged at step {self.stepper.diverged}: press b to go back or R to reset.",
@@ -329,7 +334,7 @@ class BptuiApp(App[None]):
     def action_step(self) -> None:
         """One whole step, or finish the partial one."""
         self.pause()
-        if self._refuse_if_diverged(finishing=True):
+        if self._refuse("step"):
             return
         try:
             self.stepper.step_once()
@@ -340,7 +345,7 @@ class BptuiApp(App[None]):
     def action_next_phase(self) -> None:
         """One phase further: update, forward layer by layer, loss, backward."""
         self.pause()
-        if self._refuse_if_diverged(finishing=True):
+        if self._refuse("next_phase"):
             return
         if self.stepper.done:
             self._previous_grad = self.stepper.grad.copy()
@@ -379,7 +384,7 @@ class BptuiApp(App[None]):
             self.stepper.goto(step)
             self.refresh_view()
             return
-        if self._refuse_if_diverged():
+        if self._refuse("goto"):
             return
         self._goto_target = step
         self._start(SPEEDS.index(0))
@@ -389,7 +394,7 @@ class BptuiApp(App[None]):
         if self.running:
             self.pause()
             return
-        if self._refuse_if_diverged():
+        if self._refuse("run"):
             return
         self._goto_target = None
         self._start(self.speed_index)
@@ -417,10 +422,7 @@ class BptuiApp(App[None]):
         self.query_one(LossPane).toggle_log()
 
     def action_toggle_fit(self) -> None:
-        if self.stepper.network.layers[0] != 1:
-            self.notify("The fit view needs a network with one input.", timeout=3)
-            return
-        self.query_one(LossPane).toggle_fit()
+        self.query_one(LossPane).toggle_fit()  # it explains a refusal for several inputs
 
     def action_pane(self, number: int) -> None:
         """Show pane ``number`` (compact layout) and focus it."""
