@@ -60,9 +60,8 @@ class View:
 
     def shows_forward(self, layer: int) -> bool:
         """Are the values of layer ``layer`` (1-based; 0 = inputs) computed yet?"""
-        if self.done or layer == 0:
-            return True
-        return self.phases[self.phase_index].kind != "update" and (self.phase_index >= layer)
+        # Phase index l is "forward layer l" (index 0 is the update).
+        return self.done or self.phase_index >= layer
 
     @property
     def shows_loss(self) -> bool:
