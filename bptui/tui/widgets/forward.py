@@ -12,16 +12,12 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.tui.view import PENDING, View, fmt_value
-from bptui.tui.widgets.parameters import drop_stale_renders
+from bptui.tui.view import View, fmt_value
+from bptui.tui.widgets.parameters import drop_stale_renders, pending_cell, table_cell
 
 #: Show z columns only when the network has at most this many non-input nodes.
 MAX_NODES_WITH_Z = 4
 VALUE_WIDTH = 10
-
-
-def _cell(text: str, style: str = "") -> Text:
-    return Text(text, style=style, justify="right")
 
 
 def shows_z(view: View) -> bool:
@@ -59,29 +55,29 @@ def forward_rows(view: View) -> list[dict[str, Text]]:
     for i in range(record.x.shape[0]):
         row: dict[str, Text] = {"point": Text(str(i + 1), style="bold")}
         for j, name in enumerate(net.node_names[0]):
-            row[f"in:{name}"] = _cell(fmt_value(float(record.x[i, j]), 4))
+            row[f"in:{name}"] = table_cell(fmt_value(float(record.x[i, j]), 4))
         for layer in range(1, net.depth + 1):
             lay = record.layers[layer - 1]
             ready = view.shows_forward(layer)
             for k, name in enumerate(net.node_names[layer]):
                 if with_z:
                     row[f"z:{name}"] = (
-                        _cell(fmt_value(float(lay.z[i, k])), "dim italic")
+                        table_cell(fmt_value(float(lay.z[i, k])), "dim italic")
                         if ready
-                        else _cell(PENDING, "dim")
+                        else pending_cell()
                     )
                 row[f"a:{name}"] = (
-                    _cell(fmt_value(float(lay.a[i, k]))) if ready else _cell(PENDING, "dim")
+                    table_cell(fmt_value(float(lay.a[i, k]))) if ready else pending_cell()
                 )
         for k in range(record.y.shape[1]):
-            row[f"y:{k}"] = _cell(fmt_value(float(record.y[i, k]), 4))
+            row[f"y:{k}"] = table_cell(fmt_value(float(record.y[i, k]), 4))
         if view.shows_loss:
             share = float(record.point_loss[i])
             percent = 100.0 * share / total if total and np.isfinite(total) else float("nan")
             suffix = f" {percent:3.0f}%" if np.isfinite(percent) else ""
-            row["loss"] = _cell(fmt_value(share) + suffix)
+            row["loss"] = table_cell(fmt_value(share) + suffix)
         else:
-            row["loss"] = _cell(PENDING, "dim")
+            row["loss"] = pending_cell()
         rows.append(row)
     return rows
 

@@ -25,12 +25,14 @@ USER_COLUMN = ("yours", "yours", 12)
 NUMERIC_COLUMN = ("numeric", "numeric", 10)
 
 
-def _cell(text: str, style: str = "") -> Text:
+def table_cell(text: str, style: str = "") -> Text:
+    """A right-aligned number cell, as both data-table panes draw them."""
     return Text(text, style=style, justify="right")
 
 
-def _pending() -> Text:
-    return _cell(PENDING, "dim")
+def pending_cell() -> Text:
+    """A value the current phase walk has not computed yet."""
+    return table_cell(PENDING, "dim")
 
 
 def parameter_cells(view: View, name: str) -> dict[str, Text]:
@@ -52,48 +54,50 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
             (fmt_value(old), "dim"), " → ", (fmt_value(value), "bold"), justify="right"
         )
         used = None if view.previous_grad is None else float(view.previous_grad[index])
-        cells["grad"] = _cell(fmt_value(used), "italic") if used is not None else _pending()
-        cells["step"] = _cell(fmt_signed(value - old), "bold" if trainable else "dim")
+        cells["grad"] = (
+            table_cell(fmt_value(used), "italic") if used is not None else pending_cell()
+        )
+        cells["step"] = table_cell(fmt_signed(value - old), "bold" if trainable else "dim")
     else:
-        cells["value"] = _cell(fmt_value(value), frozen_style)
+        cells["value"] = table_cell(fmt_value(value), frozen_style)
         if view.shows_backward(info.layer):
             grad = float(view.record.grad[index])
-            cells["grad"] = _cell(fmt_value(grad), frozen_style)
+            cells["grad"] = table_cell(fmt_value(grad), frozen_style)
             if trainable:
-                cells["step"] = _cell(fmt_signed(-view.learning_rate * grad))
+                cells["step"] = table_cell(fmt_signed(-view.learning_rate * grad))
             else:
-                cells["step"] = _cell("frozen", "dim")
+                cells["step"] = table_cell("frozen", "dim")
         else:
-            cells["grad"] = _pending()
-            cells["step"] = _pending()
+            cells["grad"] = pending_cell()
+            cells["step"] = pending_cell()
 
     if old is None:
-        cells["change"] = _cell("—", "dim")
+        cells["change"] = table_cell("—", "dim")
     else:
         change = value - old
-        cells["change"] = _cell(fmt_signed(change), "dim" if change == 0 else "")
+        cells["change"] = table_cell(fmt_signed(change), "dim" if change == 0 else "")
 
     if view.user_results:
         result = view.user_results.get(name)
         if result is None:
-            cells["numeric"] = _cell("—", "dim")
+            cells["numeric"] = table_cell("—", "dim")
         elif not view.shows_backward(info.layer):
-            cells["numeric"] = _pending()
+            cells["numeric"] = pending_cell()
         else:
-            cells["numeric"] = _cell(fmt_value(result.numeric), "dim")
+            cells["numeric"] = table_cell(fmt_value(result.numeric), "dim")
     if view.user_grads or view.user_results:
         yours = view.user_grads.get(name)
         result = view.user_results.get(name)
         if result is not None and result.error is not None:
-            cells["yours"] = _cell("error ✗", "bold red")
+            cells["yours"] = table_cell("error ✗", "bold red")
         elif yours is None:
-            cells["yours"] = _cell("—", "dim")
+            cells["yours"] = table_cell("—", "dim")
         elif not view.shows_backward(info.layer):
-            cells["yours"] = _pending()
+            cells["yours"] = pending_cell()
         elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
-            cells["yours"] = _cell(f"{fmt_value(yours)} ✗", "bold red")
+            cells["yours"] = table_cell(f"{fmt_value(yours)} ✗", "bold red")
         else:
-            cells["yours"] = _cell(f"{fmt_value(yours)} ✓", "green")
+            cells["yours"] = table_cell(f"{fmt_value(yours)} ✓", "green")
     return cells
 
 
