@@ -1,8 +1,7 @@
 """Glue between the app and the debugging features, so app.py stays small.
 
 The app owns one :class:`DebugState`; it evaluates the user's derivatives once
-per state (not once per frame), installs the scenario's watches, and names the
-non-finite watch when a run diverges.
+per state (not once per frame) and installs the scenario's watches.
 """
 
 from __future__ import annotations

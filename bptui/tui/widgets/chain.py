@@ -19,6 +19,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from bptui.engine.network import ParamInfo
 from bptui.engine.trace import Factor
 from bptui.tui.screens.comparison import comparison_lines
 from bptui.tui.view import PENDING, View, fmt_value
@@ -87,7 +88,7 @@ def counts_text(view: View) -> Text:
 def values_table(view: View, name: str, factors: list[Factor]) -> Table:
     """One row per point: inputs, factor values, product; then the sum."""
     record = view.record
-    info = view.network.params[view.network.param_index[name]]
+    info = param_info(view, name)
     complete = view.shows_backward(info.layer)
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     table.add_column("point", no_wrap=True)
@@ -117,7 +118,7 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
 
 def sum_line(view: View, name: str) -> Text:
     """Σ of the per-point products next to the gradient, with a ✓ when equal."""
-    info = view.network.params[view.network.param_index[name]]
+    info = param_info(view, name)
     if not view.shows_backward(info.layer):
         return Text(
             f"Σ products = {PENDING}   ∂Loss/∂{name}: after backward layer {info.layer}",
@@ -136,8 +137,8 @@ def sum_line(view: View, name: str) -> Text:
     )
 
 
-def info_layer(view: View, name: str) -> int:
-    return view.network.params[view.network.param_index[name]].layer
+def param_info(view: View, name: str) -> ParamInfo:
+    return view.network.params[view.network.param_index[name]]
 
 
 def chain_renderable(view: View) -> RenderableType:
@@ -154,7 +155,9 @@ def chain_renderable(view: View) -> RenderableType:
         parts.append(Text("⊘ not in this step's mini-batch: contributes 0", style="dim"))
     parts += [
         sum_line(view, name),
-        *comparison_lines(view.user_results, name, view.shows_backward(info_layer(view, name))),
+        *comparison_lines(
+            view.user_results, name, view.shows_backward(param_info(view, name).layer)
+        ),
         Text(""),
         counts_text(view),
     ]
