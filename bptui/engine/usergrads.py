@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from bptui.engine.gradcheck import numeric_gradient
+from bptui.engine.gradcheck import numeric_gradient, relative_error
 from bptui.engine.scenario import ScenarioError, read_input_file
 from bptui.engine.trace import Factor, StepRecord, build_record
 
@@ -303,10 +303,7 @@ class UserGradResult:
 
     @property
     def rel_error(self) -> float | None:
-        if self.user is None:
-            return None
-        scale = max(abs(self.user), abs(self.backprop))
-        return 0.0 if scale == 0.0 else abs(self.user - self.backprop) / scale
+        return None if self.user is None else relative_error(self.user, self.backprop)
 
 
 def close(a: float, b: float) -> bool:
