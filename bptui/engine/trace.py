@@ -136,20 +136,23 @@ def build_record(
         loss = fn.loss_value(network.loss, network.output, z_out, yhat, y)
         point_loss = fn.loss_elementwise(network.loss, z_out, yhat, y).sum(axis=1)
 
-        if len(batch) == n and np.array_equal(batch, np.arange(n)):
-            # The usual full batch: y[batch] would copy the same rows in the same order.
-            batch_loss = loss
-            delta = network.output_delta(z_out, yhat, y)
-            out_da = None if network.fused else fn.dloss_dyhat(network.loss, yhat, y, y.size)
-        else:
-            yb, zb, pb = y[batch], z_out[batch], yhat[batch]
-            batch_loss = fn.loss_value(network.loss, network.output, zb, pb, yb)
-            delta = np.zeros_like(z_out)
-            delta[batch] = network.output_delta(zb, pb, yb)
-            out_da = None
-            if not network.fused:
-                out_da = np.zeros_like(z_out)
-                out_da[batch] = fn.dloss_dyhat(network.loss, pb, yb, yb.size)
+        # The usual full batch needs no copies (y[batch] would repeat the rows).
+        full = len(batch) == n and np.array_equal(batch, np.arange(n))
+        yb, zb, pb = (y, z_out, yhat) if full else (y[batch], z_out[batch], yhat[batch])
+        batch_loss = loss if full else fn.loss_value(network.loss, network.output, zb, pb, yb)
+
+        def on_all_points(rows: Array) -> Array:
+            """Batch rows placed among all points; the others get 0."""
+            if full:
+                return rows
+            spread = np.zeros((n, *rows.shape[1:]))
+            spread[batch] = rows
+            return spread
+
+        delta = on_all_points(network.output_delta(zb, pb, yb))
+        out_da = (
+            None if network.fused else on_all_points(fn.dloss_dyhat(network.loss, pb, yb, yb.size))
+        )
 
         grad = np.zeros(network.size)
         deltas = network.backward(theta, zs, acts, delta, grad)
