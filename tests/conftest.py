@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from bptui.cli import main
+
+# No example database: a failure found once must not replay on every later run
+# from a stale .hypothesis/ folder, and in CI every run draws the same examples
+# (derandomize), so a green CI run means green.  Locally, seeds vary
+# (pytest --hypothesis-seed=N reproduces one).
+settings.register_profile("bptui", database=None)
+settings.register_profile("ci", database=None, derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") else "bptui")
 
 
 @dataclass(frozen=True)
