@@ -36,8 +36,8 @@ from dataclasses import dataclass  # noqa: E402
 import numpy as np  # noqa: E402
 
 from bptui.engine.network import Architecture  # noqa: E402
-from bptui.engine.scenario import Scenario, load_builtin  # noqa: E402
 from bptui.engine.stepper import Stepper  # noqa: E402
+from bptui.scenario.loading import Scenario, load_builtin  # noqa: E402
 
 try:  # optional: a hard guarantee on top of the environment variables
     from threadpoolctl import threadpool_limits
@@ -166,7 +166,7 @@ class TorchStep:
 
 def assert_agreement(scenario: Scenario) -> None:
     """Same loss and gradient at the start, same parameters after a few steps."""
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     ref = TorchStep(scenario, stepper.theta)
     loss, grad = ref.loss_and_grad()
     _close(f"{scenario.name}: loss", stepper.loss, loss)
@@ -224,7 +224,7 @@ class Contender:
 
 
 def bptui_plain(scenario: Scenario) -> Callable[[int], None]:
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
 
     def steps(count: int) -> None:
         if stepper.run(count) != count:
@@ -239,7 +239,7 @@ def bptui_recorded(scenario: Scenario, chains: str = "shown") -> Callable[[int],
     Chains are built on demand: the TUI reads the one chain it shows (b1 here,
     ``chains="shown"``); the JSON trace reads all of them (``chains="all"``).
     """
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     names = stepper.network.param_names if chains == "all" else ["b1"]
 
     def steps(count: int) -> None:
@@ -283,7 +283,7 @@ def article_floor(scenario: Scenario) -> Callable[[int], None]:
     time / this is under a bar, no numpy engine meets that bar.  It is checked
     against the engine's gradient before it is timed.
     """
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     x, y = scenario.x, scenario.y
     alpha = stepper.learning_rate * stepper.trainable_mask
     theta, grad = stepper.theta.copy(), stepper.grad.copy()
@@ -320,7 +320,7 @@ def article_floor(scenario: Scenario) -> Callable[[int], None]:
             np.add.reduce(da1, axis=0, out=db1)
             np.vdot(grad, grad)
 
-    reference = Stepper(scenario)
+    reference = Stepper(scenario.training())
     reference.run(1)
     steps(1)
     _close("article floor: gradient after one step", grad, reference.grad)

@@ -197,10 +197,10 @@ class RunResult:
 
 def engine_alone(seconds: float) -> float:
     """Steps per second of Stepper.run with no UI (chunks like the app's)."""
-    from bptui.engine.scenario import load_builtin
     from bptui.engine.stepper import Stepper
+    from bptui.scenario.loading import load_builtin
 
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     deadline = time.perf_counter() + seconds
     start = time.perf_counter()
     steps = 0
@@ -212,7 +212,7 @@ def engine_alone(seconds: float) -> float:
 async def flat_out(seconds: float) -> RunResult:
     from textual.screen import Screen
 
-    from bptui.engine.scenario import load_builtin
+    from bptui.scenario.loading import load_builtin
     from bptui.tui.app import SPEEDS, make_app
     from bptui.tui.widgets.diagram import NetworkDiagram
     from bptui.tui.widgets.loss_plot import LossPane

@@ -17,20 +17,11 @@ from typing import NoReturn
 
 import numpy as np
 
-from bptui.engine.scenario import (
-    Scenario,
-    ScenarioError,
-    builtin_description,
-    builtin_names,
-    load_builtin,
-    load_file,
-)
+from bptui.errors import BadInput, UsageError
+from bptui.scenario.loading import builtin_description, builtin_names, load_builtin, load_file
+from bptui.scenario.model import Scenario
 
 EXIT_OK, EXIT_DISAGREE, EXIT_BAD_INPUT = 0, 1, 2
-
-
-class UsageError(Exception):
-    """Bad command-line usage; reported like any other bad input."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -139,7 +130,7 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
 
 
 def cmd_trace(argv: Sequence[str]) -> int:
-    from bptui.engine.export import trace_csv, trace_json
+    from bptui.scenario.export import trace_csv, trace_json
 
     args = build_trace_parser().parse_args(argv)
     scenario = resolve_scenario(args.name, args.config)
@@ -152,7 +143,7 @@ def cmd_trace(argv: Sequence[str]) -> int:
 
 
 def cmd_check(argv: Sequence[str]) -> int:
-    from bptui.report import check_report
+    from bptui.debug.report import check_report
 
     args = build_check_parser().parse_args(argv)
     scenario = resolve_scenario(args.name, args.config)
@@ -176,7 +167,7 @@ def cmd_tui(argv: Sequence[str]) -> int:
     scenario = resolve_scenario(args.name, args.config)
     user_grads = None
     if args.grads:
-        from bptui.engine.usergrads import load_user_grads
+        from bptui.debug.usergrads import load_user_grads
 
         user_grads = load_user_grads(args.grads, scenario.network().param_names)
     from bptui.tui.app import make_app
@@ -194,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if argv and argv[0] in commands:
                 return commands[argv[0]](argv[1:])
             return cmd_tui(argv)
-    except (ScenarioError, UsageError) as e:
+    except BadInput as e:
         sys.stderr.write(f"bptui: error: {e}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from bptui.engine.scenario import load_builtin
+from bptui.scenario.loading import load_builtin
 from bptui.tui.app import BptuiApp, make_app
 
 WIDE = (140, 45)

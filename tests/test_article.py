@@ -17,8 +17,9 @@ import numpy as np
 import pytest
 
 from bptui.engine import functions as fn
-from bptui.engine.scenario import Scenario, load_builtin, parse_scenario
+from bptui.engine.chain import derivative_counts
 from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import Scenario, load_builtin, parse_scenario
 
 X = np.array([0.1, 0.53, 0.82])
 Y = np.array([1.2, 3.2, 1.1])
@@ -34,7 +35,7 @@ PRINTED_NEW_LOSS = 2.884057087700263
 
 @pytest.fixture
 def stepper() -> Stepper:
-    return Stepper(load_builtin("article"))
+    return Stepper(load_builtin("article").training())
 
 
 def b3_only_scenario() -> Scenario:
@@ -43,7 +44,9 @@ def b3_only_scenario() -> Scenario:
 
 
 def load_builtin_text(name: str) -> str:
-    return resources.files("bptui").joinpath("scenarios", f"{name}.toml").read_text("utf-8")
+    return (
+        resources.files("bptui").joinpath("scenario", "builtins", f"{name}.toml").read_text("utf-8")
+    )
 
 
 # ------------------------------------------------------------------ SPEC §1
@@ -95,7 +98,7 @@ def test_article_one_full_step_lowers_the_loss(stepper: Stepper) -> None:
 
 
 def test_article_b3_only_step_done_right() -> None:
-    stepper = Stepper(b3_only_scenario())
+    stepper = Stepper(b3_only_scenario().training())
     start = stepper.record().params
     stepper.step_once()
     params = stepper.record().params
@@ -217,7 +220,7 @@ def test_engine_differs_from_the_article_and_its_step_lowers_the_loss(stepper: S
     # Right derivative: Σ −2(y − ŷ) on the right ŷ.
     assert record.grads["b3"] == pytest.approx(float(np.sum(-2 * (Y - record.yhat[:, 0]))))
 
-    b3_only = Stepper(b3_only_scenario())
+    b3_only = Stepper(b3_only_scenario().training())
     b3_only.step_once()
     new_b3 = b3_only.record().params["b3"]
     assert new_b3 == pytest.approx(0.0 - ARTICLE_LR * record.grads["b3"])
@@ -300,7 +303,7 @@ def test_article_factor_reuse_marking(stepper: Stepper) -> None:
 
 def test_article_derivative_counts(stepper: Stepper) -> None:
     """The article's count: 4 derivations for the last layer, 2 + 4 = 6 for the middle."""
-    counts = stepper.network.derivative_counts()
+    counts = derivative_counts(stepper.network.layers)
     assert counts.backprop_by_layer == {2: 4, 1: 6}
     assert counts.backprop == 10
     # From scratch: b3, w3, w4 need 2 derivatives each; b1, w1, b2, w2 need 3 each.

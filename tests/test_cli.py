@@ -20,7 +20,7 @@ import pytest
 
 from bptui import cli
 from bptui.engine.network import Network
-from bptui.engine.scenario import builtin_names, load_builtin
+from bptui.scenario.loading import builtin_names, load_builtin
 
 BUILTINS = ["article", "deep", "diverge", "softmax3", "xor"]
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
@@ -342,7 +342,9 @@ def test_check_on_a_non_finite_start_fails_cleanly(run_cli, write_file) -> None:
 
 
 def load_builtin_text(name: str) -> str:
-    return resources.files("bptui").joinpath("scenarios", f"{name}.toml").read_text("utf-8")
+    return (
+        resources.files("bptui").joinpath("scenario", "builtins", f"{name}.toml").read_text("utf-8")
+    )
 
 
 def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:

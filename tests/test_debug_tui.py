@@ -16,16 +16,16 @@ from textual.widgets import Button, Input, Select, TabbedContent
 from tui_support import chain_text, screen_text, sync, wait_until
 
 from bptui import cli
-from bptui.engine.gradcheck import gradient_check, kink_parameters
+from bptui.debug.gradcheck import gradient_check, kink_parameters
+from bptui.debug.usergrads import load_user_grads
 from bptui.engine.network import Architecture, Network
-from bptui.engine.scenario import load_builtin, load_file
 from bptui.engine.stepper import Stepper
-from bptui.engine.usergrads import load_user_grads
-from bptui.engine.watches import AtStep, NonFinite
+from bptui.engine.watches import AtStep, LossRises, NonFinite
+from bptui.scenario.loading import load_builtin, load_file
 from bptui.tui.app import SPEEDS, BptuiApp, make_app
 from bptui.tui.screens.gradcheck import GradCheckScreen
 from bptui.tui.screens.watches import WatchesScreen
-from bptui.tui.view import fmt_value
+from bptui.tui.state import fmt_value
 from bptui.tui.widgets.parameters import parameter_cells
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -79,7 +79,7 @@ async def test_article_mistake_is_flagged_on_b3_in_the_tui() -> None:
 @sync
 async def test_correct_file_is_accepted_in_the_tui_step_after_step() -> None:
     app = article_app(CORRECT)
-    reference = Stepper(load_builtin("article"))
+    reference = Stepper(load_builtin("article").training())
     async with app.run_test() as pilot:
         for _ in range(3):
             await pilot.press("s")
@@ -169,7 +169,7 @@ async def test_c_shows_backprop_numeric_and_yours() -> None:
         await pilot.press("s", "s")
         await pilot.press("c")
         assert isinstance(app.screen, GradCheckScreen)
-        record = Stepper(load_builtin("article"))
+        record = Stepper(load_builtin("article").training())
         record.run(2)
         rec = record.record()
         rows = gradient_check(rec.network, rec.theta, rec.x, rec.y, rec.grad)
@@ -245,9 +245,10 @@ async def test_w_adds_a_watch_and_the_run_stops_on_its_step() -> None:
         screen.query_one("#watch-amount", Input).value = "7"
         await pilot.click("#watch-add")
         await pilot.pause()
-        assert app.stepper.watches == [AtStep(7)]
+        assert screen.watches == [AtStep(7)] and app.watches == []  # answered on close
         assert "at step 7" in screen_text(app)
         await pilot.press("escape")
+        assert app.watches == [AtStep(7)]
         await run_flat_out(app, pilot)
         assert app.stepper.step == 7
         text = screen_text(app)
@@ -269,29 +270,31 @@ async def test_w_form_reports_bad_values_and_removes_watches() -> None:
         await pilot.pause()
         text = screen_text(app)
         assert "✗ param_crosses.param: no parameter named 'w9'" in text
-        assert app.stepper.watches == []
+        assert screen.watches == []
         screen.query_one("#watch-param", Input).value = "w2"
         screen.query_one(Button.__name__ and "#watch-add", Button).press()
         await pilot.pause()
-        assert [w.to_dict() for w in app.stepper.watches] == [
+        assert [w.to_dict() for w in screen.watches] == [
             {"kind": "param_crosses", "param": "w2", "value": 0.5}
         ]
         await pilot.click("#watch-remove")
         await pilot.pause()
-        assert app.stepper.watches == []
+        assert screen.watches == []
+        await pilot.press("escape")
+        assert app.watches == []
 
 
 @sync
 async def test_scenario_watches_stop_the_run_where_a_plain_run_says() -> None:
     scenario = load_file(WATCHES)
     # Independently: the first step at which w2 is no longer negative.
-    plain = Stepper(scenario)
+    plain = Stepper(scenario.training())
     k = plain.network.param_index["w2"]
     while plain.theta[k] < 0:
         plain.step_once()
     app = make_app(scenario, size=WIDE)
     async with app.run_test() as pilot:
-        assert len(app.stepper.watches) == 5
+        assert len(app.watches) == 5
         await run_flat_out(app, pilot)
         assert app.stepper.step == plain.step == 342
         text = screen_text(app)
@@ -305,22 +308,22 @@ async def test_nonfinite_watch_names_the_divergence() -> None:
     scenario = load_builtin("diverge")
     app = make_app(scenario, size=WIDE)
     async with app.run_test() as pilot:
-        app.stepper.watches.append(NonFinite())
+        app.watches.append(NonFinite())
         await run_flat_out(app, pilot)
         assert app.stepper.diverged == app.stepper.step == 220
-        assert app.stepper.watch_reason == "watch non-finite value: the loss is inf on step 220"
+        assert app.stepper.stop_reason == "watch non-finite value: the loss is inf on step 220"
         assert "Diverged at step 220" in screen_text(app)
 
 
 @sync
 async def test_watches_do_not_fire_on_a_quiet_run() -> None:
-    scenario = dataclasses.replace(load_file(WATCHES), watches=[{"kind": "loss_rises"}])
+    scenario = dataclasses.replace(load_file(WATCHES), watches=[LossRises()])
     app = make_app(scenario, size=WIDE)
     async with app.run_test() as pilot:
         app._goto_target = None
         app.goto(400)
         await wait_until(pilot, lambda: not app.running)
-        assert app.stepper.step == 400 and app.stepper.watch_reason is None
+        assert app.stepper.step == 400 and app.stepper.stop_reason is None
         assert "Paused by a watch" not in screen_text(app)
 
 
@@ -380,7 +383,7 @@ def test_snapshot_fired_watch(snap_compare) -> None:  # type: ignore[no-untyped-
 async def test_endless_derivative_is_a_message_and_is_not_called_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bptui.engine import usergrads
+    from bptui.debug import usergrads
 
     monkeypatch.setattr(usergrads, "CALL_SECONDS", 0.2)
     calls = tmp_path / "calls.txt"

@@ -13,9 +13,9 @@ from rich.style import Style
 from rich.text import Text
 from textual.app import App, ComposeResult
 
-from bptui.engine.scenario import builtin_names, load_builtin, parse_scenario
 from bptui.engine.stepper import Stepper
-from bptui.tui.view import PENDING, View, view_of
+from bptui.scenario.loading import builtin_names, load_builtin, parse_scenario
+from bptui.tui.state import PENDING, View, view_of
 from bptui.tui.widgets.diagram import NetworkDiagram, draw, format_value, weight_style
 
 WIDE_NET = """
@@ -84,7 +84,7 @@ def rgb(style: Style) -> tuple[int, int, int]:
 
 
 def walked(name: str, phases: int) -> Stepper:
-    stepper = Stepper(load_builtin(name))
+    stepper = Stepper(load_builtin(name).training())
     for _ in range(phases):
         stepper.next_phase()
     return stepper
@@ -98,7 +98,7 @@ async def test_article_nodes_show_names_and_values_of_point_one() -> None:
     w1, w2, w3, w4 = article_weights()
     blue, orange = softplus(w1 * 0.1), softplus(w2 * 0.1)
     green = w3 * blue + w4 * orange
-    text = (await rendered([view_of(Stepper(load_builtin("article")))])).plain
+    text = (await rendered([view_of(Stepper(load_builtin("article").training()))])).plain
     assert f"blue {blue:.3f}" in text and f"{blue:.3f}" == "0.718"
     assert f"orange {orange:.3f}" in text
     assert f"green {green:.3f}" in text and f"{green:.3f}" == "1.510"
@@ -109,7 +109,7 @@ async def test_article_nodes_show_names_and_values_of_point_one() -> None:
 @sync
 async def test_article_edges_carry_parameter_names_and_values() -> None:
     w1, w2, w3, w4 = article_weights()
-    text = (await rendered([view_of(Stepper(load_builtin("article")))])).plain
+    text = (await rendered([view_of(Stepper(load_builtin("article").training()))])).plain
     for name, value in zip(("w1", "w2", "w3", "w4"), (w1, w2, w3, w4)):
         assert f"{name} {value:.3f}".replace("-", "−") in text
     assert "w1 0.497" in text and "w2 −0.138" in text
@@ -119,7 +119,7 @@ async def test_article_edges_carry_parameter_names_and_values() -> None:
 
 @sync
 async def test_edges_are_coloured_by_sign_and_brightness_by_size() -> None:
-    text = await rendered([view_of(Stepper(load_builtin("article")))])
+    text = await rendered([view_of(Stepper(load_builtin("article").training()))])
     positive = rgb(style_of(text, "w1 0.497"))
     negative = rgb(style_of(text, "w2 −0.138"))
     largest = rgb(style_of(text, "w4 1.523"))
@@ -148,7 +148,7 @@ def test_weight_style_scales_with_magnitude() -> None:
 @sync
 async def test_selected_point_changes_values_and_header() -> None:
     w1, w2, *_ = article_weights()
-    view = view_of(Stepper(load_builtin("article")), selected_point=1)
+    view = view_of(Stepper(load_builtin("article").training()), selected_point=1)
     text = (await rendered([view])).plain
     assert "point 2/3: x = 0.53, y = 3.2" in text
     assert f"blue {softplus(w1 * 0.53):.3f}" in text
@@ -190,7 +190,7 @@ async def test_loss_phase_highlights_the_output_and_shows_the_loss() -> None:
 
 @sync
 async def test_a_whole_step_highlights_nothing_but_a_finished_walk_does() -> None:
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     stepper.step_once()
     text = await rendered([view_of(stepper)])
     assert not any(isinstance(s.style, Style) and s.style.reverse for s in text.spans)
@@ -207,7 +207,7 @@ async def test_a_whole_step_highlights_nothing_but_a_finished_walk_does() -> Non
 @sync
 async def test_wide_layer_collapses_into_a_summary_node() -> None:
     scenario = parse_scenario(WIDE_NET, where="test", base_dir=None)
-    text = (await rendered([view_of(Stepper(scenario))], size=(60, 14))).plain
+    text = (await rendered([view_of(Stepper(scenario.training()))], size=(60, 14))).plain
     assert "h1.1…h1.64 (64)" in text
     assert "h1.2 " not in text
     assert "x1 0.000" in text and "x2 1.000" in text and "ŷ1" in text
@@ -217,7 +217,9 @@ async def test_wide_layer_collapses_into_a_summary_node() -> None:
 
 @sync
 async def test_deep_net_draws_every_node_with_a_legend_instead_of_labels() -> None:
-    text = (await rendered([view_of(Stepper(load_builtin("deep")))], size=(70, 22))).plain
+    text = (
+        await rendered([view_of(Stepper(load_builtin("deep").training()))], size=(70, 22))
+    ).plain
     for layer in (1, 2):
         for i in range(1, 9):
             assert f"h{layer}.{i} " in text
@@ -227,7 +229,9 @@ async def test_deep_net_draws_every_node_with_a_legend_instead_of_labels() -> No
 
 @sync
 async def test_pane_size_of_an_80x24_terminal_keeps_values() -> None:
-    text = (await rendered([view_of(Stepper(load_builtin("article")))], size=(40, 10))).plain
+    text = (
+        await rendered([view_of(Stepper(load_builtin("article").training()))], size=(40, 10))
+    ).plain
     for fragment in ("blue 0.718", "orange 0.686", "green 1.510", "x 0.100"):
         assert fragment in text
 
@@ -241,11 +245,11 @@ def test_every_scenario_fits_every_size(name: str, size: tuple[int, int]) -> Non
         else load_builtin(name)
     )
     width, height = size
-    text = draw(view_of(Stepper(scenario)), width, height)
+    text = draw(view_of(Stepper(scenario.training())), width, height)
     lines = text.plain.split("\n")
     assert len(lines) <= height and all(len(line) <= width for line in lines)
     if size == (140, 45):
-        for names in Stepper(scenario).network.node_names[::2]:
+        for names in Stepper(scenario.training()).network.node_names[::2]:
             assert re.search(re.escape(names[0]), text.plain)
 
 
@@ -254,7 +258,7 @@ async def test_redraws_to_the_new_size_on_resize() -> None:
     app = DiagramApp()
     async with app.run_test(size=(50, 12)) as pilot:
         pane = app.query_one(NetworkDiagram)
-        pane.show(view_of(Stepper(load_builtin("article"))))
+        pane.show(view_of(Stepper(load_builtin("article").training())))
         await pilot.pause()
         small = pane.render().plain.split("\n")
         await pilot.resize_terminal(100, 30)
@@ -267,7 +271,7 @@ async def test_redraws_to_the_new_size_on_resize() -> None:
 
 @sync
 async def test_diverged_values_draw_in_scientific_notation() -> None:
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     stepper.run(10_000)
     assert stepper.diverged is not None
     text = (await rendered([view_of(stepper)])).plain
@@ -288,7 +292,7 @@ def test_format_value() -> None:
 
 @sync
 async def test_update_and_backward_phases_add_their_news_to_the_labels() -> None:
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     stepper.step_once()
     before = stepper.record().params
     stepper.next_phase()  # the update of step 2
@@ -314,7 +318,7 @@ def test_a_784_input_layer_collapses_and_the_header_stays_short() -> None:
         where="test",
         base_dir=None,
     )
-    text = draw(view_of(Stepper(scenario)), 138, 40).plain
+    text = draw(view_of(Stepper(scenario.training())), 138, 40).plain
     assert "x1…x784 (784)" in text and "h1.1…h1.64 (64)" in text
     for i in range(1, 11):
         assert f"ŷ{i} " in text  # ten outputs fit and stay whole

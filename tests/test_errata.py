@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bptui.engine.errata import article_numbers, errata, errata_text
+from bptui.debug.errata import article_numbers, errata, errata_text
 
 
 @pytest.fixture(scope="module")

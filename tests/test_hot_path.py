@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 
 from bptui.engine.network import Architecture, Network
-from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import load_builtin
 
 ARCH = Architecture((2, 3, 2), "tanh", "softmax", "cross_entropy")
 
@@ -69,7 +69,7 @@ def test_layer_views_write_through() -> None:
 def test_run_equals_single_steps_with_records_in_between() -> None:
     """run's loop (no per-step errstate) and step_once + record walk the same path."""
     for name in ("article", "softmax3", "xor"):
-        fast, slow = Stepper(load_builtin(name)), Stepper(load_builtin(name))
+        fast, slow = Stepper(load_builtin(name).training()), Stepper(load_builtin(name).training())
         fast.run(150)
         for _ in range(150):
             slow.step_once()
@@ -81,7 +81,7 @@ def test_run_equals_single_steps_with_records_in_between() -> None:
 
 def test_divergence_is_flagged_without_a_numpy_warning() -> None:
     """The finite check sees overflow in the gradient; pytest turns warnings into errors."""
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     while stepper.can_step:
         stepper.step_once()
     assert stepper.diverged == stepper.step

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from textual.app import App, ComposeResult
 
-from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
-from bptui.tui.view import PENDING, View, view_of
+from bptui.scenario.loading import load_builtin
+from bptui.tui.state import PENDING, View, view_of
 from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks
 
 SIZE = (70, 16)
@@ -54,7 +54,7 @@ async def mounted(
 
 
 def article_after(steps: int) -> Stepper:
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     stepper.run(steps)
     return stepper
 
@@ -75,7 +75,7 @@ async def test_loss_history_is_plotted_step_by_step() -> None:
 
 @sync
 async def test_a_single_point_history_draws() -> None:
-    pane, drawing, _ = await mounted(view_of(Stepper(load_builtin("article"))))
+    pane, drawing, _ = await mounted(view_of(Stepper(load_builtin("article").training())))
     assert pane.plotted == {"steps": [0], "loss": [pytest.approx(3.0667888, abs=1e-7)]}
     assert "Loss · step 0 · 3.066789" in drawing
     assert "●" in drawing
@@ -83,7 +83,7 @@ async def test_a_single_point_history_draws() -> None:
 
 @sync
 async def test_log_toggle_changes_axis_and_title() -> None:
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     stepper.run(60)  # the loss grows by many orders of magnitude
     pane, linear, _ = await mounted(view_of(stepper))
     assert not pane.log_scale and "(log)" not in linear
@@ -129,7 +129,7 @@ async def test_fit_view_follows_training() -> None:
 
 @sync
 async def test_fit_view_needs_one_input() -> None:
-    pane, drawing, notes = await mounted(view_of(Stepper(load_builtin("xor"))), keys="f")
+    pane, drawing, notes = await mounted(view_of(Stepper(load_builtin("xor").training())), keys="f")
     assert not pane.fit_mode
     assert notes and "one-input" in notes[0] and "2 inputs" in notes[0]
     assert "Loss · step 0" in drawing
@@ -137,7 +137,7 @@ async def test_fit_view_needs_one_input() -> None:
 
 @sync
 async def test_diverged_history_drops_non_finite_losses() -> None:
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     stepper.run(10_000)
     history = stepper.loss_history
     assert stepper.diverged is not None and not np.isfinite(history).all()
@@ -156,7 +156,7 @@ async def test_diverged_history_drops_non_finite_losses() -> None:
 
 @sync
 async def test_divergence_switches_the_axis_to_log_and_l_switches_back() -> None:
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     stepper.run(10_000)
     pane, drawing, _ = await mounted(view_of(stepper))
     assert pane.log_scale and "Loss (log)" in drawing
@@ -168,7 +168,7 @@ async def test_divergence_switches_the_axis_to_log_and_l_switches_back() -> None
 
 @sync
 async def test_long_history_is_downsampled_but_keeps_its_extremes() -> None:
-    view = view_of(Stepper(load_builtin("article")))
+    view = view_of(Stepper(load_builtin("article").training()))
     history = 1.0 + np.exp(-np.arange(200_000) / 5_000.0)
     history[123_457] = 50.0  # a spike in the middle must stay visible
     history[150_000] = np.nan

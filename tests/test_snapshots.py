@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bptui.engine.scenario import load_builtin
+from bptui.scenario.loading import load_builtin
 from bptui.tui.app import make_app
 
 WIDE = (140, 45)

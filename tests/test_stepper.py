@@ -17,8 +17,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bptui.engine.scenario import Scenario, load_builtin
 from bptui.engine.stepper import CHECKPOINT_EVERY, DivergedError, Phase, Stepper
+from bptui.scenario.loading import Scenario, load_builtin
 
 ARTICLE_PHASES = [
     Phase("update"),
@@ -36,7 +36,7 @@ def article() -> Scenario:
 
 def straight_run(scenario: Scenario, steps: int) -> list[np.ndarray]:
     """θ after 0, 1, …, steps whole steps, one step_once at a time."""
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     thetas = [stepper.theta.copy()]
     for _ in range(steps):
         stepper.step_once()
@@ -68,7 +68,7 @@ def article_loss_and_grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray):
 
 # ------------------------------------------------------------------ phases
 def test_next_phase_walks_update_forward_loss_backward() -> None:
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     assert stepper.phases == ARTICLE_PHASES
     assert stepper.done and stepper.step == 0
     theta0, grad0 = stepper.theta.copy(), stepper.grad.copy()
@@ -94,7 +94,7 @@ def test_next_phase_walks_update_forward_loss_backward() -> None:
 
 
 def test_deep_network_phase_order() -> None:
-    stepper = Stepper(load_builtin("deep"))
+    stepper = Stepper(load_builtin("deep").training())
     kinds = [(p.kind, p.layer) for p in stepper.phases]
     assert kinds == [
         ("update", 0),
@@ -110,7 +110,7 @@ def test_deep_network_phase_order() -> None:
 
 def test_step_once_finishes_a_partial_step() -> None:
     thetas = straight_run(article(), 2)
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     stepper.next_phase()
     stepper.next_phase()
     assert stepper.phase == Phase("forward", 1) and not stepper.done
@@ -123,7 +123,7 @@ def test_step_once_finishes_a_partial_step() -> None:
 
 
 def test_record_follows_the_state() -> None:
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     first = stepper.record()
     assert first.step == 0 and first.loss == stepper.loss
     stepper.step_once()
@@ -136,7 +136,7 @@ def test_record_follows_the_state() -> None:
 # ------------------------------------------------------ back, reset, goto
 def test_back_and_reset() -> None:
     thetas = straight_run(article(), 3)
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     assert stepper.back() is False  # nothing before step 0
     stepper.run(3)
     assert stepper.back() is True
@@ -157,7 +157,7 @@ def test_back_and_reset() -> None:
 
 
 def test_back_from_a_partial_first_step() -> None:
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     stepper.next_phase()
     stepper.next_phase()
     assert stepper.step == 1
@@ -169,12 +169,12 @@ def test_back_from_a_partial_first_step() -> None:
 def test_goto_forward_and_back_is_bit_identical_across_checkpoints() -> None:
     last = 3 * CHECKPOINT_EVERY + 5
     thetas = straight_run(article(), last)
-    losses = [Stepper(article()).loss]
-    stepper = Stepper(article())
+    losses = [Stepper(article().training()).loss]
+    stepper = Stepper(article().training())
     stepper.goto(last)
     assert stepper.step == last
     np.testing.assert_array_equal(stepper.theta, thetas[last])
-    straight = Stepper(article())
+    straight = Stepper(article().training())
     for _ in range(last):
         straight.step_once()
         losses.append(straight.loss)
@@ -195,7 +195,7 @@ def test_goto_forward_and_back_is_bit_identical_across_checkpoints() -> None:
 
 def test_goto_back_then_step_rewrites_the_future_consistently() -> None:
     thetas = straight_run(article(), 2 * CHECKPOINT_EVERY + 2)
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     stepper.run(2 * CHECKPOINT_EVERY + 2)
     stepper.goto(CHECKPOINT_EVERY - 2)
     for _ in range(4):  # walk forward across the checkpoint by phases and steps
@@ -212,7 +212,7 @@ def test_goto_back_then_step_rewrites_the_future_consistently() -> None:
 
 def test_run_takes_k_whole_steps() -> None:
     thetas = straight_run(article(), 25)
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     assert stepper.run(10) == 10
     assert stepper.step == 10 and stepper.done
     np.testing.assert_array_equal(stepper.theta, thetas[10])
@@ -225,7 +225,7 @@ def test_run_takes_k_whole_steps() -> None:
 
 def test_article_loss_never_rises_at_its_small_learning_rate() -> None:
     """α = 0.01 is small for this net: every step lowers the loss (the article's rose)."""
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     stepper.run(2000)
     history = stepper.loss_history
     assert len(history) == 2001
@@ -241,7 +241,7 @@ def test_article_loss_never_rises_at_its_small_learning_rate() -> None:
 # --------------------------------------------------- trainable, batches
 def test_frozen_parameters_never_move() -> None:
     scenario = replace(article(), trainable=("w1", "b3"))
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     start = stepper.theta.copy()
     net = stepper.network
     moving = [net.param_index["w1"], net.param_index["b3"]]
@@ -257,7 +257,7 @@ def test_frozen_parameters_never_move() -> None:
 
 
 def test_trainable_step_equals_masked_update() -> None:
-    stepper = Stepper(replace(article(), trainable=("b3",)))
+    stepper = Stepper(replace(article(), trainable=("b3",)).training())
     _, grad = article_loss_and_grad(stepper.theta, stepper.x[:, 0], stepper.y[:, 0])
     expected = stepper.theta.copy()
     expected[6] -= 0.01 * grad[6]
@@ -267,13 +267,13 @@ def test_trainable_step_equals_masked_update() -> None:
 
 def test_minibatches_are_deterministic_and_descend_the_batch_gradient() -> None:
     scenario = replace(article(), batch_size=2)
-    a, b = Stepper(scenario), Stepper(scenario)
+    a, b = Stepper(scenario.training()), Stepper(scenario.training())
     a.run(30)
     for _ in range(30):
         b.step_once()
     np.testing.assert_array_equal(a.theta, b.theta)
 
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     x, y = stepper.x[:, 0], stepper.y[:, 0]
     batches = [[0, 1], [2]]  # batch_size 2 over 3 points, in order, cycling
     theta = stepper.theta.copy()
@@ -353,7 +353,7 @@ def history_law(steps: int, params: int) -> int:
 
 def test_history_grows_by_a_loss_per_step_and_a_checkpoint_per_64() -> None:
     """A million steps would take ~20 s here, so the growth law is checked on fewer."""
-    stepper = Stepper(article())
+    stepper = Stepper(article().training())
     size = stepper.network.size
     base = stored_bytes(stepper)
     measured = {}
@@ -375,7 +375,7 @@ def test_history_grows_by_a_loss_per_step_and_a_checkpoint_per_64() -> None:
 def test_diverge_reaches_a_non_finite_loss_and_refuses_to_step() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # any numpy warning fails the test
-        stepper = Stepper(load_builtin("diverge"))
+        stepper = Stepper(load_builtin("diverge").training())
         taken = stepper.run(10_000)
         assert stepper.diverged is not None
         assert taken == stepper.step == stepper.diverged < 10_000
@@ -426,7 +426,7 @@ WALK_SCENARIOS = {
 @functools.cache
 def reference_path(name: str) -> tuple[list[np.ndarray], list[float], int | None]:
     """θ and loss of steps 0…MAX_STEP (or up to divergence) by whole steps; the divergence step."""
-    stepper = Stepper(WALK_SCENARIOS[name]())
+    stepper = Stepper(WALK_SCENARIOS[name]().training())
     thetas, losses = [stepper.theta.copy()], [stepper.loss]
     while stepper.step < MAX_STEP and stepper.diverged is None:
         stepper.step_once()
@@ -473,7 +473,7 @@ def test_random_walks_through_time_match_a_straight_run(name, operations) -> Non
     """
     thetas, losses, diverges_at = reference_path(name)
     last = len(thetas) - 1
-    stepper = Stepper(WALK_SCENARIOS[name]())
+    stepper = Stepper(WALK_SCENARIOS[name]().training())
     phases = len(stepper.phases)
     step, phase, diverged = 0, phases - 1, diverges_at == 0
 
@@ -535,7 +535,7 @@ def test_random_walks_through_time_match_a_straight_run(name, operations) -> Non
 def test_a_walk_into_divergence_may_finish_its_phases_then_stops() -> None:
     """n into the diverging update stops at phase "update"; the walk may still
     show that step's forward, loss and backward, and only then is refused."""
-    stepper = Stepper(load_builtin("diverge"))
+    stepper = Stepper(load_builtin("diverge").training())
     stepper.run(219)
     assert stepper.diverged is None
     stepper.next_phase()  # update 220: the new record is not finite

@@ -21,9 +21,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from bptui.engine.network import Architecture, Network
-from bptui.engine.scenario import load_builtin, load_file
+from bptui.engine.chain import derivative_counts
 from bptui.engine.stepper import DivergedError, Stepper
+from bptui.scenario.loading import load_builtin, load_file
 
 RECORD_KEYS = {"step", "loss", "params", "grads", "nodes", "layers", "factors"}
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
@@ -273,7 +273,7 @@ def brute_force_counts(layers: list[int]) -> tuple[int, int]:
     "layers", [[1, 2, 1], [2, 3, 2], [1, 2, 2, 1], [2, 8, 8, 1], [3, 1, 4, 2], [2, 2]]
 )
 def test_derivative_counts_match_brute_force(layers) -> None:
-    counts = Network(Architecture(tuple(layers))).derivative_counts()
+    counts = derivative_counts(tuple(layers))
     assert (counts.backprop, counts.scratch) == brute_force_counts(layers)
     assert set(counts.backprop_by_layer) == set(range(1, len(layers)))
     if len(layers) > 2:
@@ -287,7 +287,9 @@ def test_article_brute_force_is_the_articles_count() -> None:
 @pytest.mark.parametrize(("listed", "expected"), [('["b3", "w1"]', ["b3", "w1"]), ("[]", [])])
 def test_trace_resolved_trainable_is_what_trains(run_cli, write_file, listed, expected) -> None:
     """The resolved scenario's trainable list matches which parameters actually move."""
-    text = resources.files("bptui").joinpath("scenarios", "article.toml").read_text("utf-8")
+    text = (
+        resources.files("bptui").joinpath("scenario", "builtins", "article.toml").read_text("utf-8")
+    )
     path = write_file("t.toml", text.replace("seed = 42", f"seed = 42\ntrainable = {listed}"))
     doc = trace(run_cli, "--config", path, "--steps", "1")
     assert doc["scenario"]["training"]["trainable"] == expected
@@ -317,7 +319,7 @@ def test_trace_resolved_trainable_defaults_to_all(run_cli) -> None:
 def test_output_factor_formula_matches_its_values(name, batch_size, denominator) -> None:
     """The printed ∂Loss/∂ŷ (mse) or ∂Loss/∂z (bce, cross-entropy) formula divides by the
     batch's count, and evaluating it gives the factor's values on the batch's points."""
-    stepper = Stepper(replace(load_builtin(name), batch_size=batch_size))
+    stepper = Stepper(replace(load_builtin(name), batch_size=batch_size).training())
     record = stepper.record()
     batch = record.batch
     last = stepper.network.param_names[-1]  # the bias of the last output node
@@ -357,7 +359,7 @@ def test_divergence_at_step_zero(run_cli, write_file) -> None:
     assert doc["steps"][0]["loss"] is None  # inf is not JSON: null
     assert doc["steps"][0]["params"]["w1"] == 1e300
 
-    stepper = Stepper(load_file(path))
+    stepper = Stepper(load_file(path).training())
     assert stepper.diverged == 0 and not stepper.can_step
     with pytest.raises(DivergedError):
         stepper.step_once()
@@ -370,7 +372,7 @@ def test_divergence_at_step_zero(run_cli, write_file) -> None:
 def test_reuse_marks_match_first_use_in_backward_order(name: str) -> None:
     """Chains are built lazily; their reuse marks must still be what a full
     backward walk gives: output layer first, per node its bias then weights."""
-    record = Stepper(load_builtin(name)).record()
+    record = Stepper(load_builtin(name).training()).record()
     net = record.network
     order = sorted(net.params, key=lambda p: (-p.layer, p.row, p.kind != "b"))
     first: dict[str, str] = {}

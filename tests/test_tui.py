@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from tui_support import chain_text, pane_text, screen_text, sync, wait_until
 
-from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import load_builtin
 from bptui.tui.app import SPEEDS, BptuiApp, GotoScreen, make_app
-from bptui.tui.view import PENDING, fmt_loss, fmt_value, view_of
+from bptui.tui.state import PENDING, fmt_loss, fmt_value, view_of
 from bptui.tui.widgets.chain import chain_renderable
 from bptui.tui.widgets.help import HelpScreen
 from bptui.tui.widgets.parameters import parameter_cells
@@ -39,7 +39,7 @@ def row_of(text: str, name: str) -> str:
 
 
 def reference(name: str = "article", steps: int = 0) -> Stepper:
-    stepper = Stepper(load_builtin(name))
+    stepper = Stepper(load_builtin(name).training())
     if steps:
         stepper.run(steps)
     return stepper
@@ -590,7 +590,7 @@ def test_loss_always_has_four_significant_digits() -> None:
 
 def test_chain_marks_points_outside_the_mini_batch() -> None:
     scenario = dataclasses.replace(load_builtin("article"), batch_size=2)
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     stepper.run(1)  # step 1 descends the second batch: the third point alone
     view = view_of(stepper, selected_param="b1")
     console = Console(width=120, record=True, file=io.StringIO())

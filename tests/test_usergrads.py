@@ -13,14 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bptui.engine import usergrads
-from bptui.engine.scenario import ScenarioError, load_builtin
-from bptui.engine.stepper import Stepper
-from bptui.engine.usergrads import (
-    UserGradsError,
+from bptui.debug import usergrads
+from bptui.debug.usergrads import (
+    UserCodeError,
     context_of,
     load_user_grads,
 )
+from bptui.engine.stepper import Stepper
+from bptui.errors import ScenarioError
+from bptui.scenario.loading import load_builtin
 
 ROOT = Path(__file__).resolve().parent.parent
 CORRECT = ROOT / "examples" / "article_grads.py"
@@ -30,7 +31,7 @@ ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
 
 @pytest.fixture
 def article_record():
-    return Stepper(load_builtin("article")).record()
+    return Stepper(load_builtin("article").training()).record()
 
 
 def evaluate(path: Path, record) -> dict:
@@ -67,7 +68,7 @@ def test_article_correct_file_agrees_on_all_seven(article_record) -> None:
 
 
 def test_correct_file_still_agrees_after_a_hundred_steps() -> None:
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     stepper.run(100)
     record = stepper.record()
     results = evaluate(CORRECT, record)
@@ -96,7 +97,7 @@ def test_ctx_offers_the_state_read_only(article_record) -> None:
 
 
 def test_ctx_keeps_columns_for_several_inputs() -> None:
-    record = Stepper(load_builtin("softmax3")).record()
+    record = Stepper(load_builtin("softmax3").training()).record()
     ctx = context_of(record)
     assert ctx.x.shape == (9, 2) and ctx.y.shape == (9, 3)
     assert ctx.nodes["x1"].shape == (9,)
@@ -219,7 +220,7 @@ def test_value_blind_to_y_implicates_the_loss_factor(mistakes) -> None:
 def test_constant_is_not_mistaken_for_a_zero_chain_term(write_file) -> None:
     # xor's first point is x = (0, 0): its chain term for w1 is 0 at every probe,
     # which must not "explain" a user who returns 0.0.
-    record = Stepper(load_builtin("xor")).record()
+    record = Stepper(load_builtin("xor").training()).record()
     assert record.chain_product("w1")[0] == 0.0
     path = write_file("zero.py", "def d_w1(ctx):\n    return 0.0\n")
     result = load_user_grads(path, ["w1"]).evaluate(record)["w1"]
@@ -291,7 +292,7 @@ def test_bad_file_is_user_grads_error(text, expected, tmp_path: Path) -> None:
     path = tmp_path / ("missing.py" if text is None else "f.py")
     if text is not None:
         path.write_text(text, encoding="utf-8")
-    with pytest.raises(UserGradsError) as info:
+    with pytest.raises(UserCodeError) as info:
         load_user_grads(path, ARTICLE_PARAMS)
     assert isinstance(info.value, ScenarioError)
     message = str(info.value)
@@ -390,6 +391,8 @@ def test_a_quick_function_leaves_no_alarm_behind(write_file) -> None:
 
     path = write_file("f.py", "def d_b3(ctx):\n    return 1.0\n")
     before = signal.getsignal(signal.SIGALRM)
-    load_user_grads(path, ARTICLE_PARAMS).evaluate(Stepper(load_builtin("article")).record())
+    load_user_grads(path, ARTICLE_PARAMS).evaluate(
+        Stepper(load_builtin("article").training()).record()
+    )
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

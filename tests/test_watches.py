@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bptui.engine.scenario import Scenario, ScenarioError, load_builtin, load_file
 from bptui.engine.stepper import Stepper
 from bptui.engine.watches import (
     AtStep,
@@ -25,9 +24,12 @@ from bptui.engine.watches import (
     NonFinite,
     ParamCrosses,
     Watch,
-    make_watch,
-    watches_of,
+    stop_on,
 )
+from bptui.errors import ScenarioError
+from bptui.scenario.loading import load_builtin, load_file
+from bptui.scenario.model import Scenario
+from bptui.scenario.watches import make_watch
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "watches.toml"
 LIMIT = 3000
@@ -39,7 +41,7 @@ def article(learning_rate: float = 0.01) -> Scenario:
 
 def first_step(scenario: Scenario, condition: Callable[[Stepper, Stepper], bool]) -> int | None:
     """The first step k ≥ 1 whose state satisfies ``condition(now, before)``, by hand."""
-    now, before = Stepper(scenario), Stepper(scenario)
+    now, before = Stepper(scenario.training()), Stepper(scenario.training())
     for k in range(1, LIMIT + 1):
         now.step_once()
         if condition(now, before):
@@ -51,9 +53,8 @@ def first_step(scenario: Scenario, condition: Callable[[Stepper, Stepper], bool]
 
 
 def watched(scenario: Scenario, watch: Watch) -> Stepper:
-    stepper = Stepper(scenario)
-    stepper.watches = [watch]
-    stepper.run(LIMIT)
+    stepper = Stepper(scenario.training())
+    stepper.run(LIMIT, stop_on([watch]))
     return stepper
 
 
@@ -64,7 +65,7 @@ def test_loss_rises_fires_on_the_first_rise() -> None:
     stepper = watched(scenario, LossRises())
     assert stepper.step == expected
     assert stepper.loss > float(stepper.loss_history[expected - 1])
-    assert stepper.watch_reason == (
+    assert stepper.stop_reason == (
         f"watch loss rises: loss went up {stepper.loss_history[1]:.6g} → "
         f"{stepper.loss:.6g} on step 2"
     )
@@ -72,7 +73,7 @@ def test_loss_rises_fires_on_the_first_rise() -> None:
 
 def test_loss_rises_does_not_fire_while_the_loss_falls() -> None:
     stepper = watched(article(0.01), LossRises())
-    assert stepper.step == LIMIT and stepper.watch_reason is None
+    assert stepper.step == LIMIT and stepper.stop_reason is None
     assert np.all(np.diff(stepper.loss_history) <= 0)
 
 
@@ -83,8 +84,8 @@ def test_grad_above_fires_when_the_gradient_explodes() -> None:
     stepper = watched(scenario, GradAbove(100.0))
     assert stepper.step == expected and stepper.diverged is None
     name = stepper.network.param_names[int(np.abs(stepper.grad).argmax())]
-    assert stepper.watch_reason.startswith(f"watch |gradient| > 100: |∂Loss/∂{name}| = ")
-    assert stepper.watch_reason.endswith(f"exploded past 100 on step {expected}")
+    assert stepper.stop_reason.startswith(f"watch |gradient| > 100: |∂Loss/∂{name}| = ")
+    assert stepper.stop_reason.endswith(f"exploded past 100 on step {expected}")
 
 
 def test_grad_above_for_one_parameter_and_not_otherwise() -> None:
@@ -93,11 +94,11 @@ def test_grad_above_for_one_parameter_and_not_otherwise() -> None:
     assert expected is not None
     stepper = watched(scenario, GradAbove(50.0, param="b1"))
     assert stepper.step == expected
-    assert "|∂Loss/∂b1| = " in stepper.watch_reason
+    assert "|∂Loss/∂b1| = " in stepper.stop_reason
     # w1's gradient stays below 50 all the way to the divergence: no firing.
-    assert watched(scenario, GradAbove(50.0, param="w1")).watch_reason is None
+    assert watched(scenario, GradAbove(50.0, param="w1")).stop_reason is None
     quiet = watched(article(0.01), GradAbove(100.0))
-    assert quiet.step == LIMIT and quiet.watch_reason is None
+    assert quiet.step == LIMIT and quiet.stop_reason is None
 
 
 def test_grad_below_fires_when_every_gradient_has_vanished() -> None:
@@ -107,9 +108,9 @@ def test_grad_below_fires_when_every_gradient_has_vanished() -> None:
     stepper = watched(scenario, GradBelow(0.01))
     assert stepper.step == expected
     assert np.abs(stepper.grad).max() < 0.01
-    assert "vanished below 0.01 on step" in stepper.watch_reason
+    assert "vanished below 0.01 on step" in stepper.stop_reason
     quiet = watched(article(0.03), GradBelow(1e-12))
-    assert quiet.step == LIMIT and quiet.watch_reason is None
+    assert quiet.step == LIMIT and quiet.stop_reason is None
 
 
 def test_grad_below_ignores_frozen_parameters() -> None:
@@ -118,7 +119,7 @@ def test_grad_below_ignores_frozen_parameters() -> None:
     expected = first_step(scenario, lambda now, _: abs(now.record().grads["b3"]) < 1e-6)
     stepper = watched(scenario, GradBelow(1e-6))
     assert stepper.step == expected
-    assert "∂Loss/∂b3" in stepper.watch_reason
+    assert "∂Loss/∂b3" in stepper.stop_reason
 
 
 def test_nonfinite_names_the_diverged_step() -> None:
@@ -126,50 +127,51 @@ def test_nonfinite_names_the_diverged_step() -> None:
     expected = first_step(scenario, lambda now, _: not np.isfinite(now.loss))
     stepper = watched(scenario, NonFinite())
     assert stepper.step == expected == stepper.diverged
-    assert stepper.watch_reason == f"watch non-finite value: the loss is inf on step {expected}"
+    assert stepper.stop_reason == f"watch non-finite value: the loss is inf on step {expected}"
     quiet = watched(article(0.01), NonFinite())
-    assert quiet.watch_reason is None and quiet.diverged is None
+    assert quiet.stop_reason is None and quiet.diverged is None
 
 
 def test_at_step_stops_there_and_only_there() -> None:
-    stepper = Stepper(article())
-    stepper.watches = [AtStep(50)]
-    assert stepper.run(1000) == 50
+    stepper = Stepper(article().training())
+    stop = stop_on([AtStep(50)])
+    assert stepper.run(1000, stop) == 50
     assert stepper.step == 50
-    assert stepper.watch_reason == f"watch at step 50: reached step 50 (loss {stepper.loss:.6g})"
-    assert stepper.run(30) == 30  # past it: no more firing
-    assert stepper.step == 80 and stepper.watch_reason is None
+    assert stepper.stop_reason == f"watch at step 50: reached step 50 (loss {stepper.loss:.6g})"
+    assert stepper.run(30, stop) == 30  # past it: no more firing
+    assert stepper.step == 80 and stepper.stop_reason is None
 
 
 def test_param_crosses_fires_on_the_crossing_step() -> None:
     scenario = article()
-    k = Stepper(scenario).network.param_index["w2"]
+    k = Stepper(scenario.training()).network.param_index["w2"]
     expected = first_step(scenario, lambda now, before: before.theta[k] < 0 <= now.theta[k])
     stepper = watched(scenario, ParamCrosses("w2", 0.0))
     assert stepper.step == expected == 342
     before, after = stepper.previous_theta[k], stepper.theta[k]
     assert before < 0 < after
-    assert stepper.watch_reason == (
+    assert stepper.stop_reason == (
         f"watch w2 crosses 0: w2 went {before:.6g} → {after:.6g} on step 342"
     )
     quiet = watched(scenario, ParamCrosses("w1", 5.0))
-    assert quiet.watch_reason is None
+    assert quiet.stop_reason is None
 
 
 def test_first_watch_to_fire_wins_and_the_run_resumes() -> None:
-    stepper = Stepper(load_file(EXAMPLE))
-    stepper.watches = watches_of(stepper.scenario)
-    assert [w.to_dict() for w in stepper.watches] == [
+    scenario = load_file(EXAMPLE)
+    stepper = Stepper(scenario.training())
+    assert [w.to_dict() for w in scenario.watches] == [
         {"kind": "param_crosses", "param": "w2", "value": 0.0},
         {"kind": "loss_rises"},
         {"kind": "nonfinite"},
         {"kind": "grad_below", "value": 0.01},
         {"kind": "at_step", "step": 1000},
     ]
-    assert stepper.run(5000) == 342
-    assert stepper.watch_reason.startswith("watch w2 crosses 0")
-    assert stepper.run(5000) == 1000 - 342
-    assert stepper.watch_reason.startswith("watch at step 1000")
+    stop = stop_on(scenario.watches)
+    assert stepper.run(5000, stop) == 342
+    assert stepper.stop_reason.startswith("watch w2 crosses 0")
+    assert stepper.run(5000, stop) == 1000 - 342
+    assert stepper.stop_reason.startswith("watch at step 1000")
 
 
 # ------------------------------------------------------------ the format

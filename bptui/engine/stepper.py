@@ -19,8 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptui.engine.network import Network
-from bptui.engine.scenario import Scenario
-from bptui.engine.trace import StepRecord, build_record
+from bptui.engine.record import StepRecord, build_record
 
 Array = np.ndarray
 
@@ -74,37 +73,54 @@ class _GrowingArray:
         return self.data[: self.size]
 
 
-#: A watch check gets (stepper, loss, grad) after a step; returns a reason or None.
-WatchCheck = Callable[["Stepper", float, Array], "str | None"]
+#: A stop condition gets (stepper, loss, grad) after each step of a run and
+#: returns None to carry on or a reason (one sentence) to stop on that step.
+StopCheck = Callable[["Stepper", float, Array], "str | None"]
+
+
+@dataclass(frozen=True)
+class Training:
+    """What to train and how: a network, its data, its start and its descent.
+
+    Plain values only, so the engine needs no file format: the scenario layer
+    builds one of these from a TOML file, a test builds one by hand.
+    """
+
+    network: Network
+    x: Array
+    y: Array
+    initial: Array
+    learning_rate: float
+    batch_size: int = 0
+    trainable: tuple[str, ...] | None = None
 
 
 class Stepper:
-    """Owns the parameters of one scenario and moves them through time."""
+    """Owns the parameters of one training and moves them through time."""
 
-    def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self.network: Network = scenario.network()
+    def __init__(self, training: Training) -> None:
+        self.training = training
+        self.network: Network = training.network
         self.phases = phases_for(self.network.depth)
-        self.x = scenario.x
-        self.y = scenario.y
-        self.learning_rate = scenario.learning_rate
+        self.x = training.x
+        self.y = training.y
+        self.learning_rate = training.learning_rate
         n = self.x.shape[0]
-        size = scenario.batch_size
+        size = training.batch_size
         if size and size < n:
             self.batches = [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
         else:
             self.batches = [np.arange(n)]
         self.batch_data = [(self.x[b], self.y[b]) for b in self.batches]
         mask = np.ones(self.network.size)
-        if scenario.trainable is not None:
+        if training.trainable is not None:
             mask[:] = 0.0
-            for name in scenario.trainable:
+            for name in training.trainable:
                 mask[self.network.param_index[name]] = 1.0
         self.trainable_mask = mask
         self._scale = self.learning_rate * mask
-        self.initial = scenario.initial_theta()
-        self.watches: list[WatchCheck] = []
-        self.watch_reason: str | None = None
+        self.initial = training.initial.copy()
+        self.stop_reason: str | None = None
         self.reset()
 
     # ------------------------------------------------------------ state
@@ -119,7 +135,7 @@ class Stepper:
         self.checkpoints.append(self.theta)
         self.losses = _GrowingArray(0)
         self.diverged: int | None = None
-        self.watch_reason = None
+        self.stop_reason = None
         self._record: StepRecord | None = None
         loss = self._loss_and_grad(self.theta, 0)
         self.losses.append(loss)
@@ -255,14 +271,15 @@ class Stepper:
             self._check_finite(self._advance())
         self._rest()
 
-    def run(self, count: int) -> int:
-        """Up to ``count`` whole steps; stops on divergence or a firing watch.
+    def run(self, count: int, stop: StopCheck | None = None) -> int:
+        """Up to ``count`` whole steps; stops on divergence or when ``stop`` gives a reason.
 
-        Returns how many steps were taken.  This is the flat-out path: no
-        record is built and numpy's error state is set once for the batch.
+        Returns how many steps were taken; the reason, if any, is
+        ``stop_reason``.  This is the flat-out path: no record is built and
+        numpy's error state is set once for the batch.
         """
         self._require_steppable()
-        self.watch_reason = None
+        self.stop_reason = None
         if not self.done:
             self._rest()
         taken = 0
@@ -272,20 +289,16 @@ class Stepper:
                 taken += 1
                 finite = self._check_finite(loss)
                 # The diverged step is asked too, so a non-finite watch can name it.
-                if self.watches and self._fire_watches(loss) or not finite:
+                if stop is not None:
+                    self.stop_reason = stop(self, loss, self.grad)
+                    if self.stop_reason:
+                        break
+                if not finite:
                     break
         self._rest()
         return taken
 
-    def _fire_watches(self, loss: float) -> bool:
-        for check in self.watches:
-            reason = check(self, loss, self.grad)
-            if reason:
-                self.watch_reason = reason
-                return True
-        return False
-
-    def goto(self, step: int) -> None:
+    def goto(self, step: int, stop: StopCheck | None = None) -> None:
         """Go to step ``step``: back in history, or forward by running."""
         if step < 0:
             raise ValueError("step must be 0 or more")
@@ -294,7 +307,7 @@ class Stepper:
         elif step > self.step:
             if self.diverged is not None:
                 raise DivergedError(f"diverged at step {self.diverged}: cannot go past it")
-            self.run(step - self.step)
+            self.run(step - self.step, stop)
         self._rest()
 
     def back(self) -> bool:
@@ -311,7 +324,7 @@ class Stepper:
         self.checkpoints.truncate(step // CHECKPOINT_EVERY + 1)
         self.previous_theta = self.theta_at(step - 1) if step > 0 else None
         self.diverged = None
-        self.watch_reason = None
+        self.stop_reason = None
         loss = self._loss_and_grad(self.theta, step)
         self.losses.data[step] = loss
         self._record = None

@@ -1,13 +1,13 @@
-"""Watches: conditional breakpoints for a training run.
+"""Watches: conditional breakpoints for a training run, as plain objects.
 
-A watch is checked by :meth:`Stepper.run` after every step with
-``(stepper, loss, grad)``; it returns ``None`` to carry on or a reason — one
-sentence naming the watch and the numbers that fired it — to stop the run on
-that very step.  Watches come from ``[[watch]]`` tables of a scenario file or
-from the TUI's watches screen, and both go through :func:`make_watch`, so the
-file format and the form accept exactly the same things.
+A watch is called after every step of a run with ``(stepper, loss, grad)``;
+it returns ``None`` to carry on or a reason — one sentence naming the watch
+and the numbers that fired it — to stop the run on that very step.
+:func:`stop_on` turns a list of watches into the ``stop`` argument of
+:meth:`Stepper.run`.  Reading them from ``[[watch]]`` tables is the scenario
+layer's job (:mod:`bptui.scenario.watches`).
 
-The ``[[watch]]`` format (every table has ``kind``; indexes in errors are 0-based)::
+The kinds, as a ``[[watch]]`` table writes them::
 
     [[watch]]
     kind = "loss_rises"                  # the loss went up on this step
@@ -33,16 +33,14 @@ The ``[[watch]]`` format (every table has ``kind``; indexes in errors are 0-base
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bptui.engine.scenario import Scenario, ScenarioError
-
 if TYPE_CHECKING:
-    from bptui.engine.stepper import Stepper
+    from bptui.engine.stepper import Stepper, StopCheck
 
 Array = np.ndarray
 
@@ -219,87 +217,17 @@ class ParamCrosses(Watch):
         return None
 
 
-#: kind → (class, required keys, optional keys)
-KINDS: dict[str, tuple[type[Watch], tuple[str, ...], tuple[str, ...]]] = {
-    "loss_rises": (LossRises, (), ()),
-    "grad_above": (GradAbove, ("value",), ("param",)),
-    "grad_below": (GradBelow, ("value",), ("param",)),
-    "nonfinite": (NonFinite, (), ()),
-    "at_step": (AtStep, ("step",), ()),
-    "param_crosses": (ParamCrosses, ("param", "value"), ()),
-}
+def stop_on(watches: Sequence[Watch]) -> StopCheck | None:
+    """The first watch that fires stops the run (None: nothing to watch)."""
+    if not watches:
+        return None
+    held = tuple(watches)
 
-#: What each kind means, for the TUI's form and the docs.
-KIND_HELP: dict[str, str] = {
-    "loss_rises": "stop when the loss goes up",
-    "grad_above": "stop when some |gradient| exceeds value (exploding)",
-    "grad_below": "stop when every |gradient| falls below value (vanishing)",
-    "nonfinite": "stop when the loss or a gradient becomes inf / nan",
-    "at_step": "stop at step N",
-    "param_crosses": "stop when parameter passes through value",
-}
+    def first_reason(stepper: Stepper, loss: float, grad: Array) -> str | None:
+        for watch in held:
+            reason = watch(stepper, loss, grad)
+            if reason:
+                return reason
+        return None
 
-
-def make_watch(table: Mapping[str, Any], param_names: Sequence[str], key: str = "watch") -> Watch:
-    """One watch from a ``[[watch]]`` table; errors name ``key`` and the field."""
-    if not isinstance(table, Mapping):
-        raise ScenarioError(f"{key}: must be a table with a kind")
-    kind = table.get("kind")
-    if kind is None:
-        raise ScenarioError(f"{key}.kind: missing (one of {', '.join(KINDS)})")
-    if kind not in KINDS:
-        raise ScenarioError(f"{key}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
-    cls, required, optional = KINDS[kind]
-    allowed = ("kind", *required, *optional)
-    for k in table:
-        if k not in allowed:
-            expected = ", ".join(allowed)
-            raise ScenarioError(f"{key}.{k}: unknown key for kind {kind!r} (expected {expected})")
-    for k in required:
-        if k not in table:
-            raise ScenarioError(f"{key}.{k}: missing (kind {kind!r} needs {', '.join(required)})")
-    args: dict[str, Any] = {}
-    for k in (*required, *optional):
-        if k not in table:
-            continue
-        value = table[k]
-        where = f"{key}.{k}"
-        if k == "value":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ScenarioError(f"{where}: must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ScenarioError(f"{where}: must be finite, got {value!r}")
-            if kind in ("grad_above", "grad_below") and value <= 0:
-                raise ScenarioError(f"{where}: a gradient bound must be positive, got {value!r}")
-            args[k] = float(value)
-        elif k == "step":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ScenarioError(f"{where}: must be a whole number of at least 1, got {value!r}")
-            args[k] = value
-        elif k == "param":
-            if value not in param_names:
-                raise ScenarioError(
-                    f"{where}: no parameter named {value!r} (this network has "
-                    f"{', '.join(param_names)})"
-                )
-            args[k] = value
-    return cls(**args)
-
-
-def parse_watches(
-    tables: Sequence[Mapping[str, Any]], param_names: Sequence[str], where: str = ""
-) -> list[Watch]:
-    """Validate ``[[watch]]`` tables; errors read ``FILE: watch[i].key: problem``."""
-    prefix = f"{where}: " if where else ""
-    watches = []
-    for i, table in enumerate(tables):
-        try:
-            watches.append(make_watch(table, param_names, f"watch[{i}]"))
-        except ScenarioError as e:
-            raise ScenarioError(f"{prefix}{e}") from None
-    return watches
-
-
-def watches_of(scenario: Scenario) -> list[Watch]:
-    """The scenario file's watches, ready for ``stepper.watches``."""
-    return parse_watches(scenario.watches, scenario.network().param_names, scenario.source)
+    return first_reason

@@ -2,7 +2,7 @@
 
 State lives here (the stepper, the selected parameter and point, the run
 timer); panes only render.  After every change the app builds one
-:class:`~bptui.tui.view.View` and hands it to every pane's ``show``.  Running
+:class:`~bptui.tui.state.View` and hands it to every pane's ``show``.  Running
 uses a timer that takes a batch of steps per tick and renders once, so the UI
 never blocks for more than a frame and at most ~30 frames are drawn a second.
 """
@@ -25,11 +25,12 @@ from textual.screen import ModalScreen, Screen
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input, Label, Static
 
-from bptui.engine.scenario import Scenario, load_builtin
+from bptui.debug.session import DebugState
 from bptui.engine.stepper import DivergedError, Stepper
-from bptui.tui.screens.debug import DebugState
-from bptui.tui.screens.debug import help_tabs as debug_help_tabs
-from bptui.tui.view import View, fmt_value, view_of
+from bptui.engine.watches import Watch, stop_on
+from bptui.scenario.loading import load_builtin
+from bptui.scenario.model import Scenario
+from bptui.tui.state import View, fmt_value, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane
@@ -153,9 +154,11 @@ class BptuiApp(App[None]):
     ) -> None:
         super().__init__()
         self.scenario = scenario
-        self.stepper = Stepper(scenario)
+        self.stepper = Stepper(scenario.training())
         self.user_grads = user_grads
         self.debug_state = DebugState(self.stepper, user_grads)
+        #: The watches a run stops on: the scenario's, then as the watches screen leaves them.
+        self.watches: list[Watch] = list(scenario.watches)
         self.preferred_size = size
         self.selected_param: str = self._default_param()
         self.selected_point = 0
@@ -266,6 +269,7 @@ class BptuiApp(App[None]):
     def build_view(self) -> View:
         return view_of(
             self.stepper,
+            scenario_name=self.scenario.name,
             selected_param=self.selected_param,
             selected_point=self.selected_point,
             running=self.running,
@@ -440,7 +444,9 @@ class BptuiApp(App[None]):
 
     def help_tabs(self) -> list[HelpTab]:
         """Extra help pages (title, widget factory) after "Keys & panes"."""
-        return debug_help_tabs()
+        from bptui.tui.screens.errata import ErrataPage
+
+        return [("Article errata", ErrataPage)]
 
     def action_gradcheck(self) -> None:
         """Backprop vs central differences (and the user's values) at this step."""
@@ -455,7 +461,15 @@ class BptuiApp(App[None]):
         from bptui.tui.screens.watches import WatchesScreen
 
         self.pause()
-        self.push_screen(WatchesScreen(self.stepper), lambda _: self.refresh_view())
+        self.push_screen(
+            WatchesScreen(self.watches, self.stepper.network.param_names), self._set_watches
+        )
+
+    def _set_watches(self, watches: tuple[Watch, ...] | None) -> None:
+        """Apply the watches screen's answer."""
+        if watches is not None:
+            self.watches = list(watches)
+        self.refresh_view()
 
     # ------------------------------------------------------------ running
     def _start(self, speed_index: int) -> None:
@@ -508,14 +522,14 @@ class BptuiApp(App[None]):
                 count = self._steps_allowed(int(self._step_debt))
                 self._step_debt -= int(self._step_debt)
                 if count:
-                    self.stepper.run(count)
+                    self.stepper.run(count, stop_on(self.watches))
         except DivergedError:
             pass
         if not self._still_running(run):
             return  # paused (or restarted) by a key while stepping: that key owns the state
         stepper = self.stepper
         finished = self._goto_target is not None and stepper.step >= self._goto_target
-        if stepper.diverged is not None or stepper.watch_reason or finished:
+        if stepper.diverged is not None or stepper.stop_reason or finished:
             self.pause()
             return
         self.refresh_view()
@@ -532,12 +546,13 @@ class BptuiApp(App[None]):
         """
         deadline = time.perf_counter() + seconds
         stepper = self.stepper
+        stop = stop_on(self.watches)
         while True:
             count = self._steps_allowed(FLAT_OUT_CHUNK)
             if count == 0:
                 return
-            taken = stepper.run(count)
-            if taken < count or stepper.diverged is not None or stepper.watch_reason:
+            taken = stepper.run(count, stop)
+            if taken < count or stepper.diverged is not None or stepper.stop_reason:
                 return
             if time.perf_counter() >= deadline:
                 return

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from bptui.engine.errata import ArticleNumbers, errata
+from bptui.debug.errata import ArticleNumbers, errata
 
 INTRO = (
     "The backpropagation article behind the `article` scenario has mistakes. "

@@ -21,9 +21,9 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from bptui.engine import gradcheck
-from bptui.engine.usergrads import UserGradResult
-from bptui.tui.view import fmt_value
+from bptui.debug import gradcheck
+from bptui.debug.usergrads import UserGradResult
+from bptui.tui.state import fmt_value
 
 VERDICT_STYLE = {
     "good": "green",

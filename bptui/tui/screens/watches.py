@@ -1,12 +1,14 @@
 """The watches screen (``w``): the run's breakpoints, listed, added and removed.
 
-Watches act on the stepper directly (``stepper.watches``); the form goes
-through :func:`bptui.engine.watches.make_watch`, so it accepts exactly what a
+The screen edits its own copy of the list and answers with it when closed
+(``dismiss``); the app applies the answer.  The form goes through
+:func:`bptui.scenario.watches.make_watch`, so it accepts exactly what a
 ``[[watch]]`` table in a scenario file accepts and reports the same errors.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from rich.text import Text
@@ -17,9 +19,9 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from bptui.engine.scenario import ScenarioError
-from bptui.engine.stepper import Stepper
-from bptui.engine.watches import KIND_HELP, KINDS, Watch, make_watch
+from bptui.engine.watches import Watch
+from bptui.errors import ScenarioError
+from bptui.scenario.watches import KIND_HELP, KINDS, make_watch
 
 
 def form_table(kind: str, amount: str, param: str) -> dict[str, Any]:
@@ -43,17 +45,18 @@ def form_table(kind: str, amount: str, param: str) -> dict[str, Any]:
     return table
 
 
-class WatchesScreen(ModalScreen[None]):
-    """List, add and remove watches; escape or w closes."""
+class WatchesScreen(ModalScreen[tuple[Watch, ...]]):
+    """List, add and remove watches; escape closes and answers with the edited list."""
 
     BINDINGS = [
-        Binding("escape", "dismiss", "Close"),
+        Binding("escape", "close", "Close"),
         Binding("delete,d", "remove", "Remove selected"),
     ]
 
-    def __init__(self, stepper: Stepper) -> None:
+    def __init__(self, watches: Sequence[Watch], param_names: Sequence[str]) -> None:
         super().__init__()
-        self.stepper = stepper
+        self.watches = list(watches)
+        self.param_names = list(param_names)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="watches-box"):
@@ -82,19 +85,16 @@ class WatchesScreen(ModalScreen[None]):
         table.add_column("kind", key="kind", width=14)
         self.refresh_table()
 
-    @property
-    def watches(self) -> list[Watch]:
-        return [w for w in self.stepper.watches if isinstance(w, Watch)]
+    def action_close(self) -> None:
+        self.dismiss(tuple(self.watches))
 
     def refresh_table(self) -> None:
         table = self.query_one("#watches-table", DataTable)
         table.clear()
-        if not self.stepper.watches:
+        if not self.watches:
             table.add_row("", Text("no watches: add one below", style="dim"), "")
-        for i, watch in enumerate(self.stepper.watches):
-            description = getattr(watch, "description", repr(watch))
-            kind = getattr(watch, "kind", "")
-            table.add_row(str(i + 1), description, kind, key=str(i))
+        for i, watch in enumerate(self.watches):
+            table.add_row(str(i + 1), watch.description, watch.kind, key=str(i))
 
     def _message(self, text: str, error: bool = False) -> None:
         label = self.query_one("#watch-message", Label)
@@ -117,13 +117,11 @@ class WatchesScreen(ModalScreen[None]):
         amount = self.query_one("#watch-amount", Input).value
         param = self.query_one("#watch-param", Input).value
         try:
-            watch = make_watch(
-                form_table(kind, amount, param), self.stepper.network.param_names, kind
-            )
+            watch = make_watch(form_table(kind, amount, param), self.param_names, kind)
         except ScenarioError as e:
             self._message(f"✗ {e}", error=True)
             return
-        self.stepper.watches.append(watch)
+        self.watches.append(watch)
         self.refresh_table()
         self._message(f"✓ added: {watch.description}")
 
@@ -132,9 +130,9 @@ class WatchesScreen(ModalScreen[None]):
         """Remove the highlighted watch."""
         table = self.query_one("#watches-table", DataTable)
         index = table.cursor_row
-        if not self.stepper.watches or not 0 <= index < len(self.stepper.watches):
+        if not self.watches or not 0 <= index < len(self.watches):
             self._message("nothing to remove", error=True)
             return
-        removed = self.stepper.watches.pop(index)
+        removed = self.watches.pop(index)
         self.refresh_table()
-        self._message(f"removed: {getattr(removed, 'description', removed)}")
+        self._message(f"removed: {removed.description}")

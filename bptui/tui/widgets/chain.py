@@ -19,10 +19,10 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from bptui.engine.chain import Factor
 from bptui.engine.network import ParamInfo
-from bptui.engine.trace import Factor
-from bptui.tui.screens.comparison import comparison_lines
-from bptui.tui.view import PENDING, View, fmt_value
+from bptui.tui.state import PENDING, View, fmt_value
+from bptui.tui.widgets.comparison import comparison_lines
 
 
 def chain_equation(name: str, factors: list[Factor]) -> Text:

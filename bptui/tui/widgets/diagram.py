@@ -21,7 +21,7 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from bptui.tui.view import PENDING, View
+from bptui.tui.state import PENDING, View
 
 #: Colour of a positive and a negative weight at full magnitude (RGB).
 POSITIVE_RGB = (64, 160, 255)

@@ -12,7 +12,7 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.tui.view import View, fmt_value
+from bptui.tui.state import View, fmt_value
 from bptui.tui.widgets.parameters import drop_stale_renders, pending_cell, table_cell
 
 #: Show z columns only when the network has at most this many non-input nodes.

@@ -16,7 +16,7 @@ import numpy as np
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from bptui.tui.view import PENDING, View, fit_curve
+from bptui.tui.state import PENDING, View, fit_curve
 
 LINE_MARKER = "hd"
 #: While running, the plot is rebuilt at most this often (seconds).

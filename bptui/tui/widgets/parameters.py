@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.engine.usergrads import close
-from bptui.tui.view import PENDING, View, fmt_signed, fmt_value
+from bptui.debug.usergrads import close
+from bptui.tui.state import PENDING, View, fmt_signed, fmt_value
 
 COLUMNS = (
     ("name", "θ", 5),

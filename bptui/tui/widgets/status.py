@@ -10,7 +10,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from bptui.tui.view import View, fmt_loss
+from bptui.tui.state import View, fmt_loss
 
 SEPARATOR = (" │ ", "dim")
 
@@ -76,8 +76,8 @@ def banner_text(view: View) -> str | None:
             f"⚠ Diverged at step {view.diverged}: the loss or a gradient is no longer a finite "
             "number (learning rate too large?). Press b to step back, R to reset."
         )
-    if view.watch_reason:
-        return f"⚑ Paused by a watch at step {view.step}: {view.watch_reason}"
+    if view.stop_reason:
+        return f"⚑ Paused by a watch at step {view.step}: {view.stop_reason}"
     return None
 
 

@@ -1,28 +1,23 @@
 """Glue between the app and the debugging features, so app.py stays small.
 
 The app owns one :class:`DebugState`; it evaluates the user's derivatives once
-per state (not once per frame) and installs the scenario's watches.
+per state (not once per frame), however often the screen is redrawn.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bptui.engine.gradcheck import CheckRow, gradient_check
+from bptui.debug.gradcheck import CheckRow, gradient_check
+from bptui.debug.usergrads import Diagnosis, UserGradResult, UserGrads
+from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
-from bptui.engine.trace import StepRecord
-from bptui.engine.usergrads import Diagnosis, UserGradResult, UserGrads
-from bptui.engine.watches import watches_of
-
-if TYPE_CHECKING:
-    from bptui.tui.widgets.help import HelpTab
 
 
 class DebugState:
-    """The user's derivatives (if any) and the watches of one app."""
+    """The user's derivatives (if any), judged at the stepper's current state."""
 
     def __init__(self, stepper: Stepper, user_grads: UserGrads | None) -> None:
         self.stepper = stepper
@@ -30,7 +25,6 @@ class DebugState:
         self._key: tuple[int, bytes] | None = None
         self._results: dict[str, UserGradResult] = {}
         self._reported: set[str] = set()
-        stepper.watches = list(watches_of(stepper.scenario))
 
     def results(self) -> dict[str, UserGradResult]:
         """The user's values judged at the current state (cached per state)."""
@@ -79,10 +73,3 @@ class DebugState:
             return gradient_check(
                 record.network, record.theta, record.x[batch], record.y[batch], record.grad
             )
-
-
-def help_tabs() -> list[HelpTab]:
-    """The help screen's extra pages: the article's errata."""
-    from bptui.tui.screens.errata import ErrataPage
-
-    return [("Article errata", ErrataPage)]

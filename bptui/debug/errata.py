@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptui.engine.network import Network
-from bptui.engine.scenario import load_builtin
 from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import load_builtin
 
 Array = np.ndarray
 
@@ -67,7 +67,7 @@ def _b3_step(
 
 def article_numbers() -> ArticleNumbers:
     """The article's printed numbers re-enacted, beside the correct ones."""
-    stepper = Stepper(load_builtin("article"))
+    stepper = Stepper(load_builtin("article").training())
     record = stepper.record()
     net, x, y, alpha = stepper.network, stepper.x, stepper.y, stepper.learning_rate
     idx = net.param_index

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from bptui.engine.scenario import Scenario
+from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
-from bptui.engine.trace import StepRecord
+from bptui.scenario.model import Scenario
 
 Array = np.ndarray
 
@@ -65,7 +65,7 @@ def iter_records(scenario: Scenario, steps: int) -> Iterator[StepRecord]:
     Records are built as they are written, so a long trace never holds more
     than one record in memory.
     """
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     yield stepper.record()
     while stepper.step < steps and stepper.diverged is None:
         stepper.step_once()
@@ -74,7 +74,7 @@ def iter_records(scenario: Scenario, steps: int) -> Iterator[StepRecord]:
 
 def divergence_step(scenario: Scenario, steps: int) -> int | None:
     """Where a run of ``steps`` steps diverges, found by the cheap plain step."""
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     if stepper.diverged is None and steps:
         stepper.run(steps)
     return stepper.diverged

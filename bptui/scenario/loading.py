@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,10 @@ import numpy as np
 
 from bptui.engine import functions as fn
 from bptui.engine.network import Architecture, Network
+from bptui.engine.watches import Watch
+from bptui.errors import ScenarioError
+from bptui.scenario.model import Scenario
+from bptui.scenario.watches import parse_watches
 
 Array = np.ndarray
 
@@ -33,72 +36,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-class ScenarioError(ValueError):
-    """Bad input: the message names the problem and where it is."""
-
-
-@dataclass
-class Scenario:
-    """A resolved, validated scenario: everything needed to train and to show."""
-
-    name: str
-    arch: Architecture
-    learning_rate: float
-    seed: int
-    x: Array
-    y: Array
-    batch_size: int = 0
-    trainable: tuple[str, ...] | None = None
-    init_layers: list[tuple[Array, Array]] | None = None
-    source: str = "built-in"
-    watches: list[dict[str, Any]] = field(default_factory=list)
-
-    def network(self) -> Network:
-        return Network(self.arch)
-
-    def initial_theta(self) -> Array:
-        net = self.network()
-        if self.init_layers is not None:
-            return net.pack(self.init_layers)
-        return net.random_init(self.seed)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The resolved scenario, as the JSON trace embeds it."""
-        net = self.network()
-        init = [{"W": W.tolist(), "b": b.tolist()} for W, b in net.views(self.initial_theta())]
-        return {
-            "name": self.name,
-            "network": {
-                "layers": list(self.arch.layers),
-                "activation": self.arch.activation,
-                "output_activation": self.arch.output_activation,
-                "loss": self.arch.loss,
-                "node_names": net.all_node_names,
-            },
-            "training": {
-                "learning_rate": self.learning_rate,
-                "seed": self.seed,
-                "batch_size": self.batch_size,
-                "trainable": list(self.trainable)
-                if self.trainable is not None
-                else net.param_names,
-            },
-            "data": {"x": self.x.tolist(), "y": self.y.tolist()},
-            "init": {"layers": init},
-        }
-
-
 # ---------------------------------------------------------------- loading
-SCENARIO_DIR = "scenarios"
+BUILTINS = resources.files("bptui.scenario") / "builtins"
 
 
 def builtin_names() -> list[str]:
-    files = resources.files("bptui").joinpath(SCENARIO_DIR).iterdir()
+    files = BUILTINS.iterdir()
     return sorted(f.name[: -len(".toml")] for f in files if f.name.endswith(".toml"))
 
 
 def builtin_description(name: str) -> str:
-    text = resources.files("bptui").joinpath(SCENARIO_DIR, f"{name}.toml").read_text("utf-8")
+    text = BUILTINS.joinpath(f"{name}.toml").read_text("utf-8")
     return str(tomllib.loads(text).get("description", ""))
 
 
@@ -108,7 +56,7 @@ def load_builtin(name: str) -> Scenario:
         if name.endswith(".toml"):
             raise ScenarioError(f"unknown scenario {name!r}: for a file use --config {name}")
         raise ScenarioError(f"unknown scenario {name!r} (built-ins: {known})")
-    text = resources.files("bptui").joinpath(SCENARIO_DIR, f"{name}.toml").read_text("utf-8")
+    text = BUILTINS.joinpath(f"{name}.toml").read_text("utf-8")
     return parse_scenario(text, where=name, base_dir=None)
 
 
@@ -438,12 +386,9 @@ class _Parser:
             result.append((Wm, bv))
         return result
 
-    def watches(self, param_names: list[str]) -> list[dict[str, Any]]:
-        """Raw [[watch]] tables, validated here so errors name the file (watches.py)."""
-        from bptui.engine.watches import parse_watches
-
+    def watches(self, param_names: list[str]) -> list[Watch]:
+        """The [[watch]] tables as watches; errors name the file."""
         watches = self.doc.get("watch", [])
         if not isinstance(watches, list) or any(not isinstance(w, dict) for w in watches):
             raise self.fail("watch", "must be an array of tables ([[watch]])")
-        parse_watches(watches, param_names, self.where)
-        return watches
+        return parse_watches(watches, param_names, self.where)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bptui.engine.gradcheck import gradient_check
-from bptui.engine.scenario import Scenario
+from bptui.debug.gradcheck import gradient_check
+from bptui.debug.usergrads import UserCodeError, UserGradResult, load_user_grads
 from bptui.engine.stepper import Stepper
-from bptui.engine.usergrads import UserGradResult, UserGradsError, load_user_grads
+from bptui.scenario.model import Scenario
 
 
 def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str, bool]:
@@ -14,9 +14,9 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
     With ``grads_path`` the user's ``d_<param>`` values join the table, each
     with a verdict against backprop and, when wrong, the chain factor it is
     consistent with.  A derivative that raises or returns a non-number is bad
-    input (:class:`UserGradsError`, exit 2), not a disagreement.
+    input (:class:`UserCodeError`, exit 2), not a disagreement.
     """
-    stepper = Stepper(scenario)
+    stepper = Stepper(scenario.training())
     record = stepper.record()
     batch = record.batch
     rows = gradient_check(
@@ -28,7 +28,7 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
         results = user_grads.evaluate(record, stepper.learning_rate)
         for result in results.values():
             if result.error is not None:
-                raise UserGradsError(f"{grads_path}: {result.error}")
+                raise UserCodeError(f"{grads_path}: {result.error}")
 
     header = f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  {'verdict':<9}"
     if results:

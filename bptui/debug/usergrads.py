@@ -36,9 +36,11 @@ from typing import Any
 
 import numpy as np
 
-from bptui.engine.gradcheck import numeric_gradient, relative_error
-from bptui.engine.scenario import ScenarioError, read_input_file
-from bptui.engine.trace import Factor, StepRecord, build_record
+from bptui.debug.gradcheck import numeric_gradient, relative_error
+from bptui.engine.chain import Factor
+from bptui.engine.record import StepRecord, build_record
+from bptui.errors import UserCodeError
+from bptui.scenario.loading import read_input_file
 
 Array = np.ndarray
 
@@ -52,10 +54,6 @@ PROBE = 0.25
 MAX_POINT_PROBES = 8
 
 _module_counter = itertools.count()
-
-
-class UserGradsError(ScenarioError):
-    """A derivative file that cannot be used; the message is the one line shown."""
 
 
 # ------------------------------------------------------------------ context
@@ -147,13 +145,13 @@ def load_user_grads(path: str | Path, param_names: list[str]) -> UserGrads:
     ``sys.modules`` and no ``__pycache__`` is written next to it.
     """
     path = Path(path)
-    source = read_input_file(path, "a Python file", UserGradsError)
+    source = read_input_file(path, "a Python file", UserCodeError)
     try:
         code = compile(source, str(path), "exec", dont_inherit=True)
     except SyntaxError as e:
-        raise UserGradsError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
+        raise UserCodeError(f"{path}:{e.lineno}: syntax error: {e.msg}") from None
     except ValueError as e:  # e.g. null bytes
-        raise UserGradsError(f"{path}: cannot compile: {e}") from None
+        raise UserCodeError(f"{path}: cannot compile: {e}") from None
 
     module_name = f"_bptui_user_grads_{next(_module_counter)}"
     module = types.ModuleType(module_name)
@@ -166,11 +164,11 @@ def load_user_grads(path: str | Path, param_names: list[str]) -> UserGrads:
     except KeyboardInterrupt:
         raise
     except SystemExit:
-        raise UserGradsError(f"{path}: importing it called exit()") from None
+        raise UserCodeError(f"{path}: importing it called exit()") from None
     except BaseException as e:
         line = _line_in(path, e.__traceback__)
         where = f"{path}:{line}" if line else str(path)
-        raise UserGradsError(f"{where}: importing it raised {_describe(e)}") from None
+        raise UserCodeError(f"{where}: importing it raised {_describe(e)}") from None
     finally:
         sys.modules.pop(module_name, None)
 
@@ -181,12 +179,12 @@ def load_user_grads(path: str | Path, param_names: list[str]) -> UserGrads:
             continue
         param = attr[2:]
         if param not in param_names:
-            raise UserGradsError(
+            raise UserCodeError(
                 f"{path}: {attr}: no parameter named {param!r} (this network has {known}; "
                 "name helpers without the d_ prefix)"
             )
         if not callable(value):
-            raise UserGradsError(
+            raise UserCodeError(
                 f"{path}: {attr} is a {type(value).__name__}, not a function of ctx"
             )
         try:
@@ -197,12 +195,12 @@ def load_user_grads(path: str | Path, param_names: list[str]) -> UserGrads:
             try:
                 signature.bind(None)
             except TypeError:
-                raise UserGradsError(
+                raise UserCodeError(
                     f"{path}: {attr}{signature} must take exactly one argument, ctx"
                 ) from None
         functions.append(UserFunction(param, value))
     if not functions:
-        raise UserGradsError(
+        raise UserCodeError(
             f"{path}: no d_<parameter> functions (write e.g. 'def d_b3(ctx): ...'; "
             f"parameters: {known})"
         )

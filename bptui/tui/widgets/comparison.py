@@ -10,8 +10,8 @@ from collections.abc import Mapping, Sequence
 
 from rich.text import Text
 
-from bptui.engine.usergrads import UserGradResult
-from bptui.tui.view import fmt_value
+from bptui.debug.usergrads import UserGradResult
+from bptui.tui.state import fmt_value
 
 
 def _values(values: float | Sequence[float]) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from bptui.engine.network import Network
+from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Phase, Stepper
-from bptui.engine.trace import StepRecord
 
 PENDING = "·····"
 
@@ -36,7 +36,7 @@ class View:
     previous_theta: np.ndarray | None
     trainable_mask: np.ndarray
     diverged: int | None
-    watch_reason: str | None = None
+    stop_reason: str | None = None
     selected_param: str | None = None
     selected_point: int = 0
     running: bool = False
@@ -88,6 +88,7 @@ class View:
 def view_of(
     stepper: Stepper,
     *,
+    scenario_name: str = "",
     selected_param: str | None = None,
     selected_point: int = 0,
     running: bool = False,
@@ -98,7 +99,7 @@ def view_of(
 ) -> View:
     """Snapshot the stepper (builds the full record of the current step)."""
     return View(
-        scenario_name=stepper.scenario.name,
+        scenario_name=scenario_name,
         record=stepper.record(),
         step=stepper.step,
         phase=stepper.phase,
@@ -109,7 +110,7 @@ def view_of(
         previous_theta=stepper.previous_theta,
         trainable_mask=stepper.trainable_mask,
         diverged=stepper.diverged,
-        watch_reason=stepper.watch_reason,
+        stop_reason=stepper.stop_reason,
         selected_param=selected_param,
         selected_point=selected_point,
         running=running,

@@ -1,0 +1,77 @@
+"""A resolved scenario: the validated contents of one scenario file or built-in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bptui.engine.network import Architecture, Network
+from bptui.engine.stepper import Training
+from bptui.engine.watches import Watch
+
+Array = np.ndarray
+
+
+@dataclass
+class Scenario:
+    """A resolved, validated scenario: everything needed to train and to show."""
+
+    name: str
+    arch: Architecture
+    learning_rate: float
+    seed: int
+    x: Array
+    y: Array
+    batch_size: int = 0
+    trainable: tuple[str, ...] | None = None
+    init_layers: list[tuple[Array, Array]] | None = None
+    source: str = "built-in"
+    watches: list[Watch] = field(default_factory=list)
+
+    def network(self) -> Network:
+        return Network(self.arch)
+
+    def training(self) -> Training:
+        """The plain training description the engine's :class:`Stepper` takes."""
+        return Training(
+            network=self.network(),
+            x=self.x,
+            y=self.y,
+            initial=self.initial_theta(),
+            learning_rate=self.learning_rate,
+            batch_size=self.batch_size,
+            trainable=self.trainable,
+        )
+
+    def initial_theta(self) -> Array:
+        net = self.network()
+        if self.init_layers is not None:
+            return net.pack(self.init_layers)
+        return net.random_init(self.seed)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The resolved scenario, as the JSON trace embeds it."""
+        net = self.network()
+        init = [{"W": W.tolist(), "b": b.tolist()} for W, b in net.views(self.initial_theta())]
+        return {
+            "name": self.name,
+            "network": {
+                "layers": list(self.arch.layers),
+                "activation": self.arch.activation,
+                "output_activation": self.arch.output_activation,
+                "loss": self.arch.loss,
+                "node_names": net.all_node_names,
+            },
+            "training": {
+                "learning_rate": self.learning_rate,
+                "seed": self.seed,
+                "batch_size": self.batch_size,
+                "trainable": list(self.trainable)
+                if self.trainable is not None
+                else net.param_names,
+            },
+            "data": {"x": self.x.tolist(), "y": self.y.tolist()},
+            "init": {"layers": init},
+        }
