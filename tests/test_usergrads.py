@@ -21,7 +21,7 @@ from bptui.debug.usergrads import (
 )
 from bptui.engine.stepper import Stepper
 from bptui.errors import ScenarioError
-from bptui.scenario.loading import load_builtin
+from bptui.scenario.loading import load_builtin, parse_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 CORRECT = ROOT / "examples" / "article_grads.py"
@@ -396,3 +396,43 @@ def test_a_quick_function_leaves_no_alarm_behind(write_file) -> None:
     )
     assert signal.getsignal(signal.SIGALRM) is before
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+
+
+# ------------------------------------------- more points than are probed
+def article_like(points: int):
+    """The article's 1-2-1 softplus/ssr net on ``points`` data points."""
+    x = np.linspace(0.1, 0.9, points)
+    y = 1.2 + np.sin(7.0 * x)
+    text = (
+        '[network]\nlayers = [1, 2, 1]\nactivation = "softplus"\nloss = "ssr"\n'
+        'node_names = ["x", "blue", "orange", "green"]\n'
+        "[training]\nlearning_rate = 0.01\nseed = 42\n"
+        f"[data]\nx = {x.tolist()}\ny = {y.tolist()}\n"
+    )
+    return parse_scenario(text, "points.toml", None)
+
+
+BLUE_FOR_ORANGE = """
+import numpy as np
+
+def d_w4(ctx):   # blue where orange belongs
+    return float(np.sum(-2 * (ctx.y - ctx.yhat) * ctx.nodes["blue"]))
+"""
+
+
+def test_wrong_factor_is_named_when_every_point_is_probed(write_file) -> None:
+    record = Stepper(article_like(3).training()).record()
+    result = evaluate(write_file("w4.py", BLUE_FOR_ORANGE), record)["w4"]
+    assert (result.diagnosis.kind, result.diagnosis.factor) == ("factor", "∂green/∂w4")
+
+
+def test_more_points_than_probes_blames_no_factor(write_file) -> None:
+    """Past MAX_POINT_PROBES points the per-point reasoning cannot run: say so."""
+    assert usergrads.MAX_POINT_PROBES < 9
+    record = Stepper(article_like(9).training()).record()
+    result = evaluate(write_file("w4.py", BLUE_FOR_ORANGE), record)["w4"]
+    d = result.diagnosis
+    assert not result.agrees
+    assert (d.kind, d.factor) == ("unknown", None)
+    assert "which factor cannot be told" in d.message
+    assert "8 of the 9 points" in d.message

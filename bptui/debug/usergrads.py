@@ -624,6 +624,13 @@ class _Prober:
             )
         usable = np.abs(s_arr) > 1e-12
         covered = len(points) == len(rec.batch)
+        if not covered:
+            # The per-point split needs every point's response to its own y.
+            return Diagnosis(
+                "unknown",
+                f"differs by {_fmt(user - rec.grads[param])}; which factor cannot be told "
+                f"(only {len(points)} of the {len(rec.batch)} points were probed)",
+            )
         if covered and usable.all():
             rest_user = v_arr / s_arr
             rebuilt = float(np.sum(first.values[rec.batch] * rest_user))
