@@ -1,4 +1,4 @@
-"""Command line (SPEC §4): the TUI, ``trace``, ``check`` and ``--list``.
+"""Command line: the TUI, ``trace``, ``check``, ``--list`` and ``--version``.
 
 Bad input of any kind exits 2 with one line on stderr naming the problem and
 its place; nothing here ever lets a traceback or a numpy warning through.
@@ -13,10 +13,11 @@ import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
 
+from bptui import __version__
 from bptui.errors import BadInput, UsageError
 from bptui.scenario.loading import builtin_description, builtin_names, load_builtin, load_file
 from bptui.scenario.model import Scenario
@@ -32,7 +33,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _scenario_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("name", nargs="?", help="built-in scenario (see --list)")
+    parser.add_argument(
+        "name", nargs="?", help="built-in scenario (see --list), or a FILE.toml to open"
+    )
     parser.add_argument("--config", metavar="FILE.toml", help="scenario file")
 
 
@@ -44,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _scenario_args(parser)
     parser.add_argument("--list", action="store_true", help="list built-in scenarios")
+    parser.add_argument("--version", action="version", version=f"bptui {__version__}")
     parser.add_argument("--grads", metavar="FILE.py", help="your own d_<param> derivatives")
     return parser
 
@@ -81,23 +85,57 @@ def _count(text: str) -> int:
 
 
 def resolve_scenario(name: str | None, config: str | None) -> Scenario:
+    """A built-in by name, or a file: ``--config FILE`` or a name ending in .toml."""
     if name and config:
         raise UsageError("give a scenario name or --config, not both")
+    if name and name.endswith(".toml"):
+        config = name
     if config:
         return load_file(config)
     return load_builtin(name or "article")
 
 
-def write_atomically(path: str, chunks: Iterable[str]) -> None:
-    """Write via a temporary file in the same folder, so no half-written output."""
+#: Signals that end a process by default: on any of them, --output removes its
+#: temporary file before the process goes (those this platform has).
+_ENDING_SIGNALS = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGALRM")
+    if hasattr(signal, name)
+)
+
+
+def _temporary_name(folder: Path, target: Path) -> Path:
+    """A hidden file beside the target, short enough for any file system (255 bytes)."""
+    stem = target.name.encode("utf-8")[:160].decode("utf-8", "ignore")
+    return folder / f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+
+
+def _check_output_target(path: str, protected: Sequence[str]) -> tuple[Path, Path]:
+    """The output file and its folder, or a UsageError naming what is wrong with it."""
     target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--output {path}: is a directory")
-    if target.exists() and not target.is_file():
-        raise UsageError(f"--output {path}: not a regular file (leave --output out for stdout)")
-    folder = target.parent if str(target.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"--output {path}: folder {folder} does not exist")
+    try:
+        if target.is_dir():
+            raise UsageError(f"--output {path}: is a directory")
+        if target.exists() and not target.is_file():
+            raise UsageError(f"--output {path}: not a regular file (leave --output out for stdout)")
+        folder = target.parent if str(target.parent) else Path(".")
+        if not folder.is_dir():
+            raise UsageError(f"--output {path}: folder {folder} does not exist")
+        for given in protected:
+            if target.exists() and Path(given).exists() and os.path.samefile(target, given):
+                raise UsageError(f"--output {path}: is the scenario file; it would be overwritten")
+    except OSError as e:
+        raise UsageError(f"--output {path}: cannot write ({e.strerror or e})") from None
+    return target, folder
+
+
+def write_atomically(path: str, chunks: Iterable[str], protected: Sequence[str] = ()) -> None:
+    """Write via a temporary file in the same folder, so no half-written output.
+
+    ``protected`` are files the output must not replace (the scenario it was
+    made from).
+    """
+    target, folder = _check_output_target(path, protected)
     made: list[str] = []
 
     def interrupted(signum: int, frame: object) -> NoReturn:
@@ -106,21 +144,23 @@ def write_atomically(path: str, chunks: Iterable[str]) -> None:
             Path(name).unlink(missing_ok=True)
         os._exit(128 + signum)
 
-    stops = {signal.SIGINT, signal.SIGTERM}
-    previous = {s: signal.signal(s, interrupted) for s in stops}
+    previous = {s: signal.signal(s, interrupted) for s in _ENDING_SIGNALS}
     try:
         # The name is recorded before the file exists, so the handler can
         # always remove it, whenever the signal lands.
-        tmp = str(folder / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+        tmp = str(_temporary_name(folder, target))
         made.append(tmp)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)  # umask applies
         except OSError as e:
-            raise UsageError(f"--output {path}: cannot write ({e.strerror})") from None
+            raise UsageError(f"--output {path}: cannot write ({e.strerror or e})") from None
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.writelines(chunks)
             os.replace(tmp, target)
+        except OSError as e:
+            Path(tmp).unlink(missing_ok=True)
+            raise UsageError(f"--output {path}: cannot write ({e.strerror or e})") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -136,9 +176,10 @@ def cmd_trace(argv: Sequence[str]) -> int:
     scenario = resolve_scenario(args.name, args.config)
     chunks = (trace_json if args.format == "json" else trace_csv)(scenario, args.steps)
     if args.output:
-        write_atomically(args.output, chunks)
+        config = args.config or (args.name if args.name and args.name.endswith(".toml") else None)
+        write_atomically(args.output, chunks, protected=[config] if config else [])
     else:
-        sys.stdout.writelines(chunks)
+        _stdout().writelines(chunks)
     return EXIT_OK
 
 
@@ -148,7 +189,7 @@ def cmd_check(argv: Sequence[str]) -> int:
     args = build_check_parser().parse_args(argv)
     scenario = resolve_scenario(args.name, args.config)
     text, ok = check_report(scenario, args.grads)
-    sys.stdout.write(text)
+    _stdout().write(text)
     return EXIT_OK if ok else EXIT_DISAGREE
 
 
@@ -156,7 +197,7 @@ def cmd_list() -> int:
     names = builtin_names()
     width = max(len(n) for n in names)
     for name in names:
-        sys.stdout.write(f"{name:<{width}}  {builtin_description(name)}\n")
+        _stdout().write(f"{name:<{width}}  {builtin_description(name)}\n")
     return EXIT_OK
 
 
@@ -172,8 +213,10 @@ def cmd_tui(argv: Sequence[str]) -> int:
         user_grads = load_user_grads(args.grads, scenario.network().param_names)
     from bptui.tui.app import make_app
 
-    make_app(scenario, user_grads=user_grads).run()
-    return EXIT_OK
+    app = make_app(scenario, user_grads=user_grads)
+    app.run()
+    # Textual prints the error and sets 1 when the app died of one: say so to scripts.
+    return app.return_code or EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -192,8 +235,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         # `bptui trace | head`: the reader left; that is not an error of ours.
-        sys.stderr.close()
+        _quietly_close_stdout()
         return EXIT_OK
+    except OSError as e:  # stdout on a full disk (/dev/full), a vanished terminal, …
+        _quietly_close_stdout()
+        sys.stderr.write(f"bptui: error: cannot write to standard output ({e.strerror})\n")
+        return EXIT_BAD_INPUT
+
+
+def _stdout() -> TextIO:
+    """Standard output, or a UsageError when the process was started without one."""
+    if sys.stdout is None:
+        raise UsageError("standard output is closed (use --output FILE)")
+    return sys.stdout
+
+
+def _quietly_close_stdout() -> None:
+    """Drop what stdout still buffers: flushing it again would raise at exit."""
+    if sys.stdout is None:
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def run() -> NoReturn:

@@ -1,4 +1,4 @@
-"""The command line (SPEC §4): options, --output, --list, check, and bad usage.
+"""The command line: options, --output, --list, --version, check, and bad usage.
 
 Most calls run ``bptui.cli.main`` in-process; a few go through a real
 ``python -m bptui`` so the exit status and streams are the ones a shell sees.
@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from bptui import cli
+from bptui.errors import UsageError
 from bptui.engine.network import Network
 from bptui.scenario.loading import builtin_names, load_builtin
 
@@ -156,7 +157,7 @@ def test_write_atomically_leaves_no_partial_file(tmp_path, monkeypatch) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(cli.os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(UsageError, match=r"^--output .*out\.json: cannot write \(disk full\)$"):
         cli.write_atomically(str(target), "new " * 10_000)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.json"]
@@ -349,6 +350,10 @@ def load_builtin_text(name: str) -> str:
 
 def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:
     """A killed `trace --output` removes its temporary file: no half-written output."""
+    interrupted_trace_leaves_nothing(tmp_path, signal.SIGTERM)
+
+
+def interrupted_trace_leaves_nothing(tmp_path: Path, signum: int) -> None:
     target = tmp_path / "trace.json"
     proc = subprocess.Popen(
         [sys.executable, "-m", "bptui", "trace", "deep", "--steps", "100000", "--output", target],
@@ -361,18 +366,109 @@ def test_sigterm_during_output_leaves_no_file(tmp_path: Path) -> None:
                 break
             time.sleep(0.01)
         assert proc.poll() is None, "the trace ended before it could be interrupted"
-        proc.terminate()
-        assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+        proc.send_signal(signum)
+        assert proc.wait(timeout=60) == 128 + signum
     finally:
         if proc.poll() is None:
             proc.kill()
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_file_given_as_a_name_points_to_config(run_cli) -> None:
-    result = run_cli("trace", "mine.toml")
-    assert result.code == 2
+def test_a_toml_file_given_as_a_name_opens_it(run_cli, tmp_path) -> None:
+    """`bptui FILE.toml` means `bptui --config FILE.toml`, for every command."""
+    path = tmp_path / "mine.toml"
+    path.write_text(load_builtin_text("xor"), encoding="utf-8")
+    by_name = run_cli("trace", path, "--steps", "2", "--format", "csv")
+    by_config = run_cli("trace", "--config", path, "--steps", "2", "--format", "csv")
+    assert by_name.code == 0 and by_name.out == by_config.out != ""
+    assert run_cli("check", path).out == run_cli("check", "--config", path).out
+    missing = run_cli("trace", tmp_path / "nope.toml")
+    assert_one_line_error(missing, "nope.toml: no such file")
+
+
+def test_version(run_cli) -> None:
+    from bptui import __version__
+
+    with pytest.raises(SystemExit) as info:
+        run_cli("--version")
+    assert info.value.code == 0
+    proc = python_m_bptui("--version")
+    assert proc.returncode == 0 and proc.stdout == f"bptui {__version__}\n"
+
+
+@pytest.mark.parametrize("how", ["--config", "name"])
+def test_output_may_not_replace_the_scenario_file(run_cli, tmp_path, how) -> None:
+    path = tmp_path / "mine.toml"
+    text = load_builtin_text("article")
+    path.write_text(text, encoding="utf-8")
+    args = ["--config", path] if how == "--config" else [path]
+    result = run_cli("trace", *args, "--output", path)
+    assert_one_line_error(result, f"--output {path}", "is the scenario file")
+    assert path.read_text(encoding="utf-8") == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine.toml"]
+
+
+@pytest.mark.parametrize("length", [250, 300])
+def test_output_with_a_very_long_name(run_cli, tmp_path, length) -> None:
+    """A name the file system takes is written; one it refuses is one line, exit 2."""
+    target = tmp_path / ("a" * length)
+    result = run_cli("trace", "--steps", "0", "--output", target)
+    if length <= 255:
+        assert result.code == 0 and result.err == ""
+        assert json.loads(target.read_text(encoding="utf-8"))["steps"][0]["step"] == 0
+    else:
+        assert_one_line_error(result, "--output", "cannot write", "too long")
+    assert [p.name for p in tmp_path.iterdir()] == ([target.name] if length <= 255 else [])
+
+
+def test_stdout_on_a_full_disk_is_one_line() -> None:
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full on this system")
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bptui", "trace", "--steps", "20"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    assert proc.returncode == 2
     assert (
-        result.err
-        == "bptui: error: unknown scenario 'mine.toml': for a file use --config mine.toml\n"
+        proc.stderr == "bptui: error: cannot write to standard output (No space left on device)\n"
     )
+
+
+def test_closed_stdout_is_one_line() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "bptui", "trace", "--steps", "1"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=120,
+        # The child starts with file descriptor 1 closed, as `bptui trace >&-` does.
+        preexec_fn=lambda: os.close(1),
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == "bptui: error: standard output is closed (use --output FILE)\n"
+
+
+@pytest.mark.parametrize("signame", ["SIGHUP", "SIGQUIT", "SIGUSR1", "SIGINT"])
+def test_any_ending_signal_during_output_leaves_no_file(tmp_path: Path, signame: str) -> None:
+    if not hasattr(signal, signame):
+        pytest.skip(f"no {signame} on this platform")
+    interrupted_trace_leaves_nothing(tmp_path, getattr(signal, signame))
+
+
+def test_a_crash_inside_the_app_exits_non_zero(monkeypatch) -> None:
+    """A TUI that dies of an error must not look like success to a script."""
+    from bptui.tui import app as app_module
+
+    class Exploding(app_module.BptuiApp):
+        def on_mount(self) -> None:
+            raise RuntimeError("boom")
+
+        def run(self, **kwargs):  # headless: the test has no terminal
+            return super().run(headless=True, **kwargs)
+
+    monkeypatch.setattr(app_module, "make_app", lambda scenario, **kw: Exploding(scenario, **kw))
+    assert cli.main(["article"]) == 1
