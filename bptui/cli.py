@@ -18,7 +18,7 @@ from typing import NoReturn, TextIO
 import numpy as np
 
 from bptui import __version__
-from bptui.errors import BadInput, UsageError
+from bptui.errors import BadInput, UsageError, one_line
 from bptui.scenario.loading import builtin_description, builtin_names, load_builtin, load_file
 from bptui.scenario.model import Scenario
 
@@ -229,7 +229,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return commands[argv[0]](argv[1:])
             return cmd_tui(argv)
     except BadInput as e:
-        sys.stderr.write(f"bptui: error: {e}\n")
+        sys.stderr.write(f"bptui: error: {one_line(str(e))}\n")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

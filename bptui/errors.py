@@ -26,3 +26,13 @@ class UserCodeError(ScenarioError):
     A subclass of :class:`ScenarioError` because, to every caller, it is one
     more file the user gave that does not make sense.
     """
+
+
+def one_line(message: str) -> str:
+    """``message`` made safe to print as one line: control characters escaped.
+
+    Messages quote what the user typed (a file name, a key, an option), which
+    may hold a newline or a terminal escape; printed raw, one message could
+    become several lines or repaint the terminal.
+    """
+    return "".join(ch if ch.isprintable() else ascii(ch)[1:-1] for ch in message)

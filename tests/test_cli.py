@@ -472,3 +472,10 @@ def test_a_crash_inside_the_app_exits_non_zero(monkeypatch) -> None:
 
     monkeypatch.setattr(app_module, "make_app", lambda scenario, **kw: Exploding(scenario, **kw))
     assert cli.main(["article"]) == 1
+
+
+def test_control_characters_in_a_message_stay_on_one_line(run_cli) -> None:
+    """What the user typed is quoted in the message; a newline or escape in it is escaped."""
+    result = run_cli("trace", "article", "bad\x85name\n\x1b[2J")
+    line = assert_one_line_error(result, "unrecognized arguments")
+    assert "\\x85" in line and "\\n" in line and "\\x1b" in line
