@@ -203,7 +203,7 @@ def test_erratum_1_labels_softplus_is_the_activation_and_ssr_the_loss() -> None:
     np.testing.assert_allclose(fn.ACTIVATIONS["softplus"].value(z), np.log1p(np.exp(z)))
     yhat = np.array([[1.0], [2.0]])
     y = np.array([[0.5], [4.0]])
-    assert fn.loss_value("ssr", "identity", yhat, yhat, y) == pytest.approx(0.25 + 4.0)
+    assert fn.LOSSES["ssr"].value(yhat, yhat, y) == pytest.approx(0.25 + 4.0)
     scenario = load_builtin("article")
     assert (scenario.arch.activation, scenario.arch.loss) == ("softplus", "ssr")
 

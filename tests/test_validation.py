@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from bptui.engine import functions as fn
+from bptui.engine.network import Architecture, Network
 
 VALID = """\
 name = "valid"
@@ -430,3 +434,38 @@ def test_csv_reader_error_is_one_line(run_cli, write_file) -> None:
     csv_path = write_file("points.csv", 'x,y\n0.1,1.2\n0.5,"' + "1" * 200_000 + '"\n')
     path = write_file("s.toml", CSV_SCENARIO)
     assert_one_line_error(run_cli("trace", "--config", path), str(csv_path), "row 3", "field")
+
+
+# ------------------------------------------------ the tables the names come from
+def test_an_unknown_name_fails_loudly_and_names_itself() -> None:
+    """No name silently becomes another: the engine's lookups raise, naming the name."""
+    for lookup, name, known in (
+        (fn.hidden_activation, "swish", "softplus"),
+        (fn.output_activation, "tanh", "softmax"),
+        (fn.loss_function, "hinge", "cross_entropy"),
+    ):
+        with pytest.raises(ValueError, match=rf"unknown .*'{name}' \(known: .*{known}"):
+            lookup(name)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        Network(Architecture((1, 1), loss="hinge"))
+
+
+def test_softmax_has_no_elementwise_slope() -> None:
+    """Softmax couples its outputs; asking it for an elementwise ∂ŷ/∂z is an error."""
+    softmax = fn.OUTPUT_ACTIVATIONS["softmax"]
+    assert softmax.coupled and softmax.min_outputs == 2
+    with pytest.raises(ValueError, match="softmax couples its outputs"):
+        softmax.slope(np.zeros((1, 2)))
+
+
+def test_validation_takes_its_names_from_the_tables(run_cli, write_file) -> None:
+    """The error lists exactly the tables' keys, in table order."""
+    for key, table in (
+        ("activation", fn.ACTIVATIONS),
+        ("output_activation", fn.OUTPUT_ACTIVATIONS),
+        ("loss", fn.LOSSES),
+    ):
+        text = VALID.replace(f'{key} = "', f'{key} = "nope-', 1)
+        result = run_cli("check", "--config", write_file(f"{key}.toml", text))
+        assert result.code == 2
+        assert f"network.{key}: must be one of {', '.join(table)}, got 'nope-" in result.err

@@ -117,10 +117,10 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         if layer == L:
             if self.net.fused:
                 formula = fn.dloss_dz_formula(
-                    self.net.loss, self.net.output, node, self.count, self.points
+                    self.net.loss_fn, self.net.output_fn, node, self.count, self.points
                 )
                 return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L, owner)]
-            formula = fn.dloss_dyhat_formula(self.net.loss, node, self.count)
+            formula = self.net.loss_fn.dyhat_text(node, self.count)
             return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L, owner)]
         nxt = rec.layers[layer]
         if self.net.layers[layer + 1] == 1:
@@ -143,7 +143,7 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         if layer + 1 == self.net.depth:
             if self.net.fused:
                 return (f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), layer + 1, owner)
-            slope_text = fn.output_derivative_formula(self.net.output, nxt_name)
+            slope_text = self.net.output_fn.slope_text(nxt_name)
         else:
             slope_text = self.net.hidden.formula(nxt_name)
         slope = self._slope(layer + 1)[:, 0]
@@ -164,7 +164,7 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         if p.layer == self.net.depth:
             if self.net.fused:
                 return (f"∂z_{node}/∂{p.name}", source, input_values, p.layer, p.name)
-            slope_text = fn.output_derivative_formula(self.net.output, node)
+            slope_text = self.net.output_fn.slope_text(node)
         else:
             slope_text = self.net.hidden.formula(node)
         slope = self._slope(p.layer)[:, p.row]
@@ -183,7 +183,7 @@ class ChainBuilder(Mapping[str, list[Factor]]):
             if layer < self.net.depth:
                 self._slopes[layer] = self.net.hidden.derivative(lay.z, lay.a)
             else:
-                self._slopes[layer] = fn.output_slope(self.net.output, lay.a)
+                self._slopes[layer] = self.net.output_fn.slope(lay.a)
         return self._slopes[layer]
 
     def _weight_name(self, layer: int, row: int, col: int) -> str:

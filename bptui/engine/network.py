@@ -56,10 +56,12 @@ class Network:
         self.arch = arch
         self.layers = tuple(arch.layers)
         self.depth = len(self.layers) - 1
-        self.hidden = fn.ACTIVATIONS[arch.activation]
-        self.output = arch.output_activation
+        self.hidden = fn.hidden_activation(arch.activation)
+        self.output_fn = fn.output_activation(arch.output_activation)
+        self.loss_fn = fn.loss_function(arch.loss)
+        self.output = arch.output_activation  # the names, as a scenario file writes them
         self.loss = arch.loss
-        self.fused = fn.fused_output(arch.loss, arch.output_activation)
+        self.fused = fn.fused_output(self.loss_fn, self.output_fn)
 
         shapes = [(self.layers[l + 1], self.layers[l]) for l in range(self.depth)]
         self.shapes = shapes
@@ -157,7 +159,7 @@ class Network:
             # z = a·Wᵀ + b; np.dot makes the same BLAS call as @ with less overhead
             z = np.dot(a, WT)
             z += b
-            a = fn.output_values(self.output, z) if l == last else self.hidden.value(z)
+            a = self.output_fn.value(z) if l == last else self.hidden.value(z)
             zs.append(z)
             acts.append(a)
         return zs, acts
@@ -167,11 +169,11 @@ class Network:
 
     def loss_value(self, theta: Array, x: Array, y: Array) -> float:
         zs, acts = self.forward(theta, x)
-        return fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
+        return self.loss_fn.value(zs[-1], acts[-1], y)
 
     def output_delta(self, z: Array, yhat: Array, y: Array) -> Array:
         """∂Loss/∂z of the output layer for the given (batch) rows."""
-        return fn.dloss_dz_output(self.loss, self.output, z, yhat, y, y.size, y.shape[0])
+        return fn.dloss_dz_output(self.loss_fn, self.output_fn, yhat, y, y.size, y.shape[0])
 
     def backward(
         self,
@@ -209,7 +211,7 @@ class Network:
                 loss /= r.size
                 delta /= r.size
         else:
-            loss = fn.loss_value(self.loss, self.output, zs[-1], acts[-1], y)
+            loss = self.loss_fn.value(zs[-1], acts[-1], y)
             delta = self.output_delta(zs[-1], acts[-1], y)
         self.backward(theta, zs, acts, delta, grad)
         return loss

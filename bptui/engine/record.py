@@ -13,7 +13,6 @@ from functools import cached_property
 
 import numpy as np
 
-from bptui.engine import functions as fn
 from bptui.engine.chain import ChainBuilder, DerivativeCounts, Factor, derivative_counts
 from bptui.engine.network import Network
 
@@ -117,13 +116,14 @@ def build_record(
     with np.errstate(all="ignore"):
         zs, acts = network.forward(theta, x)
         z_out, yhat = zs[-1], acts[-1]
-        loss = fn.loss_value(network.loss, network.output, z_out, yhat, y)
-        point_loss = fn.loss_elementwise(network.loss, z_out, yhat, y).sum(axis=1)
+        loss_fn = network.loss_fn
+        loss = loss_fn.value(z_out, yhat, y)
+        point_loss = loss_fn.elementwise(z_out, yhat, y).sum(axis=1)
 
         # The usual full batch needs no copies (y[batch] would repeat the rows).
         full = len(batch) == n and np.array_equal(batch, np.arange(n))
         yb, zb, pb = (y, z_out, yhat) if full else (y[batch], z_out[batch], yhat[batch])
-        batch_loss = loss if full else fn.loss_value(network.loss, network.output, zb, pb, yb)
+        batch_loss = loss if full else loss_fn.value(zb, pb, yb)
 
         def on_all_points(rows: Array) -> Array:
             """Batch rows placed among all points; the others get 0."""
@@ -134,9 +134,7 @@ def build_record(
             return spread
 
         delta = on_all_points(network.output_delta(zb, pb, yb))
-        out_da = (
-            None if network.fused else on_all_points(fn.dloss_dyhat(network.loss, pb, yb, yb.size))
-        )
+        out_da = None if network.fused else on_all_points(loss_fn.dloss_dyhat(pb, yb, yb.size))
 
         grad = np.zeros(network.size)
         deltas = network.backward(theta, zs, acts, delta, grad)

@@ -196,22 +196,25 @@ class _Parser:
                 f"{layers} has {size:,} parameters; bptui is for networks up to {MAX_PARAMETERS:,}",
             )
         activation = self.choice(
-            net.get("activation", "softplus"), "network.activation", fn.HIDDEN_ACTIVATIONS
+            net.get("activation", "softplus"), "network.activation", tuple(fn.ACTIVATIONS)
         )
         output = self.choice(
             net.get("output_activation", "identity"),
             "network.output_activation",
-            fn.OUTPUT_ACTIVATIONS,
+            tuple(fn.OUTPUT_ACTIVATIONS),
         )
-        loss = self.choice(net.get("loss", "ssr"), "network.loss", fn.LOSSES)
-        needed = fn.LOSS_REQUIRES_OUTPUT.get(loss)
+        loss = self.choice(net.get("loss", "ssr"), "network.loss", tuple(fn.LOSSES))
+        needed = fn.LOSSES[loss].requires_output
         if needed and output != needed:
             raise self.fail(
                 "network.output_activation",
                 f"loss {loss!r} requires output_activation = {needed!r}, got {output!r}",
             )
-        if output == "softmax" and layers[-1] < 2:
-            raise self.fail("network.layers", "softmax output needs at least 2 output nodes")
+        fewest = fn.OUTPUT_ACTIVATIONS[output].min_outputs
+        if layers[-1] < fewest:
+            raise self.fail(
+                "network.layers", f"{output} output needs at least {fewest} output nodes"
+            )
         names = net.get("node_names")
         if names is not None:
             total = sum(layers)
@@ -328,20 +331,12 @@ class _Parser:
         return table[:, :n_in].copy(), table[:, n_in:].copy()
 
     def check_targets(self, arch: Architecture, y: Array) -> None:
-        if arch.loss == "bce":
-            bad = np.argwhere((y < 0) | (y > 1))
-            if len(bad):
-                i = int(bad[0][0])
-                raise self.fail(
-                    f"data.y[{i}]", f"bce targets must lie in [0, 1], got {y[i].tolist()}"
-                )
-        if arch.loss == "cross_entropy":
-            for i, row in enumerate(y):
-                if (row < 0).any() or abs(row.sum() - 1.0) > 1e-9:
-                    raise self.fail(
-                        f"data.y[{i}]",
-                        f"cross_entropy targets must be one-hot or probability rows summing to 1, got {row.tolist()}",
-                    )
+        loss = fn.LOSSES[arch.loss]
+        i = loss.bad_target(y)
+        if i is not None:
+            raise self.fail(
+                f"data.y[{i}]", f"{loss.name} targets must {loss.target_rule}, got {y[i].tolist()}"
+            )
 
     def init(self, arch: Architecture) -> list[tuple[Array, Array]] | None:
         if "init" not in self.doc:
