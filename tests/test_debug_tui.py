@@ -23,9 +23,9 @@ from bptui.engine.stepper import Stepper
 from bptui.engine.watches import AtStep, LossRises, NonFinite
 from bptui.scenario.loading import load_builtin, load_file
 from bptui.tui.app import SPEEDS, BptuiApp, make_app
+from bptui.tui.format import fmt_value
 from bptui.tui.screens.gradcheck import GradCheckScreen
 from bptui.tui.screens.watches import WatchesScreen
-from bptui.tui.state import fmt_value
 from bptui.tui.widgets.parameters import parameter_cells
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,9 @@ from textual.app import App, ComposeResult
 
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import builtin_names, load_builtin, parse_scenario
+from bptui.tui.format import fmt_short
 from bptui.tui.state import PENDING, View, view_of
-from bptui.tui.widgets.diagram import NetworkDiagram, draw, format_value, weight_style
+from bptui.tui.widgets.diagram import NetworkDiagram, draw, weight_style
 
 WIDE_NET = """
 [network]
@@ -280,14 +281,14 @@ async def test_diverged_values_draw_in_scientific_notation() -> None:
     assert f"green {green:.1e}".replace("-", "−") in text
 
 
-def test_format_value() -> None:
-    assert format_value(0.71812) == "0.718"
-    assert format_value(-0.1383) == "−0.138"
-    assert format_value(0.0) == "0.000"
-    assert format_value(1.2e-5) == "1.2e-05"
-    assert format_value(123456.0) == "1.2e+05"
-    assert format_value(float("nan")) == "nan"
-    assert format_value(float("-inf")) == "−inf"
+def test_fmt_short() -> None:
+    assert fmt_short(0.71812) == "0.718"
+    assert fmt_short(-0.1383) == "−0.138"
+    assert fmt_short(0.0) == "0.000"
+    assert fmt_short(1.2e-5) == "1.2e-05"
+    assert fmt_short(123456.0) == "1.2e+05"
+    assert fmt_short(float("nan")) == "nan"
+    assert fmt_short(float("-inf")) == "−inf"
 
 
 @sync
@@ -299,15 +300,15 @@ async def test_update_and_backward_phases_add_their_news_to_the_labels() -> None
     after = stepper.record().params
     text = (await rendered([view_of(stepper)], size=(78, 19))).plain
     for name in ("w1", "w2", "w3", "w4"):
-        assert f"{name} {format_value(before[name])}→{format_value(after[name])}" in text
+        assert f"{name} {fmt_short(before[name])}→{fmt_short(after[name])}" in text
     for _ in range(4):  # forward 1, forward 2, loss, backward layer 2
         stepper.next_phase()
     grads = stepper.record().grads
     text = (await rendered([view_of(stepper)], size=(78, 19))).plain
-    assert f"w3 {format_value(after['w3'])} ∂{format_value(grads['w3'])}" in text
-    assert f"w4 {format_value(after['w4'])} ∂{format_value(grads['w4'])}" in text
-    assert f"w1 {format_value(after['w1'])} ∂" not in text  # layer 1 not computed yet
-    assert f"w1 {format_value(after['w1'])}" in text
+    assert f"w3 {fmt_short(after['w3'])} ∂{fmt_short(grads['w3'])}" in text
+    assert f"w4 {fmt_short(after['w4'])} ∂{fmt_short(grads['w4'])}" in text
+    assert f"w1 {fmt_short(after['w1'])} ∂" not in text  # layer 1 not computed yet
+    assert f"w1 {fmt_short(after['w1'])}" in text
 
 
 def test_a_784_input_layer_collapses_and_the_header_stays_short() -> None:

@@ -18,7 +18,8 @@ from tui_support import chain_text, pane_text, screen_text, sync, wait_until
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin
 from bptui.tui.app import SPEEDS, BptuiApp, GotoScreen, make_app
-from bptui.tui.state import PENDING, fmt_loss, fmt_value, view_of
+from bptui.tui.format import fmt_loss, fmt_value
+from bptui.tui.state import PENDING, view_of
 from bptui.tui.widgets.chain import chain_renderable
 from bptui.tui.widgets.help import HelpScreen
 from bptui.tui.widgets.parameters import parameter_cells

@@ -30,7 +30,8 @@ from bptui.engine.stepper import DivergedError, Stepper
 from bptui.engine.watches import Watch, stop_on
 from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
-from bptui.tui.state import View, fmt_value, view_of
+from bptui.tui.format import fmt_value
+from bptui.tui.state import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane

@@ -23,7 +23,7 @@ from textual.widgets import Static
 
 from bptui.debug import gradcheck
 from bptui.debug.usergrads import UserGradResult
-from bptui.tui.state import fmt_value
+from bptui.tui.format import fmt_error, fmt_plain, fmt_value
 
 VERDICT_STYLE = {
     "good": "green",
@@ -57,7 +57,7 @@ def gradcheck_renderable(
             name,
             fmt_value(r.analytic),
             fmt_value(r.numeric),
-            f"{r.rel_error:.1e}",
+            fmt_error(r.rel_error),
             Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
         ]
         if user_results:
@@ -128,7 +128,7 @@ class GradCheckScreen(ModalScreen[None]):
         self.user_results = dict(user_results or {})
 
     def compose(self) -> ComposeResult:
-        h = f"h = {gradcheck.STEP:g}·max(1, |θ|)"
+        h = f"h = {fmt_plain(gradcheck.STEP)}·max(1, |θ|)"
         with Vertical(id="gradcheck-box"):
             yield Static(
                 f"Gradient check · step {self.step} · central differences, {h}   (escape closes)",

@@ -21,7 +21,8 @@ from textual.widgets import Static
 
 from bptui.engine.chain import Factor
 from bptui.engine.network import ParamInfo
-from bptui.tui.state import PENDING, View, fmt_value
+from bptui.tui.format import fmt_point_x, fmt_value
+from bptui.tui.state import PENDING, View
 from bptui.tui.widgets.comparison import comparison_lines
 
 
@@ -60,7 +61,7 @@ def factor_lines(factors: list[Factor]) -> list[Text]:
 def point_label(view: View, i: int) -> str:
     x = view.record.x[i]
     if x.shape[0] == 1:
-        return f"x={fmt_value(float(x[0]), 4).rstrip('0').rstrip('.')}"
+        return f"x={fmt_point_x(float(x[0]))}"
     return f"#{i + 1}"
 
 

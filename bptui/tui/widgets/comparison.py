@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from rich.text import Text
 
 from bptui.debug.usergrads import UserGradResult
-from bptui.tui.state import fmt_value
+from bptui.tui.format import fmt_error, fmt_value
 
 
 def _values(values: float | Sequence[float]) -> str:
@@ -40,7 +40,7 @@ def comparison_lines(
     verdict = (
         ("✓ agrees", "bold green")
         if result.agrees
-        else (f"✗ wrong (rel error {result.rel_error:.2e})", "bold red")
+        else (f"✗ wrong (rel error {fmt_error(result.rel_error, 2)})", "bold red")
     )
     lines.append(
         Text.assemble(

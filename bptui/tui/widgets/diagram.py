@@ -21,6 +21,7 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
+from bptui.tui.format import fmt_inputs, fmt_precise, fmt_short
 from bptui.tui.state import PENDING, View
 
 #: Colour of a positive and a negative weight at full magnitude (RGB).
@@ -53,16 +54,6 @@ MODES = ("wide", "tall", "compact", "names")
 MODE_LOSS = {"wide": 0, "tall": 0, "compact": 1, "names": 2}
 #: Beyond this many edges in one gap, bare names (w17, w18, …) only add noise.
 MAX_SHORT_LABELS = 8
-
-
-def format_value(value: float) -> str:
-    """A short fixed-width-ish number: 3 decimals, scientific when huge or tiny."""
-    if not math.isfinite(value):
-        return "nan" if math.isnan(value) else ("+inf" if value > 0 else "−inf")
-    size = abs(value)
-    text = f"{value:.1e}" if size >= 1e4 or (0 < size < 5e-4) else f"{value:.3f}"
-    # The typographic minus, as every other pane prints it.
-    return "−" + text[1:] if text.startswith("-") else text
 
 
 def weight_style(value: float, largest: float, *, strong: bool = False) -> Style:
@@ -322,7 +313,7 @@ class _Drawing:
     def value_text(self, layer: int, values: np.ndarray) -> tuple[str, Style]:
         if not self.view.shows_forward(layer):
             return PENDING, DIM
-        return format_value(float(values[self.point])), Style()
+        return fmt_short(float(values[self.point])), Style()
 
     @staticmethod
     def lines_per_node(layer: int, mode: str) -> int:
@@ -352,7 +343,7 @@ class _Drawing:
         style = weight_style(value, self.largest)
         if self.params_active(layer):
             style = style + ACTIVE
-        return [(f"{name} {format_value(value)}", style)]
+        return [(f"{name} {fmt_short(value)}", style)]
 
     def summary(self, layer: int, mode: str) -> _Node:
         names = self.net.node_names[layer]
@@ -363,7 +354,7 @@ class _Drawing:
             if self.view.shows_forward(layer):
                 values = np.array([self.record.nodes[n][self.point] for n in names])
                 low, high = float(np.nanmin(values)), float(np.nanmax(values))
-                lines.append([(f"{format_value(low)}…{format_value(high)}", Style())])
+                lines.append([(f"{fmt_short(low)}…{fmt_short(high)}", Style())])
             else:
                 lines.append([(PENDING, DIM)])
         return _Node(layer, lines, rows=range(count))
@@ -394,7 +385,7 @@ class _Drawing:
                         source,
                         target,
                         style,
-                        f"{name} {format_value(value)}",
+                        f"{name} {fmt_short(value)}",
                         name,
                         order,
                         label_style,
@@ -406,12 +397,12 @@ class _Drawing:
     def phase_label(self, index: int, active: bool) -> str | None:
         """The active phase's news about parameter ``index``, if any."""
         name = self.net.param_names[index]
-        value = format_value(float(self.theta[index]))
+        value = fmt_short(float(self.theta[index]))
         if self.active_kind == "update" and self.view.previous_theta is not None:
-            old = format_value(float(self.view.previous_theta[index]))
+            old = fmt_short(float(self.view.previous_theta[index]))
             return f"{name} {old}→{value}"
         if self.active_kind == "backward":
-            return f"{name} {value} ∂{format_value(float(self.record.grad[index]))}"
+            return f"{name} {value} ∂{fmt_short(float(self.record.grad[index]))}"
         return None
 
     def route(self, edge: _Edge) -> None:
@@ -490,10 +481,10 @@ class _Drawing:
         rec, p = self.record, self.point
         out = [
             (f"point {p + 1}/{rec.x.shape[0]}: ", HEADER),
-            (f"x = {_numbers(rec.x[p])}, y = {_numbers(rec.y[p])}", Style()),
+            (f"x = {fmt_inputs(rec.x[p])}, y = {fmt_inputs(rec.y[p])}", Style()),
         ]
         if self.active_kind == "loss" and self.view.shows_loss:
-            out += [("  ", Style()), (f"loss {rec.loss:.6g}", ACTIVE)]
+            out += [("  ", Style()), (f"loss {fmt_precise(rec.loss)}", ACTIVE)]
         return out
 
     def legend(self, values_hidden: bool) -> list[tuple[str, Style]]:
@@ -584,18 +575,6 @@ class _Drawing:
         if self.show_legend:
             canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
         return canvas, unlabelled
-
-
-def _numbers(values: np.ndarray) -> str:
-    """One value as is, a few in parentheses, many as the first three and a count."""
-    parts = [f"{float(v):.4g}".replace("-", "−", 1) for v in values[:3]]
-    if len(values) == 1:
-        return parts[0]
-    if len(values) > 4:
-        parts.append(f"… {len(values)} values")
-    elif len(values) == 4:
-        parts.append(f"{float(values[3]):.4g}".replace("-", "−", 1))
-    return "(" + ", ".join(parts) + ")"
 
 
 class NetworkDiagram(Widget):

@@ -12,7 +12,8 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.tui.state import View, fmt_value
+from bptui.tui.format import fmt_percent, fmt_value
+from bptui.tui.state import View
 from bptui.tui.widgets.parameters import drop_stale_renders, pending_cell, table_cell
 
 #: Show z columns only when the network has at most this many non-input nodes.
@@ -74,7 +75,7 @@ def forward_rows(view: View) -> list[dict[str, Text]]:
         if view.shows_loss:
             share = float(record.point_loss[i])
             percent = 100.0 * share / total if total and np.isfinite(total) else float("nan")
-            suffix = f" {percent:3.0f}%" if np.isfinite(percent) else ""
+            suffix = f" {fmt_percent(percent)}" if np.isfinite(percent) else ""
             row["loss"] = table_cell(fmt_value(share) + suffix)
         else:
             row["loss"] = pending_cell()

@@ -16,7 +16,8 @@ import numpy as np
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
-from bptui.tui.state import PENDING, View, fit_curve
+from bptui.tui.format import fmt_significant, fmt_tick
+from bptui.tui.state import PENDING, View
 
 LINE_MARKER = "hd"
 #: While running, the plot is rebuilt at most this often (seconds).
@@ -76,21 +77,22 @@ def nice_ticks(low: float, high: float, count: int) -> np.ndarray:
     return np.linspace(low, high, count)
 
 
-def _tick_label(value: float) -> str:
-    """At most ~7 characters: 3.067, 0.0012, 1.5e+42."""
-    if value == 0:
-        return "0"
-    size = abs(value)
-    if 1e-3 <= size < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.2g}"
+def fit_curve(view: View, samples: int = 120) -> tuple[np.ndarray, np.ndarray] | None:
+    """The network's current curve over the data's x range (one-input nets only).
 
-
-def _significant(value: float) -> str:
-    """A loss with at least 4 significant digits (SPEC §5), compact when huge."""
-    if not math.isfinite(value):
-        return str(value)
-    return f"{value:.7g}"
+    A forward pass over a grid, no gradients: the fit view's line.  Returns
+    (xs, ŷ with one column per output) or None when the net has several inputs.
+    """
+    net = view.network
+    if net.layers[0] != 1:
+        return None
+    x = view.record.x[:, 0]
+    low, high = float(x.min()), float(x.max())
+    pad = 0.1 * (high - low or 1.0)
+    xs = np.linspace(low - pad, high + pad, samples)
+    with np.errstate(all="ignore"):
+        ys = net.predict(view.record.theta, xs[:, None])
+    return xs, ys
 
 
 class LossPane(PlotextPlot):
@@ -238,7 +240,7 @@ class LossPane(PlotextPlot):
             ticks = np.linspace(low, high, count)
         else:
             ticks = nice_ticks(low, high, count)
-        labels = [_tick_label(10**t if log else t) for t in ticks]
+        labels = [fmt_tick(10**t if log else t) for t in ticks]
         if high >= (math.log10(CLIP) if log else CLIP):
             labels[-1] = "≥" + labels[-1]  # values beyond were clipped to this
         self.plt.ylim(low, high)
@@ -280,7 +282,7 @@ class LossPane(PlotextPlot):
         view = self.view
         if view is None:
             return "Loss"
-        loss = _significant(float(view.record.loss)) if view.shows_loss else PENDING
+        loss = fmt_significant(float(view.record.loss)) if view.shows_loss else PENDING
         if self.fit_mode and view.network.layers[0] == 1:
             forms = [
                 f"Fit (● data) · step {view.step} · loss {loss}",

@@ -12,7 +12,8 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.debug.usergrads import close
-from bptui.tui.state import PENDING, View, fmt_signed, fmt_value
+from bptui.tui.format import fmt_plain, fmt_signed, fmt_value
+from bptui.tui.state import PENDING, View
 
 COLUMNS = (
     ("name", "θ", 5),
@@ -170,7 +171,7 @@ class ParametersPane(DataTable):
     @staticmethod
     def _subtitle(view: View) -> str:
         if view.phase.kind == "update" and not view.done:
-            return f"update: θ ← θ − {view.learning_rate:g}·∂Loss/∂θ  (old → new)"
+            return f"update: θ ← θ − {fmt_plain(view.learning_rate)}·∂Loss/∂θ  (old → new)"
         return "↑↓ selects the parameter for the chain"
 
     def select(self, name: str) -> None:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from bptui.tui.state import View, fmt_loss
+from bptui.tui.format import fmt_loss, fmt_plain
+from bptui.tui.state import View
 
 SEPARATOR = (" │ ", "dim")
 
@@ -50,7 +51,7 @@ def status_text(view: View) -> Text:
         Text(f"Step {view.step}", style="bold"),
         Text(phase_label(view)),
         loss_text(view),
-        Text(f"α {view.learning_rate:g}"),
+        Text(f"α {fmt_plain(view.learning_rate)}"),
         Text(run, style="dim" if not view.running else ""),
     ]
     text = Text(" ")
