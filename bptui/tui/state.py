@@ -2,14 +2,16 @@
 
 Widgets get a :class:`View` and never touch the stepper or compute
 gradients; the app builds a View after each state change and hands it out.
-``shows(...)`` answers "has this value been computed yet in the current
-phase walk?", so every pane draws pending values the same way.
+``computed(phase)`` (and ``shows_forward/shows_loss/shows_backward``) answer
+"has this value been computed yet in the current phase walk?" from the
+engine's own phase order, so every pane draws pending values the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -58,24 +60,26 @@ class View:
     def done(self) -> bool:
         return self.phase_index == len(self.phases) - 1
 
+    @cached_property
+    def _order(self) -> dict[Phase, int]:
+        """Each phase's place in the step, as the engine orders them."""
+        return {phase: i for i, phase in enumerate(self.phases)}
+
+    def computed(self, phase: Phase) -> bool:
+        """Has ``phase`` of the current step been computed yet?"""
+        return self.done or self._order[phase] <= self.phase_index
+
     def shows_forward(self, layer: int) -> bool:
         """Are the values of layer ``layer`` (1-based; 0 = inputs) computed yet?"""
-        # Phase index l is "forward layer l" (index 0 is the update).
-        return self.done or self.phase_index >= layer
+        return layer == 0 or self.computed(Phase("forward", layer))
 
     @property
     def shows_loss(self) -> bool:
-        depth = self.network.depth
-        return self.done or self.phase_index >= depth + 1
+        return self.computed(Phase("loss"))
 
     def shows_backward(self, layer: int) -> bool:
         """Are the gradients of layer ``layer``'s parameters computed yet?"""
-        if self.done:
-            return True
-        depth = self.network.depth
-        # backward phases run depth, depth-1, …, 1 after the loss phase
-        backward_done = self.phase_index - (depth + 1)
-        return backward_done >= depth - layer + 1
+        return self.computed(Phase("backward", layer))
 
     def active_layer(self) -> tuple[str, int]:
         """The phase just computed, for highlighting (kind, layer)."""
