@@ -92,6 +92,11 @@ def parse_scenario(text: str, where: str, base_dir: Path | None) -> Scenario:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{where}: invalid TOML: {e}") from None
+    return scenario_from_document(doc, where, base_dir)
+
+
+def scenario_from_document(doc: dict[str, Any], where: str, base_dir: Path | None) -> Scenario:
+    """Validate an already-parsed scenario document (a lesson embeds one)."""
     return _Parser(doc, where, base_dir).scenario()
 
 
