@@ -43,7 +43,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="bptui",
         description="See backpropagation one step at a time.",
-        epilog="Subcommands: 'bptui trace …' (headless trace), 'bptui check …' (gradient check).",
+        epilog=(
+            "Subcommands: 'bptui trace …' (headless trace), 'bptui check …' (gradient check),"
+            " 'bptui serve …' (the app in a browser)."
+        ),
     )
     _scenario_args(parser)
     parser.add_argument("--list", action="store_true", help="list built-in scenarios")
@@ -72,6 +75,30 @@ def build_check_parser() -> argparse.ArgumentParser:
         "--grads", metavar="FILE.py", help="also check your own d_<param> derivatives"
     )
     return parser
+
+
+def build_serve_parser() -> argparse.ArgumentParser:
+    from bptui.tui.serve import DEFAULT_HOST, DEFAULT_PORT
+
+    parser = _Parser(
+        prog="bptui serve", description="Serve the app to a browser; each tab is its own session."
+    )
+    _scenario_args(parser)
+    parser.add_argument("--grads", metavar="FILE.py", help="your own d_<param> derivatives")
+    parser.add_argument(
+        "--host", default=DEFAULT_HOST, help=f"address to listen on (default {DEFAULT_HOST})"
+    )
+    parser.add_argument(
+        "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    return parser
+
+
+def _port(text: str) -> int:
+    value = _count(text)
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be from 1 to 65535, got {value}")
+    return value
 
 
 def _count(text: str) -> int:
@@ -219,9 +246,24 @@ def cmd_tui(argv: Sequence[str]) -> int:
     return app.return_code or EXIT_OK
 
 
+def cmd_serve(argv: Sequence[str]) -> int:
+    """Check everything a session will load once, here, then serve until Ctrl+C."""
+    from bptui.tui.serve import serve, session_command
+
+    args = build_serve_parser().parse_args(argv)
+    scenario = resolve_scenario(args.name, args.config)
+    if args.grads:
+        from bptui.debug.usergrads import load_user_grads
+
+        load_user_grads(args.grads, scenario.network().param_names)
+    command = session_command(args.name, args.config, args.grads)
+    serve(command, args.host, args.port, scenario=scenario.name)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"trace": cmd_trace, "check": cmd_check}
+    commands = {"trace": cmd_trace, "check": cmd_check, "serve": cmd_serve}
     try:
         # A diverging run overflows on purpose; it is shown, never warned about.
         with np.errstate(all="ignore"):
