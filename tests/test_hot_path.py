@@ -1,15 +1,17 @@
 """The plain step's shortcuts must never change a number.
 
-``Network.layer_views`` remembers the views of the last few buffers, and
-``Stepper.run`` skips the per-step numpy error state; a stale view or a
-different code path would silently train on wrong parameters.  Each test
-compares against a network or stepper that cannot have hit any cache.
+``FastStep.layer_views`` remembers the views of the last few buffers, and
+``Stepper.run`` sets numpy's error state once for the whole run; a stale view
+or a different code path would silently train on wrong parameters.  Each test
+compares against a fast step or stepper that cannot have hit any cache.
+(tests/test_fast.py compares the fast step with the readable Network.)
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from bptui.engine.fast import FastStep
 from bptui.engine.network import Architecture, Network
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin
@@ -24,31 +26,34 @@ def _data(rows: int = 5) -> tuple[np.ndarray, np.ndarray]:
 
 def _fresh_loss_and_grad(theta: np.ndarray, x: np.ndarray, y: np.ndarray):
     grad = np.zeros_like(theta)
-    loss = Network(ARCH).loss_and_grad(theta.copy(), x, y, grad)
+    loss = FastStep(Network(ARCH)).loss_and_grad(theta.copy(), x, y, grad)
     return loss, grad
 
 
 def test_cycling_through_more_buffers_than_the_cache_holds() -> None:
-    net = Network(ARCH)
+    fast = FastStep(Network(ARCH))
     x, y = _data()
     rng = np.random.default_rng(1)
-    thetas = [rng.normal(size=net.size) for _ in range(7)]
-    grads = [np.zeros(net.size) for _ in range(3)]
+    size = fast.network.size
+    assert 7 + 3 > FastStep.CACHE_SIZE
+    thetas = [rng.normal(size=size) for _ in range(7)]
+    grads = [np.zeros(size) for _ in range(3)]
     for i in range(40):
         theta, grad = thetas[(i * 3) % 7], grads[i % 3]
-        loss = net.loss_and_grad(theta, x, y, grad)
+        loss = fast.loss_and_grad(theta, x, y, grad)
         want_loss, want_grad = _fresh_loss_and_grad(theta, x, y)
         assert loss == want_loss
         np.testing.assert_array_equal(grad, want_grad)
 
 
 def test_in_place_changes_to_a_cached_theta_are_seen() -> None:
-    net = Network(ARCH)
+    fast = FastStep(Network(ARCH))
     x, y = _data()
-    theta, grad = np.zeros(net.size), np.zeros(net.size)
-    net.loss_and_grad(theta, x, y, grad)  # caches theta's views
-    theta[:] = np.linspace(-1.0, 1.0, net.size)
-    loss = net.loss_and_grad(theta, x, y, grad)
+    size = fast.network.size
+    theta, grad = np.zeros(size), np.zeros(size)
+    fast.loss_and_grad(theta, x, y, grad)  # caches theta's views
+    theta[:] = np.linspace(-1.0, 1.0, size)
+    loss = fast.loss_and_grad(theta, x, y, grad)
     want_loss, want_grad = _fresh_loss_and_grad(theta, x, y)
     assert loss == want_loss
     np.testing.assert_array_equal(grad, want_grad)
@@ -58,7 +63,7 @@ def test_in_place_changes_to_a_cached_theta_are_seen() -> None:
 def test_layer_views_write_through() -> None:
     net = Network(ARCH)
     buffer = np.zeros(net.size)
-    W, WT, b = net.layer_views(buffer)[1]
+    W, WT, b = FastStep(net).layer_views(buffer)[1]
     W[1, 2] = 5.0
     b[0] = -3.0
     assert WT[2, 1] == 5.0

@@ -4,6 +4,10 @@ All parameters live in one vector ``theta`` laid out in SPEC order (weights
 layer by layer, row-major, then biases), so the names ``w1 … b3`` are just
 indices, an update is one vector operation, and a history snapshot is one copy.
 ``W`` and ``b`` of each layer are reshaped *views* into that vector.
+
+Forward and backward are written to be read in one sitting, and they are the
+reference: every record comes from them, and the stepper's faster plain step
+(:mod:`bptui.engine.fast`) is tested to give the very same bits.
 """
 
 from __future__ import annotations
@@ -101,7 +105,6 @@ class Network:
         else:
             self.node_names = default_node_names(self.layers)
         self.all_node_names = [n for layer in self.node_names for n in layer]
-        self._view_cache: list[tuple[Array, list[tuple[Array, Array, Array]]]] = []
 
     # ----------------------------------------------------------- parameters
     def views(self, theta: Array) -> list[tuple[Array, Array]]:
@@ -110,24 +113,6 @@ class Network:
             (theta[ws].reshape(shape), theta[bs])
             for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)
         ]
-
-    def layer_views(self, buffer: Array) -> list[tuple[Array, Array, Array]]:
-        """(W, Wᵀ, b) of every layer of ``buffer``, remembered for the last few buffers.
-
-        The stepper updates its theta and grad in place, so their views stay
-        valid, and building them anew costs more than a small net's arithmetic.
-        Holding the buffer itself (not its id) makes a stale hit impossible.
-        """
-        cache = self._view_cache
-        for i, (held, views) in enumerate(cache):
-            if held is buffer:
-                if i > 1:  # keep the two hottest (theta, grad) in front: an LRU that rarely moves
-                    cache.insert(0, cache.pop(i))
-                return views
-        views = [(W, W.T, b) for W, b in self.views(buffer)]
-        cache.insert(0, (buffer, views))
-        del cache[4:]
-        return views
 
     def random_init(self, seed: int) -> Array:
         """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0."""
@@ -149,19 +134,17 @@ class Network:
         return {name: float(v) for name, v in zip(self.param_names, theta)}
 
     # ----------------------------------------------------------------- math
+    # The reference: every record comes from here.  The stepper's plain step
+    # runs bptui.engine.fast, which must give these very bits.
     def forward(self, theta: Array, x: Array) -> tuple[list[Array], list[Array]]:
         """Pre-activations z (one per layer) and activations a (input first)."""
         zs: list[Array] = []
         acts = [x]
-        a = x
-        last = self.depth - 1
-        for l, (_, WT, b) in enumerate(self.layer_views(theta)):
-            # z = a·Wᵀ + b; np.dot makes the same BLAS call as @ with less overhead
-            z = np.dot(a, WT)
-            z += b
-            a = self.output_fn.value(z) if l == last else self.hidden.value(z)
+        for l, (W, b) in enumerate(self.views(theta), start=1):
+            z = acts[-1] @ W.T + b
+            f = self.output_fn if l == self.depth else self.hidden
             zs.append(z)
-            acts.append(a)
+            acts.append(f.value(z))
         return zs, acts
 
     def predict(self, theta: Array, x: Array) -> Array:
@@ -182,36 +165,29 @@ class Network:
         acts: list[Array],
         delta: Array,
         grad: Array,
-    ) -> list[Array]:
-        """Fill ``grad`` from the output delta; return ∂Loss/∂z of every layer."""
-        deltas: list[Array] = [delta] * self.depth
-        layers = self.layer_views(theta)
-        grads = self.layer_views(grad)
+    ) -> tuple[list[Array], list[Array | None]]:
+        """Fill ``grad`` from the output delta; return ∂Loss/∂z and ∂Loss/∂a of every layer.
+
+        The output layer's ∂Loss/∂a is None: backward starts from its ∂Loss/∂z.
+        """
+        params, grads = self.views(theta), self.views(grad)
+        dzs = [delta] * self.depth
+        das: list[Array | None] = [None] * self.depth
         dz = delta
-        for l in range(self.depth - 1, -1, -1):
-            dW, _, db = grads[l]
-            np.dot(dz.T, acts[l], out=dW)
-            np.add.reduce(dz, axis=0, out=db)  # np.sum without its Python wrapper
-            deltas[l] = dz
-            if l:
-                dz = np.dot(dz, layers[l][0])  # ∂Loss/∂a of layer l …
-                dz *= self.hidden.derivative(zs[l - 1], acts[l])  # … times ∂a/∂z
-        return deltas
+        for l in reversed(range(self.depth)):
+            (W, _), (dW, db) = params[l], grads[l]
+            dzs[l] = dz
+            dW[...] = dz.T @ acts[l]
+            db[...] = dz.sum(axis=0)
+            if l > 0:
+                da = das[l - 1] = dz @ W  # ∂Loss/∂a of the layer below …
+                dz = da * self.hidden.derivative(zs[l - 1], acts[l])  # … times ∂a/∂z
+        return dzs, das
 
     def loss_and_grad(self, theta: Array, x: Array, y: Array, grad: Array) -> float:
-        """Loss of (x, y) and its gradient written into ``grad``: the plain step."""
+        """Loss of (x, y) and its gradient written into ``grad``."""
         zs, acts = self.forward(theta, x)
-        if self.output == "identity" and self.loss in ("ssr", "mse"):
-            # Regression, the common case: one residual serves the loss and its
-            # delta, with the same operations as fn.loss_value / fn.dloss_dyhat.
-            r = y - acts[-1]
-            loss = float(np.add.reduce(r * r, axis=None))
-            delta = -2.0 * r
-            if self.loss == "mse":
-                loss /= r.size
-                delta /= r.size
-        else:
-            loss = self.loss_fn.value(zs[-1], acts[-1], y)
-            delta = self.output_delta(zs[-1], acts[-1], y)
-        self.backward(theta, zs, acts, delta, grad)
+        z_out, yhat = zs[-1], acts[-1]
+        loss = self.loss_fn.value(z_out, yhat, y)
+        self.backward(theta, zs, acts, self.output_delta(z_out, yhat, y), grad)
         return loss

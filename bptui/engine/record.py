@@ -137,24 +137,20 @@ def build_record(
         out_da = None if network.fused else on_all_points(loss_fn.dloss_dyhat(pb, yb, yb.size))
 
         grad = np.zeros(network.size)
-        deltas = network.backward(theta, zs, acts, delta, grad)
-        views = network.layer_views(theta)
-        grad_views = network.layer_views(grad)
-        layers = []
-        for l in range(network.depth):
-            W, _, b = views[l]
-            dW, _, db = grad_views[l]
-            if l == network.depth - 1:
-                da = out_da
-            else:
-                da = deltas[l + 1] @ views[l + 1][0]
-            layers.append(
-                LayerRecord(W.copy(), b.copy(), dW, db, zs[l], acts[l + 1], deltas[l], da)
+        dzs, das = network.backward(theta, zs, acts, delta, grad)
+        das[-1] = out_da
+        snapshot = theta.copy()
+        params = network.views(snapshot)  # the record's own copy: later steps cannot move it
+        layers = [
+            LayerRecord(W, b, dW, db, z, a, dz, da)
+            for (W, b), (dW, db), z, a, dz, da in zip(
+                params, network.views(grad), zs, acts[1:], dzs, das
             )
+        ]
         record = StepRecord(
             network=network,
             step=step,
-            theta=theta.copy(),
+            theta=snapshot,
             grad=grad,
             loss=loss,
             batch_loss=batch_loss,

@@ -12,12 +12,12 @@ net cost a few megabytes.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from bptui.engine.fast import FastStep, all_finite
 from bptui.engine.network import Network
 from bptui.engine.record import StepRecord, build_record
 
@@ -101,6 +101,7 @@ class Stepper:
     def __init__(self, training: Training) -> None:
         self.training = training
         self.network: Network = training.network
+        self.fast = FastStep(self.network)
         self.phases = phases_for(self.network.depth)
         self.x = training.x
         self.y = training.y
@@ -205,24 +206,20 @@ class Stepper:
     def _loss_and_grad_unguarded(self, theta: Array, step: int) -> float:
         """Loss of all points, gradient of step's batch; the caller holds np.errstate."""
         xb, yb = self.batch_data[step % len(self.batch_data)]
-        loss = self.network.loss_and_grad(theta, xb, yb, self.grad)
+        loss = self.fast.loss_and_grad(theta, xb, yb, self.grad)
         if len(self.batch_data) > 1:
-            loss = self.network.loss_value(theta, self.x, self.y)
+            loss = self.fast.loss_value(theta, self.x, self.y)
         return loss
 
     def _descend(self, theta: Array, grad: Array, step: int) -> None:
         """θ ← θ − α·∂Loss/∂θ for the batch of ``step`` (replay path)."""
         xb, yb = self.batch_data[step % len(self.batch_data)]
-        self.network.loss_and_grad(theta, xb, yb, grad)
+        self.fast.loss_and_grad(theta, xb, yb, grad)
         theta -= self._scale * grad
 
     def _check_finite(self, loss: float) -> bool:
         """False (and mark the step diverged) when the loss or a gradient is not finite."""
-        # grad·grad is finite only if every entry is: one BLAS call, and vdot
-        # (unlike sum or dot) never warns; on overflow the exact test decides.
-        if math.isfinite(loss) and math.isfinite(np.vdot(self.grad, self.grad)):
-            return True
-        if math.isfinite(loss) and np.isfinite(self.grad).all():
+        if all_finite(loss, self.grad):
             return True
         self.diverged = self.step
         return False

@@ -1,0 +1,125 @@
+"""The fast path equals the readable reference, bit for bit.
+
+``Network`` (bptui/engine/network.py) is the readable forward and backward
+pass every record comes from; ``FastStep`` (bptui/engine/fast.py) is what the
+stepper's plain step and replay run.  Any difference, even in the last bit,
+would make the trained parameters drift from what a learner can recompute by
+reading the code, so every comparison here is exact (``np.array_equal``, and
+``==`` on losses), on random nets of every hidden activation × output ×
+loss and on every built-in along its whole run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bptui.engine import functions as fn
+from bptui.engine.fast import FastStep, all_finite
+from bptui.engine.network import Architecture, Network
+from bptui.engine.record import build_record
+from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import builtin_names, load_builtin
+
+COMBOS = [
+    (hidden, output, loss.name)
+    for hidden in fn.ACTIVATIONS
+    for output in fn.OUTPUT_ACTIVATIONS
+    for loss in fn.LOSSES.values()
+    if loss.requires_output in (None, output)
+]
+SHAPES = [(1, 1), (1, 2, 1), (3, 4, 2), (2, 8, 8, 3), (5, 1, 4, 2)]
+
+
+def test_every_allowed_combination_is_covered() -> None:
+    assert len(COMBOS) == 6 * 8
+    assert ("relu", "softmax", "cross_entropy") in COMBOS
+    assert ("tanh", "identity", "bce") not in COMBOS
+
+
+def random_problem(
+    arch: Architecture, rng: np.random.Generator, scale: float
+) -> tuple[Network, np.ndarray, np.ndarray, np.ndarray]:
+    """A network, targets its loss accepts, and parameters drawn at ``scale``."""
+    net = Network(arch)
+    n, k = int(rng.integers(1, 9)), arch.layers[-1]
+    x = rng.normal(size=(n, arch.layers[0]))
+    if arch.loss == "cross_entropy":
+        y = rng.dirichlet(np.ones(k), size=n)
+    elif arch.loss == "bce":
+        y = rng.uniform(0.0, 1.0, size=(n, k))
+    else:
+        y = rng.normal(size=(n, k))
+    return net, x, y, scale * rng.normal(size=net.size)
+
+
+@pytest.mark.parametrize(("hidden", "output", "loss"), COMBOS, ids=["-".join(c) for c in COMBOS])
+def test_fast_step_equals_the_readable_network(hidden: str, output: str, loss: str) -> None:
+    rng = np.random.default_rng(COMBOS.index((hidden, output, loss)))
+    for layers in SHAPES:
+        if output == "softmax" and layers[-1] < 2:
+            continue
+        arch = Architecture(layers, hidden, output, loss)
+        for scale in (0.5, 3.0, 40.0):  # gentle, saturating, far past saturation
+            net, x, y, theta = random_problem(arch, rng, scale)
+            fast = FastStep(net)
+            with np.errstate(all="ignore"):
+                want_grad, got_grad = np.zeros(net.size), np.full(net.size, 7.0)
+                want = net.loss_and_grad(theta, x, y, want_grad)
+                got = fast.loss_and_grad(theta, x, y, got_grad)
+                assert got == want or (np.isnan(got) and np.isnan(want))
+                assert np.array_equal(got_grad, want_grad, equal_nan=True)
+                assert fast.loss_value(theta, x, y) == net.loss_value(theta, x, y) or np.isnan(want)
+                for ours, reference in zip(fast.forward(theta, x), net.forward(theta, x)):
+                    for a, b in zip(ours, reference):
+                        assert np.array_equal(a, b, equal_nan=True)
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_every_builtin_trains_as_the_readable_code_would(name: str) -> None:
+    """200 plain steps equal 200 steps of θ ← θ − α·∇ with Network's own gradient."""
+    stepper = Stepper(load_builtin(name).training())
+    net = stepper.network
+    theta = stepper.initial.copy()
+    grad = np.zeros(net.size)
+    with np.errstate(all="ignore"):
+        for step in range(200):
+            batch = stepper.batch_for(step)
+            loss = net.loss_and_grad(theta, stepper.x[batch], stepper.y[batch], grad)
+            if step == stepper.step:
+                assert np.array_equal(stepper.grad, grad, equal_nan=True)
+                if len(stepper.batches) == 1:
+                    assert stepper.loss == loss or np.isnan(loss)
+            if stepper.diverged is not None:
+                break
+            theta = theta - stepper.learning_rate * stepper.trainable_mask * grad
+            stepper.step_once()
+            assert np.array_equal(stepper.theta, theta, equal_nan=True)
+    assert stepper.step > 0
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_records_and_the_plain_step_agree_on_the_gradient(name: str) -> None:
+    """The record (readable code) and the stepper (fast code) hold the same ∂Loss/∂θ."""
+    stepper = Stepper(load_builtin(name).training())
+    for _ in range(30):
+        record = build_record(
+            stepper.network, stepper.theta, stepper.x, stepper.y, stepper.batch_for(stepper.step)
+        )
+        assert np.array_equal(record.grad, stepper.grad, equal_nan=True)
+        if not stepper.can_step:
+            break
+        stepper.step_once()
+
+
+def test_all_finite_sees_every_kind_of_non_finite() -> None:
+    grad = np.ones(4)
+    assert all_finite(1.0, grad)
+    assert not all_finite(float("inf"), grad)
+    assert not all_finite(float("nan"), grad)
+    for bad in (np.inf, -np.inf, np.nan):
+        broken = grad.copy()
+        broken[2] = bad
+        assert not all_finite(1.0, broken)
+    huge = np.full(4, 1e200)  # grad·grad overflows, yet every entry is finite
+    assert all_finite(1.0, huge)
