@@ -17,7 +17,14 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from bptui.engine.stepper import CHECKPOINT_EVERY, DivergedError, Phase, Stepper
+from bptui.engine.stepper import (
+    CHECKPOINT_EVERY,
+    DivergedError,
+    Phase,
+    PhaseWalk,
+    Stepper,
+    phases_for,
+)
 from bptui.scenario.loading import Scenario, load_builtin
 
 ARTICLE_PHASES = [
@@ -550,3 +557,42 @@ def test_a_walk_into_divergence_may_finish_its_phases_then_stops() -> None:
     with pytest.raises(DivergedError):
         stepper.step_once()
     assert stepper.back() and stepper.step == 219 and stepper.can_step
+
+
+def test_phase_walk_says_what_is_computed_without_index_arithmetic() -> None:
+    stepper = Stepper(article().training())
+    assert stepper.walk.done and stepper.walk.phase == Phase("backward", 1)
+    assert stepper.walk.loss_computed and stepper.walk.backward_computed(2)
+    seen = []
+    for _ in ARTICLE_PHASES:
+        stepper.next_phase()
+        walk = stepper.walk
+        assert walk.phase == stepper.phase and walk.index == stepper.phase_index
+        assert walk.done == stepper.done
+        seen.append(
+            (
+                [walk.forward_computed(layer) for layer in (0, 1, 2)],
+                walk.loss_computed,
+                [walk.backward_computed(layer) for layer in (2, 1)],
+            )
+        )
+    assert seen == [
+        ([True, False, False], False, [False, False]),  # update
+        ([True, True, False], False, [False, False]),  # forward 1
+        ([True, True, True], False, [False, False]),  # forward 2
+        ([True, True, True], True, [False, False]),  # loss
+        ([True, True, True], True, [True, False]),  # backward 2
+        ([True, True, True], True, [True, True]),  # backward 1: done
+    ]
+    assert [stepper.walk.position(p) for p in ARTICLE_PHASES] == list(range(6))
+    with pytest.raises(ValueError, match="no phase 'forward layer 3'"):
+        stepper.walk.computed(Phase("forward", 3))
+
+
+def test_phase_walk_at_builds_the_engine_order() -> None:
+    walk = PhaseWalk.at(2)
+    assert walk.phases == tuple(ARTICLE_PHASES) == tuple(phases_for(2)) and walk.done
+    partial = PhaseWalk.at(3, 2)
+    assert partial.phase == Phase("forward", 2) and not partial.done
+    assert partial.forward_computed(2) and not partial.forward_computed(3)
+    assert partial == PhaseWalk.at(3, 2)  # immutable values compare equal

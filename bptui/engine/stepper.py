@@ -41,12 +41,65 @@ class Phase:
 
 
 def phases_for(depth: int) -> list[Phase]:
+    """The phases of one step of a ``depth``-layer network, in the order they run."""
     return (
         [Phase("update")]
         + [Phase("forward", l) for l in range(1, depth + 1)]
         + [Phase("loss")]
         + [Phase("backward", l) for l in range(depth, 0, -1)]
     )
+
+
+@dataclass(frozen=True)
+class PhaseWalk:
+    """How far the walk through one step has got, in the engine's phase order.
+
+    ``index`` is the phase just computed; at the last phase every value of the
+    record is computed ("done").  Callers ask :meth:`computed` (or its
+    forward / loss / backward shorthands) rather than compare indexes, so the
+    phase order is known here only.
+    """
+
+    phases: tuple[Phase, ...]
+    index: int
+
+    @classmethod
+    def at(cls, depth: int, index: int | None = None) -> PhaseWalk:
+        """The walk of a ``depth``-layer step after phase ``index`` (None: done)."""
+        phases = tuple(phases_for(depth))
+        return cls(phases, len(phases) - 1 if index is None else index)
+
+    @property
+    def phase(self) -> Phase:
+        """The phase just computed."""
+        return self.phases[self.index]
+
+    @property
+    def done(self) -> bool:
+        return self.index == len(self.phases) - 1
+
+    def position(self, phase: Phase) -> int:
+        """Where ``phase`` runs in the step (0 = update); ValueError if it never does."""
+        try:
+            return self.phases.index(phase)
+        except ValueError:
+            raise ValueError(f"a step has no phase {phase.label!r}") from None
+
+    def computed(self, phase: Phase) -> bool:
+        """Has ``phase`` of the current step been computed yet?"""
+        return self.position(phase) <= self.index  # done is the last index
+
+    def forward_computed(self, layer: int) -> bool:
+        """Are the values of layer ``layer`` computed (1-based; 0, the inputs, always are)?"""
+        return layer == 0 or self.computed(Phase("forward", layer))
+
+    @property
+    def loss_computed(self) -> bool:
+        return self.computed(Phase("loss"))
+
+    def backward_computed(self, layer: int) -> bool:
+        """Are the gradients of layer ``layer``'s parameters computed?"""
+        return self.computed(Phase("backward", layer))
 
 
 class DivergedError(RuntimeError):
@@ -103,6 +156,7 @@ class Stepper:
         self.network: Network = training.network
         self.fast = FastStep(self.network)
         self.phases = phases_for(self.network.depth)
+        self._phase_order = tuple(self.phases)
         self.x = training.x
         self.y = training.y
         self.learning_rate = training.learning_rate
@@ -150,6 +204,11 @@ class Stepper:
     @property
     def phase(self) -> Phase:
         return self.phases[self.phase_index]
+
+    @property
+    def walk(self) -> PhaseWalk:
+        """Where the current step's phase walk stands (immutable, for a view)."""
+        return PhaseWalk(self._phase_order, self.phase_index)
 
     @property
     def done(self) -> bool:
