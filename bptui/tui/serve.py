@@ -10,10 +10,12 @@ has no login — anyone who reaches the address can use the app.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import ipaddress
 import re
 import shlex
+import signal
 import socket
 import sys
 from typing import TextIO
@@ -25,6 +27,9 @@ from textual_serve.server import Server
 from bptui.errors import UsageError
 
 DEFAULT_HOST, DEFAULT_PORT = "127.0.0.1", 8000
+
+#: How long Ctrl+C waits for open sessions before ending them (aiohttp's default is 60 s).
+SHUTDOWN_SECONDS = 2.0
 
 #: A DNS label (RFC 1123): letters, digits and inner hyphens, at most 63 long.
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
@@ -133,6 +138,23 @@ class BptuiServer(Server):
         super().__init__(command, host=host, port=port, title=f"bptui — {scenario}")
         self._scenario = scenario
         self._out = out
+
+    def serve(self, debug: bool = False) -> None:
+        """As textual-serve's, but Ctrl+C ends open sessions in seconds, not a minute."""
+        self.debug = debug
+        self.initialize_logging()
+        loop = asyncio.new_event_loop()
+        for stop in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(stop, self.request_exit)
+        web.run_app(
+            self._make_app(),
+            host=self.host,
+            port=self.port,
+            handle_signals=False,
+            loop=loop,
+            print=None,
+            shutdown_timeout=SHUTDOWN_SECONDS,
+        )
 
     async def on_startup(self, app: web.Application) -> None:
         self._out.write(
