@@ -91,3 +91,22 @@ def test_divergence_is_flagged_without_a_numpy_warning() -> None:
         stepper.step_once()
     assert stepper.diverged == stepper.step
     assert not (np.isfinite(stepper.loss) and np.isfinite(stepper.grad).all())
+
+
+def test_every_public_operation_is_quiet_on_a_diverging_run() -> None:
+    """numpy's error state is each public operation's own business; warnings are errors here."""
+    walker = Stepper(load_builtin("diverge").training())
+    while walker.can_step:
+        walker.next_phase()
+    runner = Stepper(load_builtin("diverge").training())
+    assert runner.run(10_000) == walker.step
+    np.testing.assert_array_equal(runner.theta, walker.theta)
+    assert runner.diverged == walker.diverged == walker.step
+    last = walker.step
+    assert walker.back() and walker.step == last - 1 and walker.diverged is None
+    walker.goto(last)
+    assert walker.diverged == last
+    np.testing.assert_array_equal(walker.theta_at(last), runner.theta)
+    walker.goto(0)
+    walker.reset()
+    assert walker.step == 0 and walker.diverged is None

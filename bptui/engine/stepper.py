@@ -12,8 +12,10 @@ net cost a few megabytes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import numpy as np
 
@@ -24,6 +26,25 @@ from bptui.engine.record import StepRecord, build_record
 Array = np.ndarray
 
 CHECKPOINT_EVERY = 64
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _quiet(operation: Callable[P, R]) -> Callable[P, R]:
+    """Run a public operation with numpy's float warnings off.
+
+    A diverging run must be *shown* (inf and nan in the panes), not crash or
+    warn; the finite check after every step is what notices divergence.
+    Internal helpers assume their caller holds this state.
+    """
+
+    @functools.wraps(operation)
+    def quietly(*args: P.args, **kwargs: P.kwargs) -> R:
+        with np.errstate(all="ignore"):
+            return operation(*args, **kwargs)
+
+    return quietly
 
 
 @dataclass(frozen=True)
@@ -179,6 +200,7 @@ class Stepper:
         self.reset()
 
     # ------------------------------------------------------------ state
+    @_quiet
     def reset(self) -> None:
         """Back to step 0, every phase of record 0 computed."""
         self.theta = self.initial.copy()
@@ -244,6 +266,7 @@ class Stepper:
             )
         return self._record
 
+    @_quiet
     def theta_at(self, step: int) -> Array:
         if not 0 <= step < self.losses.size:
             raise IndexError(f"step {step} has not been reached (0…{self.losses.size - 1})")
@@ -252,18 +275,13 @@ class Stepper:
         base = step // CHECKPOINT_EVERY
         theta = self.checkpoints.data[base].copy()
         grad = np.zeros_like(theta)
-        with np.errstate(all="ignore"):
-            for s in range(base * CHECKPOINT_EVERY, step):
-                self._descend(theta, grad, s)
+        for s in range(base * CHECKPOINT_EVERY, step):
+            self._descend(theta, grad, s)
         return theta
 
     # --------------------------------------------------------- the math
     def _loss_and_grad(self, theta: Array, step: int) -> float:
-        with np.errstate(all="ignore"):
-            return self._loss_and_grad_unguarded(theta, step)
-
-    def _loss_and_grad_unguarded(self, theta: Array, step: int) -> float:
-        """Loss of all points, gradient of step's batch; the caller holds np.errstate."""
+        """Loss of all points, gradient of step's batch into ``self.grad``."""
         xb, yb = self.batch_data[step % len(self.batch_data)]
         loss = self.fast.loss_and_grad(theta, xb, yb, self.grad)
         if len(self.batch_data) > 1:
@@ -285,11 +303,6 @@ class Stepper:
 
     def _advance(self) -> float:
         """Apply one update and compute the new loss and gradient."""
-        with np.errstate(all="ignore"):
-            return self._advance_unguarded()
-
-    def _advance_unguarded(self) -> float:
-        """:meth:`_advance` for a caller that holds np.errstate (run's loop)."""
         self.previous_theta = self.theta.copy()
         self.theta -= self._scale * self.grad
         self.step += 1
@@ -297,7 +310,7 @@ class Stepper:
             self.checkpoints.truncate(self.step // CHECKPOINT_EVERY)
             self.checkpoints.append(self.theta)
         self.losses.truncate(self.step)
-        loss = self._loss_and_grad_unguarded(self.theta, self.step)
+        loss = self._loss_and_grad(self.theta, self.step)
         self.losses.append(loss)
         self._record = None
         return loss
@@ -307,6 +320,7 @@ class Stepper:
         if self.diverged is not None:
             raise DivergedError(f"diverged at step {self.diverged}: go back (b) or reset (R) first")
 
+    @_quiet
     def next_phase(self) -> Phase:
         """Compute one more phase; from "done" this applies the next update."""
         if self.done:
@@ -320,6 +334,7 @@ class Stepper:
             self.phase_index += 1
         return self.phase
 
+    @_quiet
     def step_once(self) -> None:
         """One whole step; from a partial step, finish it instead."""
         if self.done:
@@ -327,6 +342,7 @@ class Stepper:
             self._check_finite(self._advance())
         self._rest()
 
+    @_quiet
     def run(self, count: int, stop: StopCheck | None = None) -> int:
         """Up to ``count`` whole steps; stops on divergence or when ``stop`` gives a reason.
 
@@ -339,21 +355,21 @@ class Stepper:
         if not self.done:
             self._rest()
         taken = 0
-        with np.errstate(all="ignore"):
-            while taken < count:
-                loss = self._advance_unguarded()
-                taken += 1
-                finite = self._check_finite(loss)
-                # The diverged step is asked too, so a non-finite watch can name it.
-                if stop is not None:
-                    self.stop_reason = stop(self, loss, self.grad)
-                    if self.stop_reason:
-                        break
-                if not finite:
+        while taken < count:
+            loss = self._advance()
+            taken += 1
+            finite = self._check_finite(loss)
+            # The diverged step is asked too, so a non-finite watch can name it.
+            if stop is not None:
+                self.stop_reason = stop(self, loss, self.grad)
+                if self.stop_reason:
                     break
+            if not finite:
+                break
         self._rest()
         return taken
 
+    @_quiet
     def goto(self, step: int, stop: StopCheck | None = None) -> None:
         """Go to step ``step``: back in history, or forward by running."""
         if step < 0:
@@ -366,6 +382,7 @@ class Stepper:
             self.run(step - self.step, stop)
         self._rest()
 
+    @_quiet
     def back(self) -> bool:
         """One step back (from a partial step: back to the step it started from)."""
         if self.step == 0:
