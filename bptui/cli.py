@@ -101,6 +101,35 @@ def _port(text: str) -> int:
     return value
 
 
+def build_export_parser() -> argparse.ArgumentParser:
+    from bptui.debug.worked import FORMATS
+
+    parser = _Parser(
+        prog="bptui export",
+        description="Write one step's worked example: forward, loss, chain rule, update.",
+    )
+    _scenario_args(parser)
+    parser.add_argument("--step", type=_count, default=0, help="the step to work out (default 0)")
+    parser.add_argument(
+        "--param",
+        action="extend",
+        nargs="+",
+        metavar="NAME",
+        help="parameters whose chain rule to write (default: all, or w1 and b1 of a big net)",
+    )
+    parser.add_argument("--format", choices=FORMATS, default="md")
+    parser.add_argument(
+        "--exercise", action="store_true", help="computed numbers blank, with an answer key"
+    )
+    parser.add_argument(
+        "--seed", type=_count, help="move the data by this seed (each student their own)"
+    )
+    parser.add_argument(
+        "--output", metavar="FILE", help="write here (atomically) instead of stdout"
+    )
+    return parser
+
+
 def _count(text: str) -> int:
     try:
         value = int(text)
@@ -220,6 +249,32 @@ def cmd_check(argv: Sequence[str]) -> int:
     return EXIT_OK if ok else EXIT_DISAGREE
 
 
+def cmd_export(argv: Sequence[str]) -> int:
+    """The worked example; a worksheet's key goes to FILE.answers.EXT, or after it on stdout."""
+    from bptui.debug.worked import answers_path, export
+
+    args = build_export_parser().parse_args(argv)
+    scenario = resolve_scenario(args.name, args.config)
+    text, key = export(
+        scenario,
+        args.format,
+        step=args.step,
+        params=args.param,
+        as_exercise=args.exercise,
+        seed=args.seed,
+        separate_key=bool(args.output),
+    )
+    if args.output:
+        config = args.config or (args.name if args.name and args.name.endswith(".toml") else None)
+        protected = [config] if config else []
+        if key is not None:
+            write_atomically(answers_path(args.output), [key], protected=protected)
+        write_atomically(args.output, [text], protected=protected)
+    else:
+        _stdout().write(text)
+    return EXIT_OK
+
+
 def cmd_list() -> int:
     names = builtin_names()
     width = max(len(n) for n in names)
@@ -263,7 +318,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"trace": cmd_trace, "check": cmd_check, "serve": cmd_serve}
+    commands = {"trace": cmd_trace, "check": cmd_check, "export": cmd_export, "serve": cmd_serve}
     try:
         # A diverging run overflows on purpose; it is shown, never warned about.
         with np.errstate(all="ignore"):
