@@ -334,7 +334,7 @@ async def test_help_has_the_errata_page_with_the_numbers() -> None:
     async with app.run_test(size=(140, 60)) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
-        app.screen.query_one(TabbedContent).active = "help-extra-0"
+        app.screen.query_one(TabbedContent).active = "help-errata"
         await pilot.pause()
         text = screen_text(app)
         assert "Article errata" in text

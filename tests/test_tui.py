@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +18,12 @@ from tui_support import chain_text, pane_text, screen_text, sync, wait_until
 
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin
+from bptui.tui import keys
 from bptui.tui.app import SPEEDS, BptuiApp, GotoScreen, make_app
 from bptui.tui.format import fmt_loss, fmt_value
+from bptui.tui.screens.help import HelpScreen
 from bptui.tui.state import PENDING, view_of
 from bptui.tui.widgets.chain import chain_renderable
-from bptui.tui.widgets.help import HelpScreen
 from bptui.tui.widgets.parameters import parameter_cells
 
 WIDE = (140, 45)
@@ -602,3 +604,86 @@ def test_chain_marks_points_outside_the_mini_batch() -> None:
     grad = view.record.grads["b1"]
     assert f"∂Loss/∂b1 = {fmt_value(grad)}  ✓ equal" in text
     assert fmt_value(float(view.record.chain_product("b1")[2])) == fmt_value(grad)
+
+
+# ------------------------------------------------------- one list of keys
+def bound_actions() -> list[str]:
+    return list(dict.fromkeys(binding.action for binding in keys.BINDINGS))
+
+
+def test_keys_read_as_the_help_and_readme_print_them() -> None:
+    assert keys.key_displays("step") == ["s", "space"]
+    assert keys.key_displays("faster") == ["+"]  # = is + without shift
+    assert keys.key_displays("point(1)") == ["]", "p"]
+    assert keys.key_displays(keys.PALETTE_ACTION) == ["ctrl+p"]
+    assert keys.keys_text(("toggle_log", "toggle_fit")) == "`l` / `f`"
+    assert keys.keys_text(tuple(f"pane({n})" for n in range(1, 6))) == "`1` … `5`"
+    with pytest.raises(KeyError, match="no key is bound to 'fly'"):
+        keys.key_displays("fly")
+
+
+def test_every_binding_is_in_the_palette_with_its_key_and_nothing_else() -> None:
+    entries = list(keys.palette_entries())
+    assert [action for action, _, _ in entries] == bound_actions()
+    for action, title, help_text in entries:
+        assert title and help_text
+        assert help_text.endswith(f"(key: {' / '.join(keys.key_displays(action))})"), action
+    assert (
+        "step",
+        "Step",
+        "One whole gradient-descent step (finishes a partial one) (key: s / space)",
+    ) in entries
+
+
+@sync
+async def test_the_palette_lists_each_binding_once() -> None:
+    app = make_app()
+    async with app.run_test(size=WIDE):
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        for _, title, _ in keys.palette_entries():
+            assert titles.count(title) == 1, title
+
+
+def test_every_binding_is_in_the_help_with_its_key_and_nothing_else() -> None:
+    lines = keys.help_markdown().splitlines()
+    entries = [entry for line in keys.HELP_LINES for entry in line]
+    listed = [action for entry in entries for action in entry.actions]
+    assert sorted(listed) == sorted([*bound_actions(), keys.PALETTE_ACTION])
+    for entry in entries:
+        cell = entry.key_cell()
+        for action in entry.actions:
+            for key in keys.key_displays(action):
+                if len(entry.actions) <= 3:  # 1 … 5 shows the ends of the run
+                    assert f"`{key}`" in cell, (action, key)
+        assert sum(f"{cell} — " in line for line in lines) == 1, cell
+    assert lines[0] == (
+        "- `s` / `space` — **step**: one whole gradient-descent step (or finish the step `n` started)"
+    )
+    assert lines[-1] == "- `?` — this help · `q` — quit"
+    assert "- `1` … `5` — show / focus a pane: diagram, parameters, forward, chain, loss" in lines
+
+
+def test_readme_keys_table_is_generated_from_the_bindings() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Keys\n\n", 1)[1]
+    table = section[: section.index("\n\n")] + "\n"
+    assert table == keys.markdown_table()
+    mentioned = set().union(*(entry.mentioned() for entry in keys.README_ROWS))
+    assert mentioned == {*bound_actions(), keys.PALETTE_ACTION}
+    assert "| `r` | run / pause; `+` / `-` change the speed (1 step/s … flat out) |" in table
+
+
+@sync
+async def test_the_palette_path_is_refused_like_the_key_while_diverged() -> None:
+    """run_action (what the palette calls) asks check_action: no guard in the actions."""
+    app = make_app(load_builtin("diverge"))
+    async with app.run_test(size=WIDE) as pilot:
+        app.stepper.run(1000)
+        app.refresh_view()
+        diverged = app.stepper.step
+        for action in ("step", "next_phase", "run"):
+            assert await app.run_action(action) is False
+        await pilot.pause()
+        assert app.stepper.step == diverged and not app.running
+        assert await app.run_action("back") is True
+        assert app.stepper.step == diverged - 1

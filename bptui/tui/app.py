@@ -1,36 +1,40 @@
-"""The bptui app: keys, phases, running, time travel and the five panes.
+"""The bptui app: state, keys, phases, running, time travel and the five panes.
 
-State lives here (the stepper, the selected parameter and point, the run
-timer); panes only render.  After every change the app builds one
-:class:`~bptui.tui.state.View` and hands it to every pane's ``show``.  Running
-uses a timer that takes a batch of steps per tick and renders once, so the UI
-never blocks for more than a frame and at most ~30 frames are drawn a second.
+State lives here as typed reactives (the selected parameter and point,
+running, the speed, the pane shown in the compact layout, the loss plot's
+modes) plus the stepper.  Every change ends in one place,
+:meth:`BptuiApp.request_redraw`, which builds one
+:class:`~bptui.tui.state.View` per batch of changes and hands it to every
+pane's ``show``.  Running is one exclusive worker driving a
+:class:`~bptui.tui.runner.Run`: a batch of steps per frame, then one render,
+so the UI never blocks for more than a frame and at most ~30 frames are
+drawn a second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-from textual import events, on
+from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
-from textual.binding import Binding
-from textual.containers import Container, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Label, Static
+from textual.containers import Container
+from textual.reactive import var
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 
 from bptui.debug.session import DebugState
-from bptui.engine.stepper import DivergedError, Stepper
+from bptui.engine.stepper import Stepper
 from bptui.engine.watches import Watch, stop_on
 from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
+from bptui.tui import keys
 from bptui.tui.format import fmt_value
+from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
+from bptui.tui.screens.goto import GotoScreen
 from bptui.tui.state import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import NetworkDiagram
@@ -39,17 +43,7 @@ from bptui.tui.widgets.loss_plot import LossPane
 from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
 
-if TYPE_CHECKING:
-    from bptui.tui.widgets.help import HelpTab
-
-#: Run speeds in steps per second; 0 means flat out.
-SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 30, 100, 300, 1000, 0)
-DEFAULT_SPEED = SPEEDS.index(100)
-#: Never draw more often than this while running.
-FRAME_SECONDS = 1 / 30
-#: Flat out, each frame spends this long stepping before it draws.
-FLAT_OUT_BUDGET = 0.015
-FLAT_OUT_CHUNK = 64
+__all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app"]
 
 #: Pane ids in the order of the keys 1–5.
 PANES: tuple[tuple[str, str], ...] = (
@@ -60,57 +54,6 @@ PANES: tuple[tuple[str, str], ...] = (
     ("loss", "Loss"),
 )
 
-#: (action, title, help) for the command palette; every key action is here.
-COMMANDS: tuple[tuple[str, str, str], ...] = (
-    ("step", "Step", "One whole gradient-descent step (finishes a partial one)"),
-    ("next_phase", "Next phase", "Compute the next phase: update, forward, loss, backward"),
-    ("run", "Run / pause", "Keep stepping, or pause"),
-    ("faster", "Run faster", "Next speed up to flat out"),
-    ("slower", "Run slower", "Next speed down to one step a second"),
-    ("back", "Back one step", "Time travel: the state one step earlier"),
-    ("goto", "Go to step…", "Jump to a step number (forward runs there)"),
-    ("reset", "Reset", "Back to step 0 of the scenario"),
-    ("point(1)", "Next data point", "Show the next data point in the diagram"),
-    ("point(-1)", "Previous data point", "Show the previous data point in the diagram"),
-    ("param(1)", "Next parameter", "Explain the next parameter in the chain pane"),
-    ("param(-1)", "Previous parameter", "Explain the previous parameter in the chain pane"),
-    ("toggle_log", "Loss: log scale", "Toggle a logarithmic loss axis"),
-    ("toggle_fit", "Loss: fit view", "Data and the network's curve (one-input nets)"),
-    ("help", "Help", "Keys and panes explained"),
-    ("gradcheck", "Gradient check", "Backprop vs central differences (and your derivatives)"),
-    ("watches", "Watches", "Breakpoints for a run: list, add, remove"),
-)
-
-
-def speed_label(index: int) -> str:
-    speed = SPEEDS[index]
-    return "flat out" if speed == 0 else f"{speed} step/s" if speed == 1 else f"{speed} steps/s"
-
-
-class GotoScreen(ModalScreen[int | None]):
-    """Asks for a step number; dismisses with it, or None on escape."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-
-    def __init__(self, current: int, reached: int) -> None:
-        super().__init__()
-        self.current = current
-        self.reached = reached
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="goto-box"):
-            yield Label(f"Go to step (now {self.current}; reached 0 … {self.reached}):")
-            yield Input(placeholder="step number", type="integer", id="goto-input")
-            yield Label("enter: go · escape: cancel · past the end: runs there", id="goto-hint")
-
-    @on(Input.Submitted)
-    def submit(self, event: Input.Submitted) -> None:
-        text = event.value.strip()
-        self.dismiss(int(text) if text.lstrip("-").isdigit() else None)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
 
 class BptuiApp(App[None]):
     """The stepper: one scenario, five panes, keys from SPEC §5."""
@@ -119,32 +62,22 @@ class BptuiApp(App[None]):
     TITLE = "bptui"
     HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (60, "-w-compact"), (130, "-w-wide")]
     VERTICAL_BREAKPOINTS = [(0, "-h-tiny"), (18, "-h-compact"), (34, "-h-wide")]
+    BINDINGS = keys.BINDINGS
 
-    BINDINGS = [
-        Binding("s,space", "step", "Step", tooltip="One whole gradient-descent step"),
-        Binding("n", "next_phase", "Phase", tooltip="Next phase: update, forward, loss, backward"),
-        Binding("r", "run", "Run", tooltip="Run or pause"),
-        Binding("plus,equals_sign", "faster", "Faster", show=False),
-        Binding("minus,underscore", "slower", "Slower", show=False),
-        Binding("b", "back", "Back"),
-        Binding("g", "goto", "Go to"),
-        Binding("R", "reset", "Reset"),
-        Binding("right_square_bracket,p", "point(1)", "Next point", show=False),
-        Binding("left_square_bracket", "point(-1)", "Previous point", show=False),
-        Binding("full_stop", "param(1)", "Next parameter", show=False),
-        Binding("comma", "param(-1)", "Previous parameter", show=False),
-        Binding("l", "toggle_log", "Log", show=False),
-        Binding("f", "toggle_fit", "Fit", show=False),
-        Binding("c", "gradcheck", "Check", tooltip="Gradient check at this step"),
-        Binding("w", "watches", "Watches", tooltip="Stop a run when a condition holds"),
-        Binding("1", "pane(1)", "Diagram", show=False),
-        Binding("2", "pane(2)", "Parameters", show=False),
-        Binding("3", "pane(3)", "Forward", show=False),
-        Binding("4", "pane(4)", "Chain", show=False),
-        Binding("5", "pane(5)", "Loss", show=False),
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-    ]
+    selected_param: var[str] = var("")
+    """The parameter the chain pane explains (the parameters pane's cursor follows it)."""
+    selected_point: var[int] = var(0)
+    """The data point whose values the diagram shows (the forward pane's cursor row)."""
+    running: var[bool] = var(False)
+    """A run (``r``, or ``g`` going forward) is stepping."""
+    speed_index: var[int] = var(DEFAULT_SPEED)
+    """Index into :data:`~bptui.tui.runner.SPEEDS`: the speed ``r`` runs at."""
+    compact_pane: var[int] = var(1)
+    """The pane (1–5) shown alone in the compact layout, below 130×34."""
+    log_scale: var[bool] = var(False)
+    """The loss plot's y axis is logarithmic (the pane also switches it on a divergence)."""
+    fit_view: var[bool] = var(False)
+    """The loss pane shows the data and the network's curve (one-input nets only)."""
 
     def __init__(
         self,
@@ -161,18 +94,14 @@ class BptuiApp(App[None]):
         #: The watches a run stops on: the scenario's, then as the watches screen leaves them.
         self.watches: list[Watch] = list(scenario.watches)
         self.preferred_size = size
-        self.selected_param: str = self._default_param()
-        self.selected_point = 0
-        self.running = False
-        self.speed_index = DEFAULT_SPEED
-        self.compact_pane = 1
+        self.set_reactive(BptuiApp.selected_param, self._default_param())
         self.view: View | None = None
-        self._timer: Timer | None = None
-        self._step_debt = 0.0
-        self._goto_target: int | None = None
+        #: The run in progress (None while paused).
+        self.run_state: Run | None = None
         self._previous_grad: np.ndarray | None = None
+        #: Views drawn so far (a test and the benchmark count frames with it).
         self.frames = 0
-        self._run_id = 0
+        self._redraw_pending = False
         self._bindings_can_step = (True, True)
 
     # ------------------------------------------------------------ layout
@@ -201,7 +130,7 @@ class BptuiApp(App[None]):
         self.title = f"bptui · {self.scenario.name}"
         self.query_one("#diagram").border_title = "Network"
         self.query_one("#loss").border_title = "Loss"
-        self._show_compact_pane()
+        self.watch_compact_pane(self.compact_pane)
         self.refresh_view()
         params = self.query_one(ParametersPane)
         params.select(self.selected_param)
@@ -268,6 +197,8 @@ class BptuiApp(App[None]):
         return self.debug_state.values()
 
     def build_view(self) -> View:
+        run = self.run_state
+        going = run is not None and run.target is not None
         return view_of(
             self.stepper,
             scenario_name=self.scenario.name,
@@ -276,16 +207,27 @@ class BptuiApp(App[None]):
             running=self.running,
             user_grads=self.user_grad_values(),
             previous_grad=self._previous_grad,
-            speed=(
-                speed_label(self.speed_index)
-                if self._goto_target is None
-                else f"going to step {self._goto_target}"
-            ),
+            speed=f"going to step {run.target}" if going else speed_label(self.speed_index),
             user_results=self.debug_state.results(),
         )
 
+    def request_redraw(self) -> None:
+        """The one "state changed" path: draw once after the current handler.
+
+        Several changes in one handler (a pause and a step, say) make one
+        frame, drawn when the handler returns.
+        """
+        if self.view is None or self._redraw_pending:
+            return  # not mounted yet (on_mount draws), or already asked for
+        self._redraw_pending = True
+        self.call_later(self._redraw)
+
+    def _redraw(self) -> None:
+        self._redraw_pending = False
+        self.refresh_view()
+
     def refresh_view(self) -> None:
-        """Build one View of the current state and let every pane draw it.
+        """Build one View of the current state now and let every pane draw it.
 
         A diverged state is full of inf and nan; showing it must not warn.
         """
@@ -302,6 +244,7 @@ class BptuiApp(App[None]):
                 self.query_one(LossPane),
             ):
                 widget.show(view)
+        self._sync_plot_modes()
         self.frames += 1
         # The Footer rebuilds itself on every refresh_bindings(): only when dimming changes.
         can_step = (self.stepper.can_step, self.stepper.diverged is None)
@@ -309,6 +252,48 @@ class BptuiApp(App[None]):
             self._bindings_can_step = can_step
             self.refresh_bindings()
 
+    # ---------------------------------------------------------- watchers
+    def watch_selected_param(self, name: str) -> None:
+        self.query_one(ParametersPane).select(name)
+        self.request_redraw()
+
+    def watch_selected_point(self) -> None:
+        self.request_redraw()
+
+    def watch_running(self) -> None:
+        self.request_redraw()
+
+    def watch_speed_index(self, index: int) -> None:
+        run = self.run_state
+        if run is not None and run.target is None:
+            run.speed_index = index
+        self.request_redraw()
+
+    def watch_compact_pane(self, number: int) -> None:
+        """Show pane ``number`` alone in the compact layout; the tabs say which."""
+        for n, (pane_id, _) in enumerate(PANES, start=1):
+            self.query_one(f"#{pane_id}").set_class(n == number, "-shown")
+        tabs = "  ".join(
+            f"[reverse] {n} {title} [/]" if n == number else f" {n} {title} "
+            for n, (_, title) in enumerate(PANES, start=1)
+        )
+        self.query_one("#pane-tabs", Static).update(tabs)
+
+    def watch_log_scale(self, log_scale: bool) -> None:
+        self.query_one(LossPane).set_log_scale(log_scale)
+        self._sync_plot_modes()
+
+    def watch_fit_view(self, fit_view: bool) -> None:
+        self.query_one(LossPane).set_fit_mode(fit_view)  # it explains a refusal
+        self._sync_plot_modes()
+
+    def _sync_plot_modes(self) -> None:
+        """Take back what the loss pane shows: it refuses a fit, it goes log on a divergence."""
+        pane = self.query_one(LossPane)
+        self.set_reactive(BptuiApp.log_scale, pane.log_scale)
+        self.set_reactive(BptuiApp.fit_view, pane.fit_mode)
+
+    # ------------------------------------------------------ what is allowed
     def _allowed(self, action: str) -> bool:
         """The one rule for moving on while diverged (b and R always work).
 
@@ -322,56 +307,40 @@ class BptuiApp(App[None]):
         return True
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Dim (in the Footer) what :meth:`_allowed` refuses."""
+        """Dim (in the Footer) and refuse what :meth:`_allowed` refuses.
+
+        Textual asks this before every action however it is started (a key,
+        the palette's ``run_action``), so the actions need no guard of their
+        own.  ``g`` always opens (going back is allowed); :meth:`goto` checks.
+        """
         return True if action == "goto" or self._allowed(action) else None
 
-    def _refuse(self, action: str) -> bool:
-        """Say why and refuse when :meth:`_allowed` says no."""
-        if self._allowed(action):
-            return False
-        self.notify(
-            f"Diverged at step {self.stepper.diverged}: press b to go back or R to reset.",
-            severity="warning",
-        )
-        return True
-
     # ----------------------------------------------------------- actions
+    def _move(self, move: Callable[[], object]) -> None:
+        """Pause, move the stepper, redraw."""
+        self.pause()
+        move()
+        self.request_redraw()
+
     def action_step(self) -> None:
         """One whole step, or finish the partial one."""
-        self.pause()
-        if self._refuse("step"):
-            return
-        try:
-            self.stepper.step_once()
-        except DivergedError:
-            pass
-        self.refresh_view()
+        self._move(self.stepper.step_once)
 
     def action_next_phase(self) -> None:
         """One phase further: update, forward layer by layer, loss, backward."""
-        self.pause()
-        if self._refuse("next_phase"):
-            return
         if self.stepper.done:
             self._previous_grad = self.stepper.grad.copy()
-        try:
-            self.stepper.next_phase()
-        except DivergedError:
-            pass
-        self.refresh_view()
+        self._move(self.stepper.next_phase)
 
     def action_back(self) -> None:
         """One step back in time (also the way out of a divergence)."""
-        self.pause()
-        if not self.stepper.back():
+        if self.stepper.step == 0:
             self.notify("Already at step 0.", timeout=2)
-        self.refresh_view()
+        self._move(self.stepper.back)
 
     def action_reset(self) -> None:
-        self.pause()
-        self.stepper.reset()
         self._previous_grad = None
-        self.refresh_view()
+        self._move(self.stepper.reset)
 
     def action_goto(self) -> None:
         self.pause()
@@ -386,68 +355,58 @@ class BptuiApp(App[None]):
             self.notify("A step number is 0 or more.", severity="warning")
             return
         if step <= self.stepper.step:
-            self.stepper.goto(step)
-            self.refresh_view()
+            self._move(partial(self.stepper.goto, step))
             return
-        if self._refuse("goto"):
+        # The one refusal not made by check_action: g opens while diverged
+        # (going back is allowed), so only the answer says "forward".
+        if not self._allowed("goto"):
+            self.notify(
+                f"Diverged at step {self.stepper.diverged}: press b to go back or R to reset.",
+                severity="warning",
+            )
             return
-        self._goto_target = step
-        self._start(SPEEDS.index(0))
+        self._start(FLAT_OUT, target=step)
 
     def action_run(self) -> None:
         """Run or pause."""
         if self.running:
             self.pause()
-            return
-        if self._refuse("run"):
-            return
-        self._goto_target = None
-        self._start(self.speed_index)
+        else:
+            self._start(self.speed_index)
 
     def action_faster(self) -> None:
-        self._set_speed(min(self.speed_index + 1, len(SPEEDS) - 1))
+        self.speed_index = min(self.speed_index + 1, len(SPEEDS) - 1)
 
     def action_slower(self) -> None:
-        self._set_speed(max(self.speed_index - 1, 0))
+        self.speed_index = max(self.speed_index - 1, 0)
 
     def action_point(self, delta: int) -> None:
         """Select the next or previous data point (the diagram shows its values)."""
-        count = self.stepper.x.shape[0]
-        self.selected_point = (self.selected_point + delta) % count
-        self.refresh_view()
+        self.selected_point = (self.selected_point + delta) % self.stepper.x.shape[0]
 
     def action_param(self, delta: int) -> None:
         """Select the next or previous parameter (works while the chain pane is shown alone)."""
         names = self.stepper.network.param_names
         self.selected_param = names[(names.index(self.selected_param) + delta) % len(names)]
-        self.query_one(ParametersPane).select(self.selected_param)
-        self.refresh_view()
 
     def action_toggle_log(self) -> None:
-        self.query_one(LossPane).toggle_log()
+        self.log_scale = not self.log_scale
 
     def action_toggle_fit(self) -> None:
-        self.query_one(LossPane).toggle_fit()  # it explains a refusal for several inputs
+        self.fit_view = not self.fit_view
 
     def action_pane(self, number: int) -> None:
         """Show pane ``number`` (compact layout) and focus it."""
         self.compact_pane = number
-        self._show_compact_pane()
         pane = self.query_one(f"#{PANES[number - 1][0]}")
         if pane.focusable:
             pane.focus()
 
     def action_help(self) -> None:
         # Imported on first use: Markdown costs ~25 ms of every launch otherwise.
-        from bptui.tui.widgets.help import HelpScreen
+        from bptui.tui.screens.help import HelpScreen
 
-        self.push_screen(HelpScreen(self.help_tabs()))
-
-    def help_tabs(self) -> list[HelpTab]:
-        """Extra help pages (title, widget factory) after "Keys & panes"."""
-        from bptui.tui.screens.errata import ErrataPage
-
-        return [("Article errata", ErrataPage)]
+        self.push_screen(HelpScreen())
 
     def action_gradcheck(self) -> None:
         """Backprop vs central differences (and the user's values) at this step."""
@@ -462,136 +421,64 @@ class BptuiApp(App[None]):
         from bptui.tui.screens.watches import WatchesScreen
 
         self.pause()
-        self.push_screen(
-            WatchesScreen(self.watches, self.stepper.network.param_names), self._set_watches
-        )
+        names = self.stepper.network.param_names
+        self.push_screen(WatchesScreen(self.watches, names), self._set_watches)
 
     def _set_watches(self, watches: tuple[Watch, ...] | None) -> None:
         """Apply the watches screen's answer."""
         if watches is not None:
             self.watches = list(watches)
-        self.refresh_view()
+        self.request_redraw()
 
     # ------------------------------------------------------------ running
-    def _start(self, speed_index: int) -> None:
+    def _start(self, speed_index: int, target: int | None = None) -> None:
+        """Start a run (the worker replaces any run still going)."""
+        self.run_state = Run(self.stepper, stop_on(self.watches), speed_index, target)
         self.running = True
-        self._run_id += 1
-        self._step_debt = 0.0
-        self._start_timer(speed_index)
-        self.refresh_view()
+        self.request_redraw()  # a goto's "going to step N" even when already running
+        self._run_frames(self.run_state)
 
-    def _start_timer(self, speed_index: int) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-        speed = SPEEDS[speed_index]
-        interval = FRAME_SECONDS if speed == 0 else max(1.0 / speed, FRAME_SECONDS)
-        self._tick_speed = speed
-        self._tick_interval = interval
-        self._timer = self.set_interval(interval, self._tick)
+    @work(exclusive=True, group="run")
+    async def _run_frames(self, run: Run) -> None:
+        """Frame after frame: the steps it owes, then one render; stops when the run finishes.
+
+        Pausing cancels this worker where it waits, so no step is taken
+        after the key that paused.
+        """
+        while True:
+            await run.frame()
+            if run.finished:
+                break
+            self.refresh_view()
+        self.pause()
 
     def pause(self) -> None:
-        """Stop running now (the timer never fires again)."""
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        self._goto_target = None
-        if self.running:
-            self.running = False
-            self.refresh_view()
-
-    def _set_speed(self, index: int) -> None:
-        self.speed_index = index
-        if self.running and self._goto_target is None:
-            self._start_timer(index)
-        self.refresh_view()
-
-    def _steps_allowed(self, wanted: int) -> int:
-        if self._goto_target is None:
-            return wanted
-        return max(0, min(wanted, self._goto_target - self.stepper.step))
-
-    async def _tick(self) -> None:
-        """One frame of running: a batch of steps, then one render."""
-        if not self.running:
-            return
-        run = self._run_id
-        try:
-            if self._tick_speed == 0:
-                await self._run_for(FLAT_OUT_BUDGET, run)
-            else:
-                self._step_debt += self._tick_speed * self._tick_interval
-                count = self._steps_allowed(int(self._step_debt))
-                self._step_debt -= int(self._step_debt)
-                if count:
-                    self.stepper.run(count, stop_on(self.watches))
-        except DivergedError:
-            pass
-        if not self._still_running(run):
-            return  # paused (or restarted) by a key while stepping: that key owns the state
-        stepper = self.stepper
-        finished = self._goto_target is not None and stepper.step >= self._goto_target
-        if stepper.diverged is not None or stepper.stop_reason or finished:
-            self.pause()
-            return
-        self.refresh_view()
-
-    def _still_running(self, run: int) -> bool:
-        return self.running and run == self._run_id
-
-    async def _run_for(self, seconds: float, run: int) -> None:
-        """Flat out: chunks of steps until the frame's budget is spent.
-
-        Between chunks the event loop gets a turn, so a keypress travelling
-        from the terminal to its binding is never held up by a whole frame of
-        stepping; a pause stops the loop at the next chunk.
-        """
-        deadline = time.perf_counter() + seconds
-        stepper = self.stepper
-        stop = stop_on(self.watches)
-        while True:
-            count = self._steps_allowed(FLAT_OUT_CHUNK)
-            if count == 0:
-                return
-            taken = stepper.run(count, stop)
-            if taken < count or stepper.diverged is not None or stepper.stop_reason:
-                return
-            if time.perf_counter() >= deadline:
-                return
-            await asyncio.sleep(0)
-            if not self._still_running(run):
-                return
+        """Stop running now (the run's worker never takes another step)."""
+        self.workers.cancel_group(self, "run")
+        self.run_state = None
+        self.running = False
 
     # ------------------------------------------------------------ events
     @on(DataTable.RowHighlighted, "#params")
     def _param_selected(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row != event.data_table.cursor_row:
             return  # stale: the cursor moved on (e.g. the mount's row 0 before b1)
-        name = event.row_key.value
-        if name and name != self.selected_param:
-            self.selected_param = name
-            self.refresh_view()
+        if event.row_key.value:
+            self.selected_param = event.row_key.value
 
     @on(DataTable.RowHighlighted, "#forward")
     def _point_selected(self, event: DataTable.RowHighlighted) -> None:
-        if event.cursor_row != event.data_table.cursor_row:
-            return
-        if event.cursor_row != self.selected_point and event.cursor_row >= 0:
+        if event.cursor_row == event.data_table.cursor_row and event.cursor_row >= 0:
             self.selected_point = event.cursor_row
-            self.refresh_view()
-
-    def _show_compact_pane(self) -> None:
-        for number, (pane_id, _) in enumerate(PANES, start=1):
-            self.query_one(f"#{pane_id}").set_class(number == self.compact_pane, "-shown")
-        tabs = "  ".join(
-            f"[reverse] {n} {title} [/]" if n == self.compact_pane else f" {n} {title} "
-            for n, (_, title) in enumerate(PANES, start=1)
-        )
-        self.query_one("#pane-tabs", Static).update(tabs)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        """Every action of the keys, by name, in the command palette."""
-        yield from super().get_system_commands(screen)
-        for action, title, help_text in COMMANDS:
+        """Every action of BINDINGS by name, in the command palette (with its key)."""
+        ours = list(keys.palette_entries())
+        titles = {title for _, title, _ in ours}
+        for command in super().get_system_commands(screen):
+            if command.title not in titles:  # Textual's own Quit: ours says the key
+                yield command
+        for action, title, help_text in ours:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
 
 

@@ -1,39 +1,24 @@
-"""The help screen (``?``): what each pane shows and what each key does.
+"""The help screen (``?``): what each key does, what each pane shows, the errata.
 
-It is a tabbed modal so more pages can join the "Keys & panes" tab: the app
-passes ``extra_tabs`` (title, widget factory) pairs, e.g. the article errata.
+A tabbed modal: "Keys & panes" (the keys generated from the app's BINDINGS by
+:mod:`bptui.tui.keys`, then the panes explained) and "Article errata".
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widget import Widget
 from textual.widgets import Markdown, Static, TabbedContent, TabPane
 
-KEYS_AND_PANES = """\
+from bptui.tui.keys import help_markdown
+from bptui.tui.widgets.errata import ErrataPage
+
+PAGE_TEMPLATE = """\
 ## Keys
 
-- `s` / `space` — **step**: one whole gradient-descent step (or finish the step `n` started)
-- `n` — **next phase**: update, forward layer by layer, loss, backward layer by layer
-- `r` — **run / pause** (pauses within a tenth of a second)
-- `+` / `-` — run **faster / slower**: 1, 2, 5, 10, 30, 100, 300, 1000 steps/s, flat out
-- `b` — **back** one step (time travel; also the way out of a divergence)
-- `g` — **go to** a step number (forward: runs there)
-- `R` — **reset** to step 0
-- `[` / `]` / `p` — previous / next **data point** (the diagram shows its values)
-- `l` / `f` — loss pane: **log scale** / **fit** view (one-input nets)
-- `c` — **gradient check**: backprop against finite differences at this step
-- `w` — **watches**: stop a run when a condition holds
-- `1` … `5` — show / focus a pane: diagram, parameters, forward, chain, loss
-- `↑` / `↓` in the parameters pane, or `,` / `.` anywhere — the parameter the chain pane explains
-- `ctrl+p` — command palette: every action by name
-- `?` — this help · `q` — quit
-
+{keys}
 ## Panes
 
 **Status line** — the scenario, `Step N` (how many updates were applied), the
@@ -66,8 +51,10 @@ networks `f` shows the data and the network's current curve.
 Values that the current phase walk has not computed yet show as `·····`.
 """
 
-#: A help page another part of the app adds: its tab title and a widget factory.
-HelpTab = tuple[str, Callable[[], Widget]]
+
+def keys_and_panes() -> str:
+    """The "Keys & panes" page as Markdown."""
+    return PAGE_TEMPLATE.replace("{keys}\n", help_markdown(), 1)
 
 
 class HelpScreen(ModalScreen[None]):
@@ -81,9 +68,8 @@ class HelpScreen(ModalScreen[None]):
         Binding("left", "page(-1)", "Previous page", show=False),
     ]
 
-    def __init__(self, extra_tabs: Sequence[HelpTab] = (), initial: str | None = None) -> None:
+    def __init__(self, initial: str | None = None) -> None:
         super().__init__()
-        self.extra_tabs = list(extra_tabs)
         self.initial = initial
 
     def compose(self) -> ComposeResult:
@@ -92,10 +78,9 @@ class HelpScreen(ModalScreen[None]):
             with TabbedContent(initial=self.initial or "help-keys"):
                 with TabPane("Keys & panes", id="help-keys"):
                     with VerticalScroll(id="help-keys-scroll"):
-                        yield Markdown(KEYS_AND_PANES)
-                for i, (title, factory) in enumerate(self.extra_tabs):
-                    with TabPane(title, id=f"help-extra-{i}"):
-                        yield factory()
+                        yield Markdown(keys_and_panes())
+                with TabPane("Article errata", id="help-errata"):
+                    yield ErrataPage()
 
     def on_mount(self) -> None:
         # Arrow keys and page keys scroll the text straight away.

@@ -161,6 +161,16 @@ class LossPane(PlotextPlot):
         self.fit_mode = not self.fit_mode
         self._replot()
 
+    def set_log_scale(self, log_scale: bool) -> None:
+        """Show the loss axis linear or logarithmic (the app's ``log_scale``)."""
+        if log_scale != self.log_scale:
+            self.toggle_log()
+
+    def set_fit_mode(self, fit_mode: bool) -> None:
+        """Show the fit or the loss (the app's ``fit_view``); a refused fit is explained."""
+        if fit_mode != self.fit_mode:
+            self.toggle_fit()
+
     def on_resize(self) -> None:
         self._replot()
 

@@ -1,0 +1,318 @@
+"""The app's keys: :data:`BINDINGS`, and every list of keys generated from it.
+
+``BINDINGS`` is the one place a key is bound.  The Footer shows a binding's
+``description``; its ``tooltip`` reads ``"Title — what it does"``, which is
+the command palette's title and help.  The help screen's keys section and the
+README's keys table group and word the keys for reading (:data:`HELP_LINES`,
+:data:`README_ROWS`), but they name *actions*: the keys in them are always
+looked up here, so they cannot drift from what is bound.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from textual.app import App
+from textual.binding import Binding
+from textual.keys import format_key
+
+#: The tooltip's separator between the palette title and its help.
+TITLE_SEPARATOR = " — "
+
+BINDINGS: list[Binding] = [
+    Binding(
+        "s,space",
+        "step",
+        "Step",
+        tooltip="Step — one whole gradient-descent step (finishes a partial one)",
+    ),
+    Binding(
+        "n",
+        "next_phase",
+        "Phase",
+        tooltip="Next phase — compute the next phase: update, forward, loss, backward",
+    ),
+    Binding("r", "run", "Run", tooltip="Run / pause — keep stepping, or pause"),
+    # = and _ are + and - without shift: either press works, both read + / -.
+    Binding(
+        "plus,equals_sign",
+        "faster",
+        "Faster",
+        show=False,
+        key_display="+",
+        tooltip="Run faster — next speed up to flat out",
+    ),
+    Binding(
+        "minus,underscore",
+        "slower",
+        "Slower",
+        show=False,
+        key_display="-",
+        tooltip="Run slower — next speed down to one step a second",
+    ),
+    Binding("b", "back", "Back", tooltip="Back one step — time travel: the state one step earlier"),
+    Binding(
+        "g", "goto", "Go to", tooltip="Go to step… — jump to a step number (forward runs there)"
+    ),
+    Binding("R", "reset", "Reset", tooltip="Reset — back to step 0 of the scenario"),
+    Binding(
+        "right_square_bracket,p",
+        "point(1)",
+        "Next point",
+        show=False,
+        tooltip="Next data point — show the next data point in the diagram",
+    ),
+    Binding(
+        "left_square_bracket",
+        "point(-1)",
+        "Previous point",
+        show=False,
+        tooltip="Previous data point — show the previous data point in the diagram",
+    ),
+    Binding(
+        "full_stop",
+        "param(1)",
+        "Next parameter",
+        show=False,
+        tooltip="Next parameter — explain the next parameter in the chain pane",
+    ),
+    Binding(
+        "comma",
+        "param(-1)",
+        "Previous parameter",
+        show=False,
+        tooltip="Previous parameter — explain the previous parameter in the chain pane",
+    ),
+    Binding(
+        "l", "toggle_log", "Log", show=False, tooltip="Loss: log scale — toggle a logarithmic axis"
+    ),
+    Binding(
+        "f",
+        "toggle_fit",
+        "Fit",
+        show=False,
+        tooltip="Loss: fit view — data and the network's curve (one-input nets)",
+    ),
+    Binding(
+        "c",
+        "gradcheck",
+        "Check",
+        tooltip="Gradient check — backprop vs central differences (and your derivatives)",
+    ),
+    Binding(
+        "w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"
+    ),
+    Binding("1", "pane(1)", "Diagram", show=False, tooltip="Diagram — show / focus the network"),
+    Binding("2", "pane(2)", "Parameters", show=False, tooltip="Parameters — show / focus every θ"),
+    Binding(
+        "3", "pane(3)", "Forward", show=False, tooltip="Forward — show / focus the forward pass"
+    ),
+    Binding("4", "pane(4)", "Chain", show=False, tooltip="Chain — show / focus the chain rule"),
+    Binding("5", "pane(5)", "Loss", show=False, tooltip="Loss — show / focus the loss plot"),
+    Binding("question_mark", "help", "Help", tooltip="Help — keys and panes explained"),
+    Binding("q", "quit", "Quit", tooltip="Quit — leave bptui"),
+]
+
+#: Textual binds the palette itself; help and README list it with the rest.
+PALETTE_ACTION = "command_palette"
+
+
+def key_displays(action: str) -> list[str]:
+    """How the keys of ``action`` read, in binding order (``s``, ``space``; ``ctrl+p``)."""
+    if action == PALETTE_ACTION:
+        keys = [App.COMMAND_PALETTE_BINDING]
+    else:
+        keys = [
+            binding.key_display or key.strip()
+            for binding in BINDINGS
+            if binding.action == action
+            for key in binding.key.split(",")
+        ]
+    if not keys:
+        raise KeyError(f"no key is bound to {action!r}")
+    shown: list[str] = []
+    for key in keys:
+        *modifiers, name = key.split("+")
+        text = "+".join([*modifiers, format_key(name)])
+        if text not in shown:
+            shown.append(text)
+    return shown
+
+
+def keys_text(actions: tuple[str, ...]) -> str:
+    """``\\`s\\` / \\`space\\```; a run of more than three keys as ``\\`1\\` … \\`5\\```."""
+    shown = [f"`{key}`" for action in actions for key in key_displays(action)]
+    if len(shown) > 3:
+        return f"{shown[0]} … {shown[-1]}"
+    return " / ".join(shown)
+
+
+def palette_title_and_help(binding: Binding) -> tuple[str, str]:
+    """The palette's (title, help) from the binding's tooltip, the keys appended."""
+    title, _, what = (binding.tooltip or binding.description).partition(TITLE_SEPARATOR)
+    keys = " / ".join(key_displays(binding.action))
+    return title, f"{what[:1].upper()}{what[1:]} (key: {keys})"
+
+
+def palette_entries() -> Iterator[tuple[str, str, str]]:
+    """(action, title, help) for every bound action, once each, in BINDINGS order."""
+    seen: set[str] = set()
+    for binding in BINDINGS:
+        if binding.action not in seen:
+            seen.add(binding.action)
+            yield (binding.action, *palette_title_and_help(binding))
+
+
+@dataclass(frozen=True)
+class KeyText:
+    """Some actions' keys and the words that explain them.
+
+    ``keys`` is how the key cell reads, ``{keys}`` standing for the actions'
+    keys; ``{key:ACTION}`` in ``text`` stands for another action's keys.
+    """
+
+    actions: tuple[str, ...]
+    text: str
+    keys: str = "{keys}"
+
+    def key_cell(self) -> str:
+        return self.keys.format(keys=keys_text(self.actions))
+
+    def words(self) -> str:
+        text = self.text
+        while "{key:" in text:
+            start = text.index("{key:")
+            end = text.index("}", start)
+            text = text[:start] + keys_text((text[start + 5 : end],)) + text[end + 1 :]
+        return text
+
+    def mentioned(self) -> set[str]:
+        """Every action whose keys this entry shows."""
+        named = {part.split("}")[0] for part in self.text.split("{key:")[1:]}
+        return set(self.actions) | named
+
+
+def K(*actions: str, text: str, keys: str = "{keys}") -> KeyText:  # noqa: N802
+    return KeyText(actions, text, keys)
+
+
+#: The help screen's keys, one list item per entry (several on a line join with " · ").
+HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
+    (
+        K(
+            "step",
+            text="**step**: one whole gradient-descent step (or finish the step `n` started)",
+        ),
+    ),
+    (
+        K(
+            "next_phase",
+            text="**next phase**: update, forward layer by layer, loss, backward layer by layer",
+        ),
+    ),
+    (K("run", text="**run / pause** (pauses within a tenth of a second)"),),
+    (
+        K(
+            "faster",
+            "slower",
+            text="run **faster / slower**: 1, 2, 5, 10, 30, 100, 300, 1000 steps/s, flat out",
+        ),
+    ),
+    (K("back", text="**back** one step (time travel; also the way out of a divergence)"),),
+    (K("goto", text="**go to** a step number (forward: runs there)"),),
+    (K("reset", text="**reset** to step 0"),),
+    (
+        K(
+            "point(-1)",
+            "point(1)",
+            text="previous / next **data point** (the diagram shows its values)",
+        ),
+    ),
+    (
+        K(
+            "toggle_log",
+            "toggle_fit",
+            text="loss pane: **log scale** / **fit** view (one-input nets)",
+        ),
+    ),
+    (K("gradcheck", text="**gradient check**: backprop against finite differences at this step"),),
+    (K("watches", text="**watches**: stop a run when a condition holds"),),
+    (
+        K(
+            "pane(1)",
+            "pane(2)",
+            "pane(3)",
+            "pane(4)",
+            "pane(5)",
+            text="show / focus a pane: diagram, parameters, forward, chain, loss",
+        ),
+    ),
+    (
+        K(
+            "param(-1)",
+            "param(1)",
+            keys="`↑` / `↓` in the parameters pane, or {keys} anywhere",
+            text="the parameter the chain pane explains",
+        ),
+    ),
+    (K(PALETTE_ACTION, text="command palette: every action by name"),),
+    (K("help", text="this help"), K("quit", text="quit")),
+)
+
+#: The README's "### Keys" table, row by row.
+README_ROWS: tuple[KeyText, ...] = (
+    K("step", text="one whole gradient-descent step (finishes a partial one)"),
+    K(
+        "next_phase",
+        text="next phase: update, forward layer by layer, loss, backward layer by layer",
+    ),
+    K(
+        "run",
+        text="run / pause; {key:faster} / {key:slower} change the speed (1 step/s … flat out)",
+    ),
+    K("back", text="back one step (time travel)"),
+    K("goto", text="go to step N"),
+    K("reset", text="reset to step 0"),
+    K(
+        "toggle_log",
+        "toggle_fit",
+        text="loss plot: log scale / fit view (data and the network's curve)",
+    ),
+    K("point(-1)", "point(1)", text="previous / next data point in the diagram"),
+    K(
+        "param(-1)",
+        "param(1)",
+        keys="{keys} (or `↑` `↓` in the parameters pane)",
+        text="the parameter the chain pane explains",
+    ),
+    K(
+        "pane(1)",
+        "pane(2)",
+        "pane(3)",
+        "pane(4)",
+        "pane(5)",
+        text="show / focus a pane (one at a time below 130×34)",
+    ),
+    K("gradcheck", text="gradient check (analytic vs central differences)"),
+    K("watches", text="watches: stop the run when something happens"),
+    K("help", text="help: every pane and key, and the article's errata (`←` `→` pages)"),
+    K(PALETTE_ACTION, text="command palette: every action by name"),
+    K("quit", text="quit"),
+)
+
+
+def help_markdown() -> str:
+    """The help screen's keys section: a Markdown list, one line per entry group."""
+    lines = [
+        "- " + " · ".join(f"{entry.key_cell()} — {entry.words()}" for entry in line)
+        for line in HELP_LINES
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def markdown_table() -> str:
+    """The README's keys table (paste it under "### Keys")."""
+    rows = ["| key | action |", "| --- | --- |"]
+    rows += [f"| {entry.key_cell()} | {entry.words()} |" for entry in README_ROWS]
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,90 @@
+"""Running: whole steps at a chosen speed, drawn at most ~30 times a second.
+
+A :class:`Run` knows how many steps one frame owes and takes them; the app
+drives it from one exclusive worker (``BptuiApp.run_worker_loop``) that
+draws after every frame and is cancelled to pause.  Flat out, a frame steps
+in chunks for :data:`FLAT_OUT_BUDGET` seconds and lets the event loop in
+between chunks, so a keypress (pause) is answered within a frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass, field
+
+from bptui.engine.stepper import Stepper, StopCheck
+
+#: Run speeds in steps per second; 0 means flat out.
+SPEEDS: tuple[int, ...] = (1, 2, 5, 10, 30, 100, 300, 1000, 0)
+DEFAULT_SPEED = SPEEDS.index(100)
+FLAT_OUT = SPEEDS.index(0)
+#: Never draw more often than this while running.
+FRAME_SECONDS = 1 / 30
+#: Flat out, each frame spends this long stepping before it draws.
+FLAT_OUT_BUDGET = 0.015
+FLAT_OUT_CHUNK = 64
+
+
+def speed_label(index: int) -> str:
+    """``1 step/s``, ``30 steps/s`` or ``flat out``."""
+    speed = SPEEDS[index]
+    return "flat out" if speed == 0 else f"{speed} step/s" if speed == 1 else f"{speed} steps/s"
+
+
+@dataclass
+class Run:
+    """One run: the stepper, what stops it, its speed and (going to a step) its target."""
+
+    stepper: Stepper
+    stop: StopCheck | None
+    speed_index: int
+    target: int | None = None
+    #: Steps owed but not yet taken (a slow speed owes a fraction per frame).
+    debt: float = 0.0
+    _last: float = field(default_factory=time.perf_counter)
+
+    @property
+    def interval(self) -> float:
+        """Seconds between frames: one step per frame when slow, else the frame rate."""
+        speed = SPEEDS[self.speed_index]
+        return FRAME_SECONDS if speed == 0 else max(1.0 / speed, FRAME_SECONDS)
+
+    @property
+    def finished(self) -> bool:
+        """Diverged, stopped by a watch, or at the target step."""
+        stepper = self.stepper
+        reached = self.target is not None and stepper.step >= self.target
+        return stepper.diverged is not None or bool(stepper.stop_reason) or reached
+
+    def allowed(self, wanted: int) -> int:
+        """``wanted`` steps, fewer when that would pass the target."""
+        if self.target is None:
+            return wanted
+        return max(0, min(wanted, self.target - self.stepper.step))
+
+    async def frame(self) -> None:
+        """Wait for the next frame, then take the steps it owes."""
+        await asyncio.sleep(max(0.0, self._last + self.interval - time.perf_counter()))
+        now = time.perf_counter()
+        elapsed, self._last = now - self._last, now
+        if SPEEDS[self.speed_index] == 0:
+            await self._flat_out(now + FLAT_OUT_BUDGET)
+            return
+        self.debt += SPEEDS[self.speed_index] * min(elapsed, self.interval * 2)
+        count = self.allowed(int(self.debt))
+        self.debt -= int(self.debt)
+        if count:
+            self.stepper.run(count, self.stop)
+
+    async def _flat_out(self, deadline: float) -> None:
+        """Chunks of steps until ``deadline``, the event loop getting a turn between them."""
+        stepper = self.stepper
+        while True:
+            count = self.allowed(FLAT_OUT_CHUNK)
+            if count == 0:
+                return
+            taken = stepper.run(count, self.stop)
+            if taken < count or self.finished or time.perf_counter() >= deadline:
+                return
+            await asyncio.sleep(0)
