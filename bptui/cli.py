@@ -74,6 +74,11 @@ def build_check_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--grads", metavar="FILE.py", help="also check your own d_<param> derivatives"
     )
+    parser.add_argument(
+        "--impl",
+        metavar="FILE.py",
+        help="check your own forward/backward tensor by tensor (docs/impl.md)",
+    )
     return parser
 
 
@@ -243,8 +248,15 @@ def cmd_check(argv: Sequence[str]) -> int:
     from bptui.debug.report import check_report
 
     args = build_check_parser().parse_args(argv)
+    if args.grads and args.impl:
+        raise UsageError("give --grads or --impl, not both")
     scenario = resolve_scenario(args.name, args.config)
-    text, ok = check_report(scenario, args.grads)
+    if args.impl:
+        from bptui.debug.impl.check import impl_report
+
+        text, ok = impl_report(scenario, args.impl)
+    else:
+        text, ok = check_report(scenario, args.grads)
     _stdout().write(text)
     return EXIT_OK if ok else EXIT_DISAGREE
 
