@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -53,13 +53,15 @@ def _g(value: float) -> str:
 class Watch:
     """Base of every watch: a kind, a description and a check."""
 
-    @property
-    def kind(self) -> str:
-        raise NotImplementedError
+    #: The ``kind`` of the ``[[watch]]`` table that makes this watch.
+    kind: ClassVar[str] = ""
+    #: The description, filled in from the watch's fields: "at step {step}".
+    description_format: ClassVar[str] = ""
 
     @property
     def description(self) -> str:
-        raise NotImplementedError
+        """The watch in a few words, as a stop reason starts: "watch <description>: …"."""
+        return self.description_format.format(**vars(self))
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
         raise NotImplementedError
@@ -76,11 +78,10 @@ class Watch:
 
 @dataclass(frozen=True)
 class LossRises(Watch):
-    kind = "loss_rises"  # type: ignore[assignment]
+    """The loss went up on this step."""
 
-    @property
-    def description(self) -> str:
-        return "loss rises"
+    kind = "loss_rises"
+    description_format = "loss rises"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
         if stepper.step == 0:
@@ -92,11 +93,40 @@ class LossRises(Watch):
 
 
 @dataclass(frozen=True)
-class _GradBound(Watch):
-    """A bound on the largest |∂Loss/∂θ| of the trainable parameters (or of ``param``)."""
+class GradBound(Watch):
+    """A bound on the largest |∂Loss/∂θ| of the trainable parameters (or of ``param``).
+
+    A subclass says which side of the bound fires (:meth:`beyond`) and how
+    its description and reason read.
+    """
 
     value: float
     param: str | None = None
+    #: The description's comparison and what it compares without ``param``.
+    symbol: ClassVar[str] = ""
+    every: ClassVar[str] = ""
+    #: What happened to the gradient, as the reason says it.
+    verb: ClassVar[str] = ""
+
+    @property
+    def description(self) -> str:
+        return f"{self.what(self.every)} {self.symbol} {_g(self.value)}"
+
+    def beyond(self, size: float) -> bool:
+        raise NotImplementedError
+
+    def culprit(self, name: str) -> str:
+        """The gradient the reason names, ``name`` being the parameter of the largest."""
+        raise NotImplementedError
+
+    def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
+        largest = self.largest(stepper, grad)
+        if largest is None or not self.beyond(largest[1]):
+            return None
+        name, size = largest
+        return (
+            f"{self.culprit(name)} = {_g(size)} {self.verb} {_g(self.value)} on step {stepper.step}"
+        )
 
     def largest(self, stepper: Stepper, grad: Array) -> tuple[str, float] | None:
         net = stepper.network
@@ -114,53 +144,47 @@ class _GradBound(Watch):
 
 
 @dataclass(frozen=True)
-class GradAbove(_GradBound):
+class GradAbove(GradBound):
     """Exploding: some trainable |∂Loss/∂θ| (or the one of ``param``) above value."""
 
-    kind = "grad_above"  # type: ignore[assignment]
+    kind = "grad_above"
+    symbol = ">"
+    every = "|gradient|"
+    verb = "exploded past"
 
-    @property
-    def description(self) -> str:
-        return f"{self.what('|gradient|')} > {_g(self.value)}"
+    def beyond(self, size: float) -> bool:
+        return size > self.value
 
-    def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
-        largest = self.largest(stepper, grad)
-        if largest is None or not largest[1] > self.value:
-            return None
-        name, size = largest
-        return f"|∂Loss/∂{name}| = {_g(size)} exploded past {_g(self.value)} on step {stepper.step}"
+    def culprit(self, name: str) -> str:
+        return f"|∂Loss/∂{name}|"
 
 
 @dataclass(frozen=True)
-class GradBelow(_GradBound):
+class GradBelow(GradBound):
     """Vanishing: every trainable |∂Loss/∂θ| (or the one of ``param``) below value.
 
     Every, not any: single components pass through 0 all the time while
     training goes well; a gradient has vanished when all of it is tiny.
     """
 
-    kind = "grad_below"  # type: ignore[assignment]
+    kind = "grad_below"
+    symbol = "<"
+    every = "every |gradient|"
+    verb = "vanished below"
 
-    @property
-    def description(self) -> str:
-        return f"{self.what('every |gradient|')} < {_g(self.value)}"
+    def beyond(self, size: float) -> bool:
+        return size < self.value
 
-    def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
-        largest = self.largest(stepper, grad)
-        if largest is None or not largest[1] < self.value:
-            return None
-        name, size = largest
-        what = self.what(f"the largest |gradient| (∂Loss/∂{name})")
-        return f"{what} = {_g(size)} vanished below {_g(self.value)} on step {stepper.step}"
+    def culprit(self, name: str) -> str:
+        return self.what(f"the largest |gradient| (∂Loss/∂{name})")
 
 
 @dataclass(frozen=True)
 class NonFinite(Watch):
-    kind = "nonfinite"  # type: ignore[assignment]
+    """The loss, a gradient or a parameter became inf or nan."""
 
-    @property
-    def description(self) -> str:
-        return "non-finite value"
+    kind = "nonfinite"
+    description_format = "non-finite value"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
         if not math.isfinite(loss):
@@ -182,12 +206,11 @@ class NonFinite(Watch):
 
 @dataclass(frozen=True)
 class AtStep(Watch):
-    step: int
-    kind = "at_step"  # type: ignore[assignment]
+    """Stop when step ``step`` is reached."""
 
-    @property
-    def description(self) -> str:
-        return f"at step {self.step}"
+    step: int
+    kind = "at_step"
+    description_format = "at step {step}"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
         if stepper.step == self.step:
@@ -197,13 +220,12 @@ class AtStep(Watch):
 
 @dataclass(frozen=True)
 class ParamCrosses(Watch):
+    """Parameter ``param`` passed through ``value`` (either way) on this step."""
+
     param: str
     value: float
-    kind = "param_crosses"  # type: ignore[assignment]
-
-    @property
-    def description(self) -> str:
-        return f"{self.param} crosses {_g(self.value)}"
+    kind = "param_crosses"
+    description_format = "{param} crosses {value:.6g}"
 
     def check(self, stepper: Stepper, loss: float, grad: Array) -> str | None:
         if stepper.previous_theta is None:

@@ -18,6 +18,7 @@ from typing import Any
 from bptui.engine.stepper import Phase, Stepper, phases_for
 from bptui.errors import ScenarioError
 from bptui.scenario.loading import (
+    DocumentParser,
     load_builtin,
     load_file,
     read_input_file,
@@ -93,15 +94,7 @@ def phase_name(phase: Phase) -> str:
     return f"{phase.kind} {phase.layer}" if phase.layer else phase.kind
 
 
-class _LessonParser:
-    def __init__(self, doc: dict[str, Any], where: str, base_dir: Path | None) -> None:
-        self.doc = doc
-        self.where = where
-        self.base_dir = base_dir
-
-    def fail(self, key: str, problem: str) -> ScenarioError:
-        return ScenarioError(f"{self.where}: {key}: {problem}")
-
+class _LessonParser(DocumentParser):
     def lesson(self) -> Lesson:
         for key in self.doc:
             if key not in TOP_KEYS | SCENARIO_KEYS:

@@ -100,7 +100,9 @@ def scenario_from_document(doc: dict[str, Any], where: str, base_dir: Path | Non
     return _Parser(doc, where, base_dir).scenario()
 
 
-class _Parser:
+class DocumentParser:
+    """A parsed TOML document being validated; every error names ``where`` and the key."""
+
     def __init__(self, doc: dict[str, Any], where: str, base_dir: Path | None) -> None:
         self.doc = doc
         self.where = where
@@ -109,6 +111,8 @@ class _Parser:
     def fail(self, key: str, problem: str) -> ScenarioError:
         return ScenarioError(f"{self.where}: {key}: {problem}")
 
+
+class _Parser(DocumentParser):
     def table(self, key: str, allowed: set[str], required: bool = True) -> dict[str, Any]:
         value = self.doc.get(key)
         if value is None:

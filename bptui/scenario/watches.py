@@ -8,13 +8,14 @@ things.  Indexes in errors are 0-based, as in ``watch[0].value``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from bptui.engine.watches import (
     AtStep,
     GradAbove,
     GradBelow,
+    GradBound,
     LossRises,
     NonFinite,
     ParamCrosses,
@@ -43,8 +44,40 @@ KIND_HELP: dict[str, str] = {
 }
 
 
-def make_watch(table: Mapping[str, Any], param_names: Sequence[str], key: str = "watch") -> Watch:
-    """One watch from a ``[[watch]]`` table; errors name ``key`` and the field."""
+def _number(value: Any, where: str, cls: type[Watch], param_names: Sequence[str]) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ScenarioError(f"{where}: must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ScenarioError(f"{where}: must be finite, got {value!r}")
+    if issubclass(cls, GradBound) and value <= 0:
+        raise ScenarioError(f"{where}: a gradient bound must be positive, got {value!r}")
+    return float(value)
+
+
+def _step(value: Any, where: str, cls: type[Watch], param_names: Sequence[str]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ScenarioError(f"{where}: must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def _param(value: Any, where: str, cls: type[Watch], param_names: Sequence[str]) -> str:
+    if value not in param_names:
+        raise ScenarioError(
+            f"{where}: no parameter named {value!r} (this network has {', '.join(param_names)})"
+        )
+    return value
+
+
+#: key → its check: (value, "watch[i].key", watch class, parameter names) → the value to use.
+FIELDS: dict[str, Callable[[Any, str, type[Watch], Sequence[str]], Any]] = {
+    "value": _number,
+    "step": _step,
+    "param": _param,
+}
+
+
+def _kind(table: Mapping[str, Any], key: str) -> str:
+    """The table's kind, checked against :data:`KINDS`."""
     if not isinstance(table, Mapping):
         raise ScenarioError(f"{key}: must be a table with a kind")
     kind = table.get("kind")
@@ -52,6 +85,12 @@ def make_watch(table: Mapping[str, Any], param_names: Sequence[str], key: str = 
         raise ScenarioError(f"{key}.kind: missing (one of {', '.join(KINDS)})")
     if kind not in KINDS:
         raise ScenarioError(f"{key}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
+
+
+def make_watch(table: Mapping[str, Any], param_names: Sequence[str], key: str = "watch") -> Watch:
+    """One watch from a ``[[watch]]`` table; errors name ``key`` and the field."""
+    kind = _kind(table, key)
     cls, required, optional = KINDS[kind]
     allowed = ("kind", *required, *optional)
     for k in table:
@@ -61,31 +100,11 @@ def make_watch(table: Mapping[str, Any], param_names: Sequence[str], key: str = 
     for k in required:
         if k not in table:
             raise ScenarioError(f"{key}.{k}: missing (kind {kind!r} needs {', '.join(required)})")
-    args: dict[str, Any] = {}
-    for k in (*required, *optional):
-        if k not in table:
-            continue
-        value = table[k]
-        where = f"{key}.{k}"
-        if k == "value":
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ScenarioError(f"{where}: must be a number, got {value!r}")
-            if not math.isfinite(value):
-                raise ScenarioError(f"{where}: must be finite, got {value!r}")
-            if kind in ("grad_above", "grad_below") and value <= 0:
-                raise ScenarioError(f"{where}: a gradient bound must be positive, got {value!r}")
-            args[k] = float(value)
-        elif k == "step":
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ScenarioError(f"{where}: must be a whole number of at least 1, got {value!r}")
-            args[k] = value
-        elif k == "param":
-            if value not in param_names:
-                raise ScenarioError(
-                    f"{where}: no parameter named {value!r} (this network has "
-                    f"{', '.join(param_names)})"
-                )
-            args[k] = value
+    args = {
+        k: FIELDS[k](table[k], f"{key}.{k}", cls, param_names)
+        for k in (*required, *optional)
+        if k in table
+    }
     return cls(**args)
 
 
