@@ -383,9 +383,9 @@ def test_snapshot_fired_watch(snap_compare) -> None:  # type: ignore[no-untyped-
 async def test_endless_derivative_is_a_message_and_is_not_called_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bptui.debug import usergrads
+    from bptui.debug.usergrads import sandbox
 
-    monkeypatch.setattr(usergrads, "CALL_SECONDS", 0.2)
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 0.2)
     calls = tmp_path / "calls.txt"
     path = tmp_path / "loop.py"
     path.write_text(
@@ -401,3 +401,38 @@ async def test_endless_derivative_is_a_message_and_is_not_called_again(
         assert "Step 1" in screen_text(app).split("\n")[0]
         assert parameter_cells(app.view, "b3")["yours"].plain == "error ✗"
         assert calls.read_text() == "x"  # called once, at launch
+
+
+RUNAWAYS_IN_THE_TUI = [
+    (
+        "def d_b3(ctx):\n    while True:\n        try:\n            while True:\n"
+        "                pass\n        except BaseException:\n            pass\n",
+        "d_b3 did not return within 0.5 s (an endless loop?)",
+    ),
+    ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", "d_b3 exited with status 0"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), RUNAWAYS_IN_THE_TUI)
+@sync
+async def test_runaway_derivative_leaves_the_tui_working(
+    text: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop that swallows every exception, or os._exit, is one message; the app goes on."""
+    from bptui.debug.usergrads import sandbox
+
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 0.5)
+    path = tmp_path / "runaway.py"
+    correct = "def d_w3(ctx):\n    return sum(-2 * (y - g) * b for y, g, b in zip(ctx.y, ctx.yhat, ctx['blue']))\n"
+    path.write_text(text + correct, encoding="utf-8")
+    app = article_app(path)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        assert [n.message for n in app._notifications] == [expected]
+        for _ in range(3):
+            await pilot.press("s")
+        await pilot.pause()
+        assert "Step 3" in screen_text(app).split("\n")[0]
+        assert parameter_cells(app.view, "b3")["yours"].plain == "error ✗"
+        assert parameter_cells(app.view, "w3")["yours"].plain.endswith("✓")
+        assert len(app._notifications) == 1

@@ -18,7 +18,9 @@ from bptui.debug.usergrads import (
     UserCodeError,
     context_of,
     load_user_grads,
+    sandbox,
 )
+from bptui.debug.worker import OUTPUT_CHARS
 from bptui.engine.stepper import Stepper
 from bptui.errors import ScenarioError
 from bptui.scenario.loading import load_builtin, parse_scenario
@@ -377,7 +379,7 @@ def test_endless_function_is_given_up_on(
     write_file, run_cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An endless loop in a derivative is exit 2 with its name, not a hang."""
-    monkeypatch.setattr(usergrads, "CALL_SECONDS", 0.2)
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 0.2)
     path = write_file("f.py", "def d_b3(ctx):\n    while True:\n        pass\n")
     result = run_cli("check", "--grads", path)
     assert result.code == 2 and result.out == ""
@@ -436,3 +438,139 @@ def test_more_points_than_probes_blames_no_factor(write_file) -> None:
     assert (d.kind, d.factor) == ("unknown", None)
     assert "which factor cannot be told" in d.message
     assert "8 of the 9 points" in d.message
+
+
+# ------------------------------------------------------------- the sandbox
+@pytest.fixture
+def quick_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 0.5)
+    monkeypatch.setattr(sandbox, "IMPORT_SECONDS", 0.5)
+
+
+STUCK_IN_TRY = """
+def d_b3(ctx):
+    while True:
+        try:
+            while True:
+                pass
+        except BaseException:
+            pass
+"""
+
+RUNAWAYS = [
+    (STUCK_IN_TRY, "d_b3 did not return within 0.5 s (an endless loop?)"),
+    ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", "d_b3 exited with status 0"),
+    ("import os\ndef d_b3(ctx):\n    os._exit(7)\n", "d_b3 exited with status 7"),
+    ("import sys\ndef d_b3(ctx):\n    sys.exit(3)\n", "d_b3 (f.py:3) exited with status 3"),
+    ("import ctypes\ndef d_b3(ctx):\n    ctypes.string_at(0)\n", "d_b3 crashed (signal SIGSEGV)"),
+    (
+        "while True:\n    pass\ndef d_b3(ctx):\n    return 0.0\n",
+        "importing it did not finish within 0.5 s (an endless loop?)",
+    ),
+    ("import os\nos._exit(4)\n", "importing it exited with status 4"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), RUNAWAYS)
+def test_runaway_code_on_the_cli_is_one_line_in_seconds(
+    text: str, expected: str, write_file, run_cli, quick_limits
+) -> None:
+    """Code that will not return, or ends its process, is exit 2 with one line, quickly."""
+    import time
+
+    path = write_file("f.py", text)
+    start = time.monotonic()
+    result = run_cli("check", "--grads", path)
+    assert time.monotonic() - start < 5.0
+    assert result.code == 2 and result.out == ""
+    assert result.err == f"bptui: error: {path}: {expected}\n"
+
+
+KILLER_FIRST = """
+import os
+
+def d_w1(ctx):
+    open(CALLS, "a").write("x")
+    os._exit(0)
+
+def d_b3(ctx):
+    return sum(-2 * (y - g) for y, g in zip(ctx.y, ctx.yhat))
+"""
+
+
+def test_a_function_that_ends_the_worker_is_not_called_again(
+    write_file, tmp_path: Path, article_record
+) -> None:
+    """The worker is restarted for the other functions; the killer is answered, not re-run."""
+    calls = tmp_path / "calls.txt"
+    path = write_file("k.py", f"CALLS = {str(calls)!r}\n" + KILLER_FIRST)
+    grads = load_user_grads(path, ARTICLE_PARAMS)
+    for _ in range(2):
+        results = grads.evaluate(article_record)
+        assert results["w1"].error == "d_w1 exited with status 0"
+        assert results["w1"].user is None and results["w1"].diagnosis.kind == "error"
+        assert results["b3"].agrees
+    assert calls.read_text() == "x"
+    grads.close()
+    assert not grads.sandbox._worker
+
+
+def test_the_time_limit_holds_off_the_main_thread(write_file, article_record, quick_limits) -> None:
+    import threading
+
+    path = write_file("f.py", STUCK_IN_TRY)
+    grads = load_user_grads(path, ARTICLE_PARAMS)
+    found: dict = {}
+    thread = threading.Thread(target=lambda: found.update(grads.evaluate(article_record)))
+    thread.start()
+    thread.join(10.0)
+    assert not thread.is_alive()
+    assert found["b3"].error == "d_b3 did not return within 0.5 s (an endless loop?)"
+
+
+PRINTS = """
+import os, sys
+
+def d_b3(ctx):            # wrong, so it is probed too: only this call's print is kept
+    print("hello", ctx.n)
+    sys.stderr.write("careful\\n")
+    os.write(1, b"raw bytes\\n")
+    return 0.5
+
+def d_w3(ctx):
+    print("x" * 10_000)
+    return sum(-2 * (y - g) * b for y, g, b in zip(ctx.y, ctx.yhat, ctx["blue"]))
+"""
+
+
+def test_what_a_function_prints_is_kept_not_shown(
+    write_file, article_record, capfd: pytest.CaptureFixture[str]
+) -> None:
+    results = evaluate(write_file("p.py", PRINTS), article_record)
+    assert not results["b3"].agrees and results["b3"].diagnosis.kind != "error"
+    assert results["b3"].output == "hello 3\ncareful\n"
+    assert results["w3"].agrees
+    assert 1024 <= OUTPUT_CHARS <= 8192  # a few KB
+    assert results["w3"].output == "x" * OUTPUT_CHARS
+    captured = capfd.readouterr()
+    assert "hello" not in captured.out + captured.err
+    assert "raw bytes" not in captured.out + captured.err
+
+
+def test_nothing_the_user_does_reaches_bptui(write_file, article_record) -> None:
+    from bptui.debug import gradcheck
+
+    path = write_file(
+        "meddle.py",
+        "import bptui.debug.gradcheck as g\n"
+        "def d_b3(ctx):\n"
+        "    g.AGREE_REL = 1.0\n"
+        "    ctx.y.setflags(write=True)\n"
+        "    ctx.y[:] = 0.0\n"
+        "    return 0.0\n",
+    )
+    y = article_record.y.copy()
+    result = evaluate(path, article_record)["b3"]
+    assert result.user == 0.0 and not result.agrees
+    assert gradcheck.AGREE_REL == 1e-6
+    np.testing.assert_array_equal(article_record.y, y)

@@ -21,12 +21,42 @@ from bptui.engine.network import Network
 
 Array = np.ndarray
 
+# ------------------------------------------------------------------ tolerances
+# Every tolerance of debug/ lives here, each under one name.
+
+#: The central difference's step, times max(1, |θₖ|).
 STEP = 1e-6
+#: Backprop vs central differences: a relative error up to this is good …
 GOOD = 1e-7
+#: … up to this acceptable where the nudge is near a relu kink …
 KINK_OK = 1e-4
+#: … and beyond this wrong (in between: suspect).
 WRONG = 1e-2
-#: Below this absolute difference two gradients agree whatever their ratio.
+#: Below this absolute difference two gradients agree whatever their ratio
+#: (round-off on gradients near zero) — in the check and for the user's values.
 ABS_FLOOR = 1e-9
+#: A user's value agrees with backprop within this relative error: both are
+#: exact formulas, so only the order of floating-point operations differs.
+AGREE_REL = 1e-6
+
+# The diagnosis of a user's wrong value compares its responses to probes.
+SAME_RESPONSE_REL = 1e-5  # two responses are the same within this share of the larger
+NO_RESPONSE = 1e-9  # moving less than this (times max(1, |value|)) is no response
+ZERO = 1e-12  # a slope or chain value this small is zero (never divided by)
+FACTOR_REL = 1e-5  # a factor within these (numpy's allclose defaults) of 1, or of its
+FACTOR_ABS = 1e-8  # first point's value, is 1, or one number for all points
+RATIO_REL = 1e-6  # the user's chain over the correct one is one ratio at every point
+
+
+def close(a: float, b: float) -> bool:
+    """The one rule of agreement for a user's value: within AGREE_REL or ABS_FLOOR."""
+    diff = abs(a - b)
+    return diff <= ABS_FLOOR or diff <= AGREE_REL * max(abs(a), abs(b))
+
+
+def same_factor(values: Array, target: float | Array) -> bool:
+    """Whether a factor's values equal ``target`` (1, or one point's value) everywhere."""
+    return bool(np.allclose(values, target, rtol=FACTOR_REL, atol=FACTOR_ABS))
 
 
 @dataclass(frozen=True)

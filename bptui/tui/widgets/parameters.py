@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import DataTable
 
-from bptui.debug.usergrads import close
+from bptui.debug.gradcheck import close
 from bptui.tui.format import fmt_plain, fmt_signed, fmt_value
 from bptui.tui.state import PENDING, View
 

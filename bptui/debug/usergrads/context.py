@@ -1,0 +1,94 @@
+"""What a ``d_<param>(ctx)`` function may read: :class:`GradContext`.
+
+The state crosses into the sandbox's worker process as plain values (a dict of
+arrays and numbers, :func:`values_of`); the worker rebuilds the read-only ctx
+from them (:func:`context_from`), so nothing a user's function does can reach
+bptui's own arrays.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from bptui.engine.record import StepRecord
+
+Array = np.ndarray
+
+
+@dataclass(frozen=True)
+class GradContext:
+    """What a ``d_<param>(ctx)`` function may read: the state of one step.
+
+    Per-point values are 1-D arrays when there is one column (the article's x,
+    y, and every node); all arrays are read-only copies, so a user's function
+    cannot change what bptui shows.
+    """
+
+    x: Array
+    y: Array
+    nodes: Mapping[str, Array]
+    z: Mapping[str, Array]
+    params: Mapping[str, float]
+    learning_rate: float | None
+    n: int
+    loss: float
+    yhat: Array
+    step: int
+
+    def __getitem__(self, name: str) -> Any:
+        """``ctx["w3"]`` or ``ctx["blue"]``: a parameter or a node by name."""
+        if name in self.params:
+            return self.params[name]
+        return self.nodes[name]
+
+
+def _frozen(values: Array) -> Array:
+    out = np.array(values, dtype=np.float64, copy=True)
+    if out.ndim == 2 and out.shape[1] == 1:
+        out = out[:, 0]
+    out.setflags(write=False)
+    return out
+
+
+def values_of(record: StepRecord, learning_rate: float | None = None) -> dict[str, Any]:
+    """A record's ctx as plain values, restricted to the points its gradient descends."""
+    batch = record.batch
+    return {
+        "x": record.x[batch],
+        "y": record.y[batch],
+        "nodes": {k: v[batch] for k, v in record.nodes.items()},
+        "z": {k: v[batch] for k, v in record.pre_activations.items()},
+        "params": dict(record.params),
+        "learning_rate": learning_rate,
+        "n": len(batch),
+        "loss": float(record.batch_loss),
+        "yhat": record.yhat[batch],
+        "step": record.step,
+    }
+
+
+def context_from(values: Mapping[str, Any]) -> GradContext:
+    """The read-only ctx of :func:`values_of`'s plain values."""
+    return GradContext(
+        x=_frozen(values["x"]),
+        y=_frozen(values["y"]),
+        nodes=types.MappingProxyType({k: _frozen(v) for k, v in values["nodes"].items()}),
+        z=types.MappingProxyType({k: _frozen(v) for k, v in values["z"].items()}),
+        params=types.MappingProxyType(dict(values["params"])),
+        learning_rate=values["learning_rate"],
+        n=values["n"],
+        loss=values["loss"],
+        yhat=_frozen(values["yhat"]),
+        step=values["step"],
+    )
+
+
+def context_of(record: StepRecord, learning_rate: float | None = None) -> GradContext:
+    """The ctx of a record, restricted to the points its gradient descends (its batch)."""
+    return context_from(values_of(record, learning_rate))
