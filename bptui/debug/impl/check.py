@@ -192,16 +192,24 @@ def _printed(text: str) -> list[str]:
     return lines + ([f"  | … {more} more lines"] if more > 0 else [])
 
 
-def check_impl(path: str, stepper: Stepper, title: str) -> ImplCheck:
+def start_runner(path: str) -> ImplRunner:
+    """The user's file read and its worker started (it imports the file meanwhile)."""
+    source = read_input_file(Path(path), "a Python file", UserCodeError)
+    return ImplRunner(Path(path), source)
+
+
+def check_impl(
+    path: str, stepper: Stepper, title: str, runner: ImplRunner | None = None
+) -> ImplCheck:
     """Run the user's file on the stepper's current parameters and data; compare everything.
 
     The stepper is only read: the worker gets copies, so whatever the user's
-    code does to its arrays leaves bptui's state as it was.
+    code does to its arrays leaves bptui's state as it was.  ``runner``: one
+    started earlier with :func:`start_runner`, so its start overlaps other work.
     """
-    source = read_input_file(Path(path), "a Python file", UserCodeError)
-    ref = build_reference(stepper.network, stepper.theta.copy(), stepper.x, stepper.y)
-    with ImplRunner(Path(path), source) as runner:
-        layout, answer = run_user_code(runner, ref, path)
+    with runner or start_runner(path) as running:
+        ref = build_reference(stepper.network, stepper.theta.copy(), stepper.x, stepper.y)
+        layout, answer = run_user_code(running, ref, path)
     result = ImplCheck(lines=[title, layout.describe()])
     wrong_forward = check_forward(answer.yhat, ref, layout)
     if wrong_forward is not None:
@@ -225,12 +233,17 @@ def check_impl(path: str, stepper: Stepper, title: str) -> ImplCheck:
 
 def impl_report(scenario: Scenario, path: str) -> tuple[str, bool]:
     """The ``bptui check --impl`` text for a scenario's initial parameters, and whether all agree."""
-    stepper = Stepper(scenario.training())
+    runner = start_runner(path)  # Python and numpy start in the worker while the net is built
+    try:
+        stepper = Stepper(scenario.training())
+    except BaseException:
+        runner.worker.stop()
+        raise
     sizes = "-".join(map(str, stepper.network.layers))
     net = stepper.network
     title = (
         f"Implementation check: {path} on {scenario.name} ({sizes}, {net.arch.activation} "
         f"hidden, {net.output} output, {net.loss}), {stepper.x.shape[0]} points, step 0"
     )
-    result = check_impl(path, stepper, title)
+    result = check_impl(path, stepper, title, runner)
     return result.text, result.ok

@@ -182,13 +182,17 @@ class ImplRunner:
     """One worker for one user file: ``with ImplRunner(path, source) as r: r.run(...)``."""
 
     def __init__(self, path: Path, source: str) -> None:
+        """Start the worker; it starts Python and imports the file while bptui goes on."""
         self.path = path
         self.worker = Worker(_serve, (str(path), source), "bptui-impl")
-        try:
-            self.info: FileInfo = self._started()
-        except BaseException:
-            self.worker.stop()
-            raise
+        self._info: FileInfo | None = None
+
+    @property
+    def info(self) -> FileInfo:
+        """What importing the file told (waits for it); UserCodeError if it failed."""
+        if self._info is None:
+            self._info = self._started()
+        return self._info
 
     def __enter__(self) -> ImplRunner:
         return self
