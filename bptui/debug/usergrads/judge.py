@@ -19,7 +19,7 @@ from bptui.debug.usergrads.diagnosis import Diagnosis
 from bptui.debug.usergrads.hypotheses import first_fit, hypotheses_for
 from bptui.debug.usergrads.localise import localise
 from bptui.debug.usergrads.probes import Probes
-from bptui.debug.usergrads.sandbox import Found, Outcome, Sandbox
+from bptui.debug.usergrads.sandbox import Found, Sandbox
 from bptui.engine.record import StepRecord
 from bptui.errors import UserCodeError
 from bptui.scenario.loading import read_input_file
@@ -109,15 +109,15 @@ class UserGrads:
         record = probes.record
         y_states = probes.y_states()
         states = [s for _, s in y_states] + probes.theta_states(function.param)
-        outcomes: list[Outcome] = self.sandbox.run([(function.name, s.values) for s in states])
-        answered = all(o.value is not None for o in outcomes)
-        observed = [(record, user)]
-        if answered:
-            observed += [(s.record, float(o.value)) for s, o in zip(states, outcomes)]  # type: ignore[arg-type]
+        outcomes = self.sandbox.run([(function.name, s.values) for s in states])
+        answers = [(s.record, o.value) for s, o in zip(states, outcomes) if o.value is not None]
+        if len(answers) < len(states):
+            answers = []  # a probe that failed says nothing about the others
+        observed = [(record, user), *answers]
         hypothesis = first_fit(hypotheses_for(function.param, record), observed)
         if hypothesis is not None:
             return hypothesis.describe(record, user)
-        y_responses = [(i, s.record, v) for (i, s), (_, v) in zip(y_states, observed[1:])]
+        y_responses = [(i, probe, v) for (i, _), (probe, v) in zip(y_states, answers)]
         return localise(function.param, user, record, y_responses)
 
 
