@@ -33,6 +33,7 @@ from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
 from bptui.tui import keys
 from bptui.tui.format import fmt_value
+from bptui.tui.keys import PANES
 from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
 from bptui.tui.screens.goto import GotoScreen
 from bptui.tui.state import View, view_of
@@ -44,15 +45,6 @@ from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
 
 __all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app"]
-
-#: Pane ids in the order of the keys 1–5.
-PANES: tuple[tuple[str, str], ...] = (
-    ("diagram", "Diagram"),
-    ("params", "Parameters"),
-    ("forward", "Forward"),
-    ("chain", "Chain"),
-    ("loss", "Loss"),
-)
 
 
 class BptuiApp(App[None]):
@@ -271,11 +263,11 @@ class BptuiApp(App[None]):
 
     def watch_compact_pane(self, number: int) -> None:
         """Show pane ``number`` alone in the compact layout; the tabs say which."""
-        for n, (pane_id, _) in enumerate(PANES, start=1):
+        for n, (pane_id, _, _) in enumerate(PANES, start=1):
             self.query_one(f"#{pane_id}").set_class(n == number, "-shown")
         tabs = "  ".join(
             f"[reverse] {n} {title} [/]" if n == number else f" {n} {title} "
-            for n, (_, title) in enumerate(PANES, start=1)
+            for n, (_, title, _) in enumerate(PANES, start=1)
         )
         self.query_one("#pane-tabs", Static).update(tabs)
 

@@ -17,102 +17,52 @@ from textual.app import App
 from textual.binding import Binding
 from textual.keys import format_key
 
+#: The panes the keys 1–5 show (one at a time in the compact layout): id, title, what.
+PANES: tuple[tuple[str, str, str], ...] = (
+    ("diagram", "Diagram", "the network"),
+    ("params", "Parameters", "every θ"),
+    ("forward", "Forward", "the forward pass"),
+    ("chain", "Chain", "the chain rule"),
+    ("loss", "Loss", "the loss plot"),
+)
+
 #: The tooltip's separator between the palette title and its help.
 TITLE_SEPARATOR = " — "
 
+
+def _hidden(key: str, action: str, description: str, tooltip: str, shows: str = "") -> Binding:
+    """A binding the Footer leaves out (help and the palette still list it).
+
+    ``shows`` is how its keys read when that differs from their names.
+    """
+    return Binding(key, action, description, show=False, key_display=shows or None, tooltip=tooltip)
+
+
 BINDINGS: list[Binding] = [
-    Binding(
-        "s,space",
-        "step",
-        "Step",
-        tooltip="Step — one whole gradient-descent step (finishes a partial one)",
-    ),
-    Binding(
-        "n",
-        "next_phase",
-        "Phase",
-        tooltip="Next phase — compute the next phase: update, forward, loss, backward",
-    ),
+    Binding("s,space", "step", "Step", tooltip="Step — one whole gradient-descent step (finishes a partial one)"),
+    Binding("n", "next_phase", "Phase", tooltip="Next phase — compute the next phase: update, forward, loss, backward"),
     Binding("r", "run", "Run", tooltip="Run / pause — keep stepping, or pause"),
     # = and _ are + and - without shift: either press works, both read + / -.
-    Binding(
-        "plus,equals_sign",
-        "faster",
-        "Faster",
-        show=False,
-        key_display="+",
-        tooltip="Run faster — next speed up to flat out",
-    ),
-    Binding(
-        "minus,underscore",
-        "slower",
-        "Slower",
-        show=False,
-        key_display="-",
-        tooltip="Run slower — next speed down to one step a second",
-    ),
+    _hidden("plus,equals_sign", "faster", "Faster", "Run faster — next speed up to flat out", "+"),
+    _hidden("minus,underscore", "slower", "Slower", "Run slower — next speed down to one step a second", "-"),
     Binding("b", "back", "Back", tooltip="Back one step — time travel: the state one step earlier"),
-    Binding(
-        "g", "goto", "Go to", tooltip="Go to step… — jump to a step number (forward runs there)"
-    ),
+    Binding("g", "goto", "Go to", tooltip="Go to step… — jump to a step number (forward runs there)"),
     Binding("R", "reset", "Reset", tooltip="Reset — back to step 0 of the scenario"),
-    Binding(
-        "right_square_bracket,p",
-        "point(1)",
-        "Next point",
-        show=False,
-        tooltip="Next data point — show the next data point in the diagram",
+    _hidden("right_square_bracket,p", "point(1)", "Next point", "Next data point — show the next data point in the diagram"),
+    _hidden("left_square_bracket", "point(-1)", "Previous point", "Previous data point — show the previous data point in the diagram"),
+    _hidden("full_stop", "param(1)", "Next parameter", "Next parameter — explain the next parameter in the chain pane"),
+    _hidden("comma", "param(-1)", "Previous parameter", "Previous parameter — explain the previous parameter in the chain pane"),
+    _hidden("l", "toggle_log", "Log", "Loss: log scale — toggle a logarithmic axis"),
+    _hidden("f", "toggle_fit", "Fit", "Loss: fit view — data and the network's curve (one-input nets)"),
+    Binding("c", "gradcheck", "Check", tooltip="Gradient check — backprop vs central differences (and your derivatives)"),
+    Binding("w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"),
+    *(
+        _hidden(str(n), f"pane({n})", title, f"{title} — show / focus {what}")
+        for n, (_, title, what) in enumerate(PANES, start=1)
     ),
-    Binding(
-        "left_square_bracket",
-        "point(-1)",
-        "Previous point",
-        show=False,
-        tooltip="Previous data point — show the previous data point in the diagram",
-    ),
-    Binding(
-        "full_stop",
-        "param(1)",
-        "Next parameter",
-        show=False,
-        tooltip="Next parameter — explain the next parameter in the chain pane",
-    ),
-    Binding(
-        "comma",
-        "param(-1)",
-        "Previous parameter",
-        show=False,
-        tooltip="Previous parameter — explain the previous parameter in the chain pane",
-    ),
-    Binding(
-        "l", "toggle_log", "Log", show=False, tooltip="Loss: log scale — toggle a logarithmic axis"
-    ),
-    Binding(
-        "f",
-        "toggle_fit",
-        "Fit",
-        show=False,
-        tooltip="Loss: fit view — data and the network's curve (one-input nets)",
-    ),
-    Binding(
-        "c",
-        "gradcheck",
-        "Check",
-        tooltip="Gradient check — backprop vs central differences (and your derivatives)",
-    ),
-    Binding(
-        "w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"
-    ),
-    Binding("1", "pane(1)", "Diagram", show=False, tooltip="Diagram — show / focus the network"),
-    Binding("2", "pane(2)", "Parameters", show=False, tooltip="Parameters — show / focus every θ"),
-    Binding(
-        "3", "pane(3)", "Forward", show=False, tooltip="Forward — show / focus the forward pass"
-    ),
-    Binding("4", "pane(4)", "Chain", show=False, tooltip="Chain — show / focus the chain rule"),
-    Binding("5", "pane(5)", "Loss", show=False, tooltip="Loss — show / focus the loss plot"),
     Binding("question_mark", "help", "Help", tooltip="Help — keys and panes explained"),
     Binding("q", "quit", "Quit", tooltip="Quit — leave bptui"),
-]
+]  # fmt: skip
 
 #: Textual binds the palette itself; help and README list it with the rest.
 PALETTE_ACTION = "command_palette"

@@ -2,23 +2,23 @@
 
 Widgets get a :class:`View` and never touch the stepper or compute
 gradients; the app builds a View after each state change and hands it out.
-``computed(phase)`` (and ``shows_forward/shows_loss/shows_backward``) answer
-"has this value been computed yet in the current phase walk?" from the
-engine's own phase order, so every pane draws pending values the same way.
+``shows_forward/shows_loss/shows_backward`` answer "has this value been
+computed yet in the current phase walk?" by asking the engine's
+:class:`~bptui.engine.stepper.PhaseWalk`, which alone knows the phase order,
+so every pane draws pending values the same way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
 from bptui.engine.network import Network
 from bptui.engine.record import StepRecord
-from bptui.engine.stepper import Phase, Stepper
+from bptui.engine.stepper import Phase, PhaseWalk, Stepper
 
 PENDING = "·····"
 
@@ -30,9 +30,8 @@ class View:
     scenario_name: str
     record: StepRecord
     step: int
-    phase: Phase
-    phase_index: int
-    phases: tuple[Phase, ...]
+    #: How far the phase walk through this step has got (the engine's phase order).
+    walk: PhaseWalk
     learning_rate: float
     loss_history: np.ndarray
     previous_theta: np.ndarray | None
@@ -57,29 +56,25 @@ class View:
         return self.record.network
 
     @property
+    def phase(self) -> Phase:
+        """The phase just computed."""
+        return self.walk.phase
+
+    @property
     def done(self) -> bool:
-        return self.phase_index == len(self.phases) - 1
-
-    @cached_property
-    def _order(self) -> dict[Phase, int]:
-        """Each phase's place in the step, as the engine orders them."""
-        return {phase: i for i, phase in enumerate(self.phases)}
-
-    def computed(self, phase: Phase) -> bool:
-        """Has ``phase`` of the current step been computed yet?"""
-        return self.done or self._order[phase] <= self.phase_index
+        return self.walk.done
 
     def shows_forward(self, layer: int) -> bool:
         """Are the values of layer ``layer`` (1-based; 0 = inputs) computed yet?"""
-        return layer == 0 or self.computed(Phase("forward", layer))
+        return self.walk.forward_computed(layer)
 
     @property
     def shows_loss(self) -> bool:
-        return self.computed(Phase("loss"))
+        return self.walk.loss_computed
 
     def shows_backward(self, layer: int) -> bool:
         """Are the gradients of layer ``layer``'s parameters computed yet?"""
-        return self.computed(Phase("backward", layer))
+        return self.walk.backward_computed(layer)
 
     def active_layer(self) -> tuple[str, int]:
         """The phase just computed, for highlighting (kind, layer)."""
@@ -106,9 +101,7 @@ def view_of(
         scenario_name=scenario_name,
         record=stepper.record(),
         step=stepper.step,
-        phase=stepper.phase,
-        phase_index=stepper.phase_index,
-        phases=tuple(stepper.phases),
+        walk=stepper.walk,
         learning_rate=stepper.learning_rate,
         loss_history=stepper.loss_history,
         previous_theta=stepper.previous_theta,

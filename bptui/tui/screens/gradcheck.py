@@ -36,12 +36,21 @@ VERDICT_STYLE = {
 }
 
 
-def gradcheck_renderable(
-    rows: Sequence[gradcheck.CheckRow],
-    user_results: Mapping[str, UserGradResult] | None = None,
-) -> RenderableType:
-    """The table, the kink warning, the summary and the user's diagnoses."""
-    user_results = user_results or {}
+def _user_cells(mine: UserGradResult | None) -> list[RenderableType]:
+    """The "yours" cell and its mark for one parameter."""
+    if mine is None or (mine.error is None and mine.user is None):
+        return [Text("—", style="dim"), ""]
+    if mine.error is not None:
+        return [Text("error", style="bold red"), Text("✗", style="bold red")]
+    if mine.agrees:
+        return [fmt_value(mine.user), Text("✓", style="green")]
+    return [Text(fmt_value(mine.user), style="bold red"), Text("✗", style="bold red")]
+
+
+def check_table(
+    rows: Sequence[gradcheck.CheckRow], user_results: Mapping[str, UserGradResult]
+) -> Table:
+    """One row per parameter: backprop, numeric, relative error, verdict (and yours)."""
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     table.add_column("θ", no_wrap=True)
     table.add_column("backprop", justify="right", no_wrap=True)
@@ -61,20 +70,37 @@ def gradcheck_renderable(
             Text(r.verdict, style=VERDICT_STYLE.get(r.verdict, "")),
         ]
         if user_results:
-            mine = user_results.get(r.name)
-            if mine is None:
-                cells += [Text("—", style="dim"), ""]
-            elif mine.error is not None:
-                cells += [Text("error", style="bold red"), Text("✗", style="bold red")]
-            elif mine.user is None:
-                cells += [Text("—", style="dim"), ""]
-            elif mine.agrees:
-                cells += [fmt_value(mine.user), Text("✓", style="green")]
-            else:
-                cells += [Text(fmt_value(mine.user), style="bold red"), Text("✗", style="bold red")]
+            cells += _user_cells(user_results.get(r.name))
         table.add_row(*cells)
+    return table
 
-    parts: list[RenderableType] = [table, Text("")]
+
+def user_lines(user_results: Mapping[str, UserGradResult]) -> list[Text]:
+    """What is wrong with each of the user's derivatives, or that all agree."""
+    lines: list[Text] = []
+    for mine in user_results.values():
+        if mine.error is not None:
+            lines.append(Text(f"✗ {mine.error}", style="bold red"))
+        elif mine.user is not None and not mine.agrees:
+            lines.append(
+                Text.assemble(
+                    (f"✗ {mine.function}: ", "bold red"),
+                    f"yours {fmt_value(mine.user or 0.0)} vs backprop {fmt_value(mine.backprop)} — ",
+                    (mine.diagnosis.message, "red"),
+                )
+            )
+    if user_results and all(m.agrees for m in user_results.values()):
+        lines.append(Text(f"✓ all {len(user_results)} of your derivatives agree", style="green"))
+    return lines
+
+
+def gradcheck_renderable(
+    rows: Sequence[gradcheck.CheckRow],
+    user_results: Mapping[str, UserGradResult] | None = None,
+) -> RenderableType:
+    """The table, the kink warning, the summary and the user's diagnoses."""
+    user_results = user_results or {}
+    parts: list[RenderableType] = [check_table(rows, user_results), Text("")]
     kinks = [r.name for r in rows if r.near_kink]
     if kinks:
         parts.append(
@@ -91,20 +117,7 @@ def gradcheck_renderable(
         if not bad
         else Text(f"✗ backprop and central differences disagree: {', '.join(bad)}", "bold red")
     )
-    for mine in user_results.values():
-        if mine.error is not None:
-            parts.append(Text(f"✗ {mine.error}", style="bold red"))
-        elif mine.user is not None and not mine.agrees:
-            parts.append(
-                Text.assemble(
-                    (f"✗ {mine.function}: ", "bold red"),
-                    f"yours {fmt_value(mine.user or 0.0)} vs backprop {fmt_value(mine.backprop)} — ",
-                    (mine.diagnosis.message, "red"),
-                )
-            )
-    if user_results and all(m.agrees for m in user_results.values()):
-        parts.append(Text(f"✓ all {len(user_results)} of your derivatives agree", style="green"))
-    return Group(*parts)
+    return Group(*parts, *user_lines(user_results))
 
 
 class GradCheckScreen(ModalScreen[None]):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from rich.segment import Segment
@@ -543,13 +544,7 @@ class _Drawing:
         canvas = _Canvas(self.width, self.height)
         if self.show_header:
             canvas.write(0, 0, self.header(), reserve=True)
-        for nodes in layout.layers:
-            for node in nodes:
-                for dy, line in enumerate(node.lines):
-                    canvas.write(node.x, node.y + dy, line, reserve=True)
-                    # keep a blank cell around node text so labels never touch it
-                    canvas.reserve(node.x - 1, node.y + dy)
-                    canvas.reserve(node.x + sum(len(t) for t, _ in line), node.y + dy)
+        self.paint_nodes(canvas, layout)
         gaps = []
         for layer in range(1, len(layout.layers)):
             edges = self.edges(layout, layer)
@@ -560,21 +555,34 @@ class _Drawing:
             for x, y, char in edge.path:
                 if 0 <= y < canvas.height and not canvas.taken[y][x]:
                     canvas.put(x, y, char, edge.style)
-        unlabelled = 0
-        for edges in gaps:
-            if edges and edges[0].label is None:
-                continue  # edges of a collapsed layer carry no labels
-            if self.too_many_labels(len(edges)):
-                unlabelled += 1
-            elif edges[0].phase_label and self.place_labels(canvas, edges, "phase_label"):
-                pass
-            elif not self.place_labels(canvas, edges, "label"):
-                unlabelled += 1
-                if len(edges) <= MAX_SHORT_LABELS:
-                    self.place_labels(canvas, edges, "short_label")
+        unlabelled = sum(not self.label_gap(canvas, edges) for edges in gaps)
         if self.show_legend:
             canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
         return canvas, unlabelled
+
+    @staticmethod
+    def paint_nodes(canvas: _Canvas, layout: _Layout) -> None:
+        """Every node's lines, with a blank cell kept around them so labels never touch."""
+        for nodes in layout.layers:
+            for node in nodes:
+                for dy, line in enumerate(node.lines):
+                    canvas.write(node.x, node.y + dy, line, reserve=True)
+                    canvas.reserve(node.x - 1, node.y + dy)
+                    canvas.reserve(node.x + sum(len(t) for t, _ in line), node.y + dy)
+
+    def label_gap(self, canvas: _Canvas, edges: list[_Edge]) -> bool:
+        """Label the edges of one gap, richest labels first; False when full labels did not fit."""
+        if edges and edges[0].label is None:
+            return True  # edges of a collapsed layer carry no labels
+        if self.too_many_labels(len(edges)):
+            return False
+        if edges[0].phase_label and self.place_labels(canvas, edges, "phase_label"):
+            return True
+        if self.place_labels(canvas, edges, "label"):
+            return True
+        if len(edges) <= MAX_SHORT_LABELS:
+            self.place_labels(canvas, edges, "short_label")
+        return False
 
 
 class NetworkDiagram(Widget):
@@ -588,8 +596,8 @@ class NetworkDiagram(Widget):
     NetworkDiagram { height: 1fr; width: 1fr; }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.view: View | None = None
         self.highlight = False
         self._canvas: _Canvas | None = None
@@ -606,7 +614,7 @@ class NetworkDiagram(Widget):
         same_step = previous is not None and previous.step == view.step
         if not view.done:
             self.highlight = True
-        elif same_step and previous.phase_index == view.phase_index:
+        elif same_step and previous.walk == view.walk:
             pass  # same state (e.g. another point selected): keep the highlight
         else:
             self.highlight = same_step and not previous.done

@@ -78,27 +78,36 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
         change = value - old
         cells["change"] = table_cell(fmt_signed(change), "dim" if change == 0 else "")
 
+    cells.update(user_cells(view, name))
+    return cells
+
+
+def user_cells(view: View, name: str) -> dict[str, Text]:
+    """``--grads``: the "numeric" and "yours" cells of one parameter (none without it)."""
+    cells: dict[str, Text] = {}
+    index = view.network.param_index[name]
+    ready = view.shows_backward(view.network.params[index].layer)
+    result = view.user_results.get(name)
     if view.user_results:
-        result = view.user_results.get(name)
         if result is None:
             cells["numeric"] = table_cell("—", "dim")
-        elif not view.shows_backward(info.layer):
+        elif not ready:
             cells["numeric"] = pending_cell()
         else:
             cells["numeric"] = table_cell(fmt_value(result.numeric), "dim")
-    if view.user_grads or view.user_results:
-        yours = view.user_grads.get(name)
-        result = view.user_results.get(name)
-        if result is not None and result.error is not None:
-            cells["yours"] = table_cell("error ✗", "bold red")
-        elif yours is None:
-            cells["yours"] = table_cell("—", "dim")
-        elif not view.shows_backward(info.layer):
-            cells["yours"] = pending_cell()
-        elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
-            cells["yours"] = table_cell(f"{fmt_value(yours)} ✗", "bold red")
-        else:
-            cells["yours"] = table_cell(f"{fmt_value(yours)} ✓", "green")
+    if not (view.user_grads or view.user_results):
+        return cells
+    yours = view.user_grads.get(name)
+    if result is not None and result.error is not None:
+        cells["yours"] = table_cell("error ✗", "bold red")
+    elif yours is None:
+        cells["yours"] = table_cell("—", "dim")
+    elif not ready:
+        cells["yours"] = pending_cell()
+    elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
+        cells["yours"] = table_cell(f"{fmt_value(yours)} ✗", "bold red")
+    else:
+        cells["yours"] = table_cell(f"{fmt_value(yours)} ✓", "green")
     return cells
 
 
