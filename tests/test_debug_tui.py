@@ -320,7 +320,6 @@ async def test_watches_do_not_fire_on_a_quiet_run() -> None:
     scenario = dataclasses.replace(load_file(WATCHES), watches=[LossRises()])
     app = make_app(scenario, size=WIDE)
     async with app.run_test() as pilot:
-        app._goto_target = None
         app.goto(400)
         await wait_until(pilot, lambda: not app.running)
         assert app.stepper.step == 400 and app.stepper.stop_reason is None

@@ -6,6 +6,7 @@ separate headless Stepper, never with the app's own state alone.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import re
@@ -17,10 +18,12 @@ from rich.console import Console
 from tui_support import chain_text, pane_text, screen_text, sync, wait_until
 
 from bptui.engine.stepper import Stepper
+from bptui.engine.watches import AtStep, stop_on
 from bptui.scenario.loading import load_builtin
 from bptui.tui import keys
 from bptui.tui.app import SPEEDS, BptuiApp, GotoScreen, make_app
 from bptui.tui.format import fmt_loss, fmt_value
+from bptui.tui.runner import FLAT_OUT, Run, speed_label
 from bptui.tui.screens.help import HelpScreen
 from bptui.tui.state import PENDING, view_of
 from bptui.tui.widgets.chain import chain_renderable
@@ -687,3 +690,30 @@ async def test_the_palette_path_is_refused_like_the_key_while_diverged() -> None
         assert app.stepper.step == diverged and not app.running
         assert await app.run_action("back") is True
         assert app.stepper.step == diverged - 1
+
+
+# ------------------------------------------------------------------ runner
+def test_a_flat_out_run_stops_exactly_at_its_target() -> None:
+    stepper = reference()
+    run = Run(stepper, None, FLAT_OUT, target=150)
+    while not run.finished:
+        asyncio.run(run.frame())
+    assert stepper.step == 150
+    assert speed_label(FLAT_OUT) == "flat out" and speed_label(0) == "1 step/s"
+
+
+def test_a_run_stops_where_a_watch_fires() -> None:
+    stepper = reference()
+    run = Run(stepper, stop_on([AtStep(7)]), FLAT_OUT)
+    while not run.finished:
+        asyncio.run(run.frame())
+    assert stepper.step == 7 and stepper.stop_reason
+
+
+def test_a_slow_run_takes_about_one_step_a_frame() -> None:
+    stepper = reference()
+    run = Run(stepper, None, SPEEDS.index(10))
+    assert run.interval == pytest.approx(0.1)
+    for _ in range(3):
+        asyncio.run(run.frame())
+    assert 3 <= stepper.step <= 6  # a late frame owes at most two intervals' steps

@@ -13,7 +13,6 @@ drawn a second.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
@@ -32,6 +31,7 @@ from bptui.engine.watches import Watch, stop_on
 from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
 from bptui.tui import keys
+from bptui.tui.fast import freeze_startup_objects
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
 from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
@@ -128,9 +128,7 @@ class BptuiApp(App[None]):
         params.select(self.selected_param)
         params.focus()
         self._announce_user_grads()
-        # Everything built so far (imports, widgets) lives as long as the app:
-        # keep it out of later full collections, so they stay short.
-        gc.freeze()
+        freeze_startup_objects()
 
     def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
         """Like App.run_test, defaulting to the size given to :func:`make_app`."""

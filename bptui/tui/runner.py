@@ -65,7 +65,7 @@ class Run:
 
     async def frame(self) -> None:
         """Wait for the next frame, then take the steps it owes."""
-        await asyncio.sleep(max(0.0, self._last + self.interval - time.perf_counter()))
+        await asyncio.sleep(self._until_next_frame())
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
         if SPEEDS[self.speed_index] == 0:
@@ -76,6 +76,16 @@ class Run:
         self.debt -= int(self.debt)
         if count:
             self.stepper.run(count, self.stop)
+
+    def _until_next_frame(self) -> float:
+        """Seconds to the next frame; a frame that overran waits for the following one.
+
+        Like Textual's timers, a late frame skips to the next boundary rather
+        than starting at once, so the screen always gets time to paint.
+        """
+        late = time.perf_counter() - self._last
+        interval = self.interval
+        return interval - late if late < interval else interval - late % interval
 
     async def _flat_out(self, deadline: float) -> None:
         """Chunks of steps until ``deadline``, the event loop getting a turn between them."""

@@ -12,9 +12,10 @@ import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
+from bptui.tui.fast import drop_stale_renders
 from bptui.tui.format import fmt_percent, fmt_value
 from bptui.tui.state import View
-from bptui.tui.widgets.parameters import drop_stale_renders, pending_cell, table_cell
+from bptui.tui.widgets.parameters import pending_cell, table_cell
 
 #: Show z columns only when the network has at most this many non-input nodes.
 MAX_NODES_WITH_Z = 4

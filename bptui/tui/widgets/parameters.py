@@ -12,6 +12,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.debug.gradcheck import close
+from bptui.tui.fast import drop_stale_renders
 from bptui.tui.format import fmt_plain, fmt_signed, fmt_value
 from bptui.tui.state import PENDING, View
 
@@ -109,17 +110,6 @@ def user_cells(view: View, name: str) -> dict[str, Text]:
     else:
         cells["yours"] = table_cell(f"{fmt_value(yours)} ✓", "green")
     return cells
-
-
-def drop_stale_renders(table: DataTable) -> None:
-    """Forget renders that an update made stale.
-
-    DataTable keys its render caches by an update counter, so after a frame
-    of ``update_cell`` every cached row is stale yet kept until thousands of
-    entries pile up: while running that is ~100k live objects and full
-    garbage collections of 100+ ms.  Every cell changed, so nothing is lost.
-    """
-    table._clear_caches()
 
 
 def cell_signature(cell: Text) -> tuple[object, ...]:
