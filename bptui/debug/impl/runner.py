@@ -1,9 +1,10 @@
 """Running the user's forward and backward in a worker process, with a time limit.
 
 The user's file may loop forever, print, crash the interpreter or write into
-the arrays it is given.  So it is imported and called in a fresh ("spawn")
-process that gets pickled copies of the parameters and data: nothing it does
-reaches bptui's own arrays.  The ``cache`` forward returns never leaves the
+the arrays it is given.  So it is imported and called in a worker process
+(:class:`bptui.debug.worker.Worker`, shared with the ``d_`` derivative files)
+that gets pickled copies of the parameters and data: nothing it does reaches
+bptui's own arrays.  The ``cache`` forward returns never leaves the
 worker (it may be anything), only ``yhat`` and the gradients come back, as
 float64 arrays.  Every wait is timed in bptui's process; a worker that
 overruns is terminated, then killed.  What the user's code prints is kept
