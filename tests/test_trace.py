@@ -22,6 +22,8 @@ import numpy as np
 import pytest
 
 from bptui.engine.chain import derivative_counts
+from bptui.engine.network import Architecture, Network
+from bptui.engine.record import build_record
 from bptui.engine.stepper import DivergedError, Stepper
 from bptui.scenario.loading import load_builtin, load_file
 
@@ -382,3 +384,13 @@ def test_reuse_marks_match_first_use_in_backward_order(name: str) -> None:
             assert factor.first_use == owner, (p.name, factor.symbol)
             assert factor.reused is (owner != p.name)
     assert list(record.factors) == net.param_names
+
+
+def test_chains_through_many_single_node_layers_need_no_deep_recursion() -> None:
+    """A 600-layer chain of single nodes: every factor built, none by recursing per layer."""
+    net = Network(Architecture((1,) * 600, "tanh", "identity", "ssr"))
+    x, y = np.array([[0.5], [-1.0]]), np.array([[0.2], [0.1]])
+    record = build_record(net, np.full(net.size, 0.9), x, y)
+    chain = record.factors["w1"]
+    assert len(chain) == 1 + 598 + 1  # ∂Loss/∂ŷ, one edge per layer between, the local factor
+    assert float(record.chain_product("w1").sum()) == pytest.approx(record.grads["w1"], rel=1e-9)

@@ -469,3 +469,11 @@ def test_validation_takes_its_names_from_the_tables(run_cli, write_file) -> None
         result = run_cli("check", "--config", write_file(f"{key}.toml", text))
         assert result.code == 2
         assert f"network.{key}: must be one of {', '.join(table)}, got 'nope-" in result.err
+
+
+def test_deeply_nested_toml_is_one_line(run_cli, write_file) -> None:
+    """tomllib recurses into nested arrays; too deep is a message, not a RecursionError."""
+    text = VALID + "nested = " + "[" * 2000 + "]" * 2000 + "\n"
+    result = run_cli("check", "--config", write_file("deep.toml", text))
+    assert result.code == 2
+    assert result.err.endswith("deep.toml: invalid TOML: nested too deeply\n")

@@ -210,6 +210,8 @@ def test_first_watch_to_fire_wins_and_the_run_resumes() -> None:
             "watch[0].value: unknown key for kind 'loss_rises' (expected kind)",
         ),
         ({"kind": "nonfinite", "step": 3}, "watch[0].step: unknown key for kind 'nonfinite'"),
+        ({"kind": ["loss_rises"]}, "watch[0].kind: must be one of loss_rises, "),
+        ({"kind": {"a": 1}}, "watch[0].kind: must be one of loss_rises, "),
     ],
 )
 def test_bad_watch_table_names_index_and_key(table, expected) -> None:

@@ -103,10 +103,22 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         return [*self.upstream(p.layer, p.row), self.local(p)]
 
     def upstream(self, layer: int, row: int) -> list[_Piece]:
-        """Factors from the loss down to node (layer, row), built once per node."""
+        """Factors from the loss down to node (layer, row), built once per node.
+
+        A node below a single-node layer extends that node's chain, so a run
+        of single-node layers is built from its top down: each chain finds
+        the one above it already built, however deep the network.
+        """
         key = (layer, row)
         if key not in self._upstream:
-            self._upstream[key] = self._build_upstream(layer, row)
+            run = [key]
+            while run[-1][0] < self.net.depth and self.net.layers[run[-1][0] + 1] == 1:
+                above = (run[-1][0] + 1, 0)
+                if above in self._upstream:
+                    break
+                run.append(above)
+            for node in reversed(run):
+                self._upstream[node] = self._build_upstream(*node)
         return self._upstream[key]
 
     def _build_upstream(self, layer: int, row: int) -> list[_Piece]:

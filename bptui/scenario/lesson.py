@@ -9,19 +9,18 @@ scenario file.  Every mistake names the file, the stop and the key.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from bptui.engine.stepper import Phase, Stepper, phases_for
-from bptui.errors import ScenarioError
 from bptui.scenario.loading import (
     DocumentParser,
     load_builtin,
     load_file,
     read_input_file,
+    read_toml,
     scenario_from_document,
 )
 from bptui.scenario.model import Scenario
@@ -71,13 +70,7 @@ def load_lesson(path: str | Path | None = None) -> Lesson:
 
 
 def parse_lesson(text: str, where: str, base_dir: Path | None) -> Lesson:
-    try:
-        doc = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ScenarioError(f"{where}: invalid TOML: {e}") from None
-    except RecursionError:
-        raise ScenarioError(f"{where}: invalid TOML: nested too deeply") from None
-    return _LessonParser(doc, where, base_dir).lesson()
+    return _LessonParser(read_toml(text, where), where, base_dir).lesson()
 
 
 def parse_phase(text: str, depth: int) -> Phase:

@@ -86,13 +86,19 @@ TRAINING_KEYS = {"learning_rate", "seed", "batch_size", "trainable"}
 DATA_KEYS = {"x", "y", "csv"}
 
 
-def parse_scenario(text: str, where: str, base_dir: Path | None) -> Scenario:
-    """Parse and validate a scenario's TOML text; ``where`` prefixes every error."""
+def read_toml(text: str, where: str) -> dict[str, Any]:
+    """A TOML document, or a ScenarioError naming ``where``, whatever is wrong with it."""
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ScenarioError(f"{where}: invalid TOML: {e}") from None
-    return scenario_from_document(doc, where, base_dir)
+    except RecursionError:  # tomllib recurses into nested arrays and tables
+        raise ScenarioError(f"{where}: invalid TOML: nested too deeply") from None
+
+
+def parse_scenario(text: str, where: str, base_dir: Path | None) -> Scenario:
+    """Parse and validate a scenario's TOML text; ``where`` prefixes every error."""
+    return scenario_from_document(read_toml(text, where), where, base_dir)
 
 
 def scenario_from_document(doc: dict[str, Any], where: str, base_dir: Path | None) -> Scenario:

@@ -83,7 +83,7 @@ def _kind(table: Mapping[str, Any], key: str) -> str:
     kind = table.get("kind")
     if kind is None:
         raise ScenarioError(f"{key}.kind: missing (one of {', '.join(KINDS)})")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise ScenarioError(f"{key}.kind: must be one of {', '.join(KINDS)}, got {kind!r}")
     return kind
 
