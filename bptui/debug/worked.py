@@ -61,14 +61,7 @@ class Num:
 
 @dataclass(frozen=True)
 class Op:
-    """An operator or bracket, written as in the engine's formulas (·, −, ∂, …)."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Word:
-    """Upright words inside a formula (``if``, ``else``)."""
+    """An operator or bracket as the engine writes it (·, −, ∂, …), or a word (if, else)."""
 
     text: str
 
@@ -83,22 +76,26 @@ class Func:
 
 @dataclass(frozen=True)
 class Frac:
+    """numerator over denominator (here always a derivative: ∂Loss over ∂θ)."""
+
     numerator: Expr
     denominator: Expr
 
 
 @dataclass(frozen=True)
 class Sup:
+    """base to a power; a negative number as the base is bracketed."""
+
     base: Expr
     exponent: Expr
 
 
 @dataclass(frozen=True)
 class Sum:
-    """Σ over ``index`` (from 1 to ``upper`` when given)."""
+    """Σ over ``index`` from 1 to ``upper`` (the points)."""
 
     index: str
-    upper: int | None = None
+    upper: int
 
 
 @dataclass(frozen=True)
@@ -126,19 +123,13 @@ class Result:
 
 @dataclass(frozen=True)
 class Blank:
-    """A worksheet's blank number ``number``."""
+    """A worksheet's blank ``number`` to fill in, or (``ref``) its value used later on."""
 
     number: int
+    ref: bool = False
 
 
-@dataclass(frozen=True)
-class BlankRef:
-    """The value of blank ``number``, used inside a later formula."""
-
-    number: int
-
-
-Atom = Name | Num | Op | Word | Func | Frac | Sup | Sum | Subst | Result | Blank | BlankRef
+Atom = Name | Num | Op | Func | Frac | Sup | Sum | Subst | Result | Blank
 Expr = tuple[Atom, ...]
 #: A run of prose (str) or inline math (Expr).
 Part = str | tuple
@@ -290,7 +281,7 @@ class FormulaReader:
                 atoms.append(Num(float(text)))
             elif kind == "word":
                 follows = tokens[k + 1].group() if k + 1 < len(tokens) else ""
-                atoms.append(Func(text) if follows == "(" else Word(text))
+                atoms.append(Func(text) if follows == "(" else Op(text))
             elif kind == "square":
                 atoms.append(Sup((atoms.pop(),), (Num(2.0),)))
             elif kind == "op":
@@ -346,13 +337,6 @@ def split_number(text: str) -> tuple[bool, str, int | None]:
         mantissa, power = body.split("e")
         return negative, mantissa, int(power)
     return negative, body, None
-
-
-def prose_number(value: float, computed: bool = False) -> str:
-    """A number in running text, with a typographic minus."""
-    negative, digits, power = split_number(number_text(value, computed))
-    sign = "−" if negative else ""
-    return f"{sign}{digits}" if power is None else f"{sign}{digits}×10^{power}"
 
 
 # ---------------------------------------------------------------- the losses
@@ -591,7 +575,7 @@ class _Builder:
             source = name_of(self.net.node_names[p.layer - 1][p.col])
             connects: Expr = (source, Op("→"), to)
         else:
-            connects = (Word("bias"), Op("→"), to)
+            connects = (Op("bias"), Op("→"), to)
         return ((name_of(p.name),), connects, (Num(self.rec.params[p.name]),))
 
     def data(self) -> list[Block]:
@@ -895,7 +879,7 @@ class _Numbering:
             return Num(atom.value, True)
         number = self.numbers[atom.key]
         if atom.key in self.written:
-            return BlankRef(number)
+            return Blank(ref=True, number=number)
         self.written.add(atom.key)
         return Blank(number)
 
@@ -930,7 +914,7 @@ def resolve(expr: Expr, numbering: _Numbering, bracket: bool = False) -> Expr:
 
 def _resolve_subst(atom: Subst, numbering: _Numbering, bracket: bool) -> list[Atom]:
     if numbering.blank and atom.key in numbering.numbers:
-        return [BlankRef(numbering.numbers[atom.key])]
+        return [Blank(ref=True, number=numbering.numbers[atom.key])]
     number = Num(atom.value, atom.key is not None)
     if bracket and (atom.value < 0 or math.isnan(atom.value)):
         return [Op("("), number, Op(")")]
@@ -975,7 +959,7 @@ def exercise(doc: Document) -> tuple[Document, Document]:
             "a numbered blank ",
             (Blank(1),),
             " is yours to compute, and ",
-            (BlankRef(1),),
+            (Blank(ref=True, number=1),),
             " inside a later formula means the value of blank 1. The answer key lists every blank.",
         )
     )
@@ -983,7 +967,7 @@ def exercise(doc: Document) -> tuple[Document, Document]:
     sheet = Document(f"Exercise — {doc.title}", blocks)
     rows = tuple(
         (
-            (BlankRef(numbering.numbers[r.key]),),
+            (Blank(ref=True, number=numbering.numbers[r.key]),),
             r.label,
             "" if r.point is None else str(r.point + 1),
             (Num(r.value, True),),
@@ -1069,10 +1053,9 @@ class LatexMath:
         return out if power is None else out + r" \times 10^{" + str(power) + "}"
 
     def _op(self, a: Op) -> str:
+        if a.text.isalpha():
+            return r"\text{ " + _latex_text(a.text) + " }"
         return self.OPS.get(a.text, a.text)
-
-    def _word(self, a: Word) -> str:
-        return r"\text{ " + _latex_text(a.text) + " }"
 
     def _func(self, a: Func) -> str:
         text = r"\operatorname{" + _latex_text(a.name) + "}"
@@ -1085,14 +1068,11 @@ class LatexMath:
         return "{" + self.expr(a.base) + "}^{" + self.expr(a.exponent) + "}"
 
     def _sum(self, a: Sum) -> str:
-        text = r"\sum_{" + a.index + ("=1" if a.upper is not None else "") + "}"
-        return text if a.upper is None else text + "^{" + str(a.upper) + "}"
+        return r"\sum_{" + a.index + "=1}^{" + str(a.upper) + "}"
 
     def _blank(self, a: Blank) -> str:
-        return r"\underset{\langle " + str(a.number) + r" \rangle}{\underline{\hspace{3em}}}"
-
-    def _blankref(self, a: BlankRef) -> str:
-        return r"\langle " + str(a.number) + r" \rangle"
+        number = r"\langle " + str(a.number) + r" \rangle"
+        return number if a.ref else r"\underset{" + number + r"}{\underline{\hspace{3em}}}"
 
 
 class MathML:
@@ -1132,10 +1112,9 @@ class MathML:
         return out + f"<mo>×</mo><msup><mn>10</mn><mrow>{exponent}</mrow></msup>"
 
     def _op(self, a: Op) -> str:
+        if a.text.isalpha():
+            return f"<mtext>&#160;{html_escape(a.text)}&#160;</mtext>"
         return f"<mo>{html_escape(self.OPS.get(a.text, a.text))}</mo>"
-
-    def _word(self, a: Word) -> str:
-        return f"<mtext>&#160;{html_escape(a.text)}&#160;</mtext>"
 
     def _func(self, a: Func) -> str:
         text = f"<mi>{html_escape(a.name)}</mi>"
@@ -1148,18 +1127,12 @@ class MathML:
         return f"<msup>{self.expr(a.base)}{self.expr(a.exponent)}</msup>"
 
     def _sum(self, a: Sum) -> str:
-        if a.upper is None:
-            return f"<munder><mo>∑</mo><mi>{a.index}</mi></munder>"
         low = f"<mrow><mi>{a.index}</mi><mo>=</mo><mn>1</mn></mrow>"
         return f"<munderover><mo>∑</mo>{low}<mn>{a.upper}</mn></munderover>"
 
     def _blank(self, a: Blank) -> str:
-        return (
-            f"<munder><mtext>{self.UNDERLINE}</mtext>{self._blankref(BlankRef(a.number))}</munder>"
-        )
-
-    def _blankref(self, a: BlankRef) -> str:
-        return f"<mrow><mo>⟨</mo><mn>{a.number}</mn><mo>⟩</mo></mrow>"
+        number = f"<mrow><mo>⟨</mo><mn>{a.number}</mn><mo>⟩</mo></mrow>"
+        return number if a.ref else f"<munder><mtext>{self.UNDERLINE}</mtext>{number}</munder>"
 
 
 class _Writer:
@@ -1196,22 +1169,33 @@ class _Writer:
         return first, relation + " " + (" " + self.math.atom(Op("=")) + " ").join(rest)
 
 
-class MarkdownWriter(_Writer):
-    """Markdown with $…$ / $$…$$ math (GitHub, KaTeX, MathJax, pandoc)."""
+class _LatexWriter(_Writer):
+    """Prose with $…$ math, and aligned equations between ``ALIGN`` (opening, closing)."""
 
     math = LatexMath()
-
-    def prose(self, text: str) -> str:
-        return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+    ALIGN: tuple[str, str]
 
     def inline(self, expr: Expr) -> str:
         return "$" + self.math.expr(expr) + "$"
 
-    def _heading(self, b: Heading) -> str:
-        return "#" * b.level + " " + self.parts(b.parts) + "\n\n"
-
     def _para(self, b: Para) -> str:
         return self.parts(b.parts) + "\n\n"
+
+    def _equations(self, b: Equations) -> str:
+        lines = [" &".join(self.line_sides(line)) for line in b.lines]
+        return self.ALIGN[0] + " \\\\\n".join(lines) + self.ALIGN[1]
+
+
+class MarkdownWriter(_LatexWriter):
+    """Markdown with $…$ / $$…$$ math (GitHub, KaTeX, MathJax, pandoc)."""
+
+    ALIGN = ("$$\n\\begin{aligned}\n", "\n\\end{aligned}\n$$\n\n")
+
+    def prose(self, text: str) -> str:
+        return re.sub(r"([\\`*_\[\]<>|#])", r"\\\1", text)
+
+    def _heading(self, b: Heading) -> str:
+        return "#" * b.level + " " + self.parts(b.parts) + "\n\n"
 
     def _table(self, b: Table) -> str:
         rows = [b.header, *b.rows]
@@ -1219,18 +1203,14 @@ class MarkdownWriter(_Writer):
         lines.insert(1, "|" + " --- |" * len(b.header))
         return "\n".join(lines) + "\n\n"
 
-    def _equations(self, b: Equations) -> str:
-        lines = [" &".join(self.line_sides(line)) for line in b.lines]
-        return "$$\n\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}\n$$\n\n"
-
     def _pagebreak(self, b: PageBreak) -> str:
         return '<div style="page-break-after: always"></div>\n\n---\n\n'
 
 
-class TexWriter(_Writer):
+class TexWriter(_LatexWriter):
     """A standalone LaTeX document: article class, amsmath, longtable."""
 
-    math = LatexMath()
+    ALIGN = ("\\begin{align*}\n", "\n\\end{align*}\n\n")
     SECTIONS = {1: "section*", 2: "subsection*", 3: "subsubsection*"}
 
     def head(self, doc: Document) -> str:
@@ -1244,16 +1224,10 @@ class TexWriter(_Writer):
         return "\\end{document}\n"
 
     def prose(self, text: str) -> str:
-        return _latex_text(text).replace("-", "-{}").replace("-{}", "-", 0)
-
-    def inline(self, expr: Expr) -> str:
-        return "$" + self.math.expr(expr) + "$"
+        return _latex_text(text)
 
     def _heading(self, b: Heading) -> str:
         return "\\" + self.SECTIONS[b.level] + "{" + self.parts(b.parts) + "}\n\n"
-
-    def _para(self, b: Para) -> str:
-        return self.parts(b.parts) + "\n\n"
 
     def _table(self, b: Table) -> str:
         def row(cells: Sequence[Part]) -> str:
@@ -1264,10 +1238,6 @@ class TexWriter(_Writer):
         return (
             f"\\begin{{longtable}}{{{spec}}}\n{row(b.header)}\\hline\n{body}\\end{{longtable}}\n\n"
         )
-
-    def _equations(self, b: Equations) -> str:
-        lines = [" &".join(self.line_sides(line)) for line in b.lines]
-        return "\\begin{align*}\n" + " \\\\\n".join(lines) + "\n\\end{align*}\n\n"
 
     def _pagebreak(self, b: PageBreak) -> str:
         return "\\newpage\n\n"
