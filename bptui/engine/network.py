@@ -80,6 +80,8 @@ class Network:
             self.bias_slices.append(slice(offset, offset + out))
             offset += out
         self.size = offset
+        #: Per layer: where its W and b sit in theta, and W's shape.
+        self.layout = tuple(zip(self.weight_slices, self.bias_slices, shapes))
 
         self.params: list[ParamInfo] = []
         w = b = 0
@@ -109,10 +111,7 @@ class Network:
     # ----------------------------------------------------------- parameters
     def views(self, theta: Array) -> list[tuple[Array, Array]]:
         """(W, b) of every layer as views into ``theta`` (writes go through)."""
-        return [
-            (theta[ws].reshape(shape), theta[bs])
-            for ws, bs, shape in zip(self.weight_slices, self.bias_slices, self.shapes)
-        ]
+        return [(theta[ws].reshape(shape), theta[bs]) for ws, bs, shape in self.layout]
 
     def random_init(self, seed: int) -> Array:
         """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0."""

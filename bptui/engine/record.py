@@ -112,6 +112,8 @@ def build_record(
     products still sum to the batch gradient.
     """
     n = x.shape[0]
+    # The usual full batch needs no copies (y[batch] would repeat the rows).
+    full = batch is None or (len(batch) == n and np.array_equal(batch, np.arange(n)))
     batch = np.arange(n) if batch is None else np.asarray(batch)
     with np.errstate(all="ignore"):
         zs, acts = network.forward(theta, x)
@@ -120,8 +122,6 @@ def build_record(
         loss = loss_fn.value(z_out, yhat, y)
         point_loss = loss_fn.elementwise(z_out, yhat, y).sum(axis=1)
 
-        # The usual full batch needs no copies (y[batch] would repeat the rows).
-        full = len(batch) == n and np.array_equal(batch, np.arange(n))
         yb, zb, pb = (y, z_out, yhat) if full else (y[batch], z_out[batch], yhat[batch])
         batch_loss = loss if full else loss_fn.value(zb, pb, yb)
 

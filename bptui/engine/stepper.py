@@ -261,9 +261,8 @@ class Stepper:
     def record(self) -> StepRecord:
         """The full record of the current step (cached until the state moves)."""
         if self._record is None:
-            self._record = build_record(
-                self.network, self.theta, self.x, self.y, self.batch_for(self.step), self.step
-            )
+            batch = self.batch_for(self.step) if len(self.batches) > 1 else None  # None: all
+            self._record = build_record(self.network, self.theta, self.x, self.y, batch, self.step)
         return self._record
 
     @_quiet
