@@ -37,7 +37,8 @@ import numpy as np  # noqa: E402
 
 from bptui.engine.network import Architecture  # noqa: E402
 from bptui.engine.stepper import Stepper  # noqa: E402
-from bptui.scenario.loading import Scenario, load_builtin  # noqa: E402
+from bptui.scenario.loading import load_builtin  # noqa: E402
+from bptui.scenario.model import Scenario  # noqa: E402
 
 try:  # optional: a hard guarantee on top of the environment variables
     from threadpoolctl import threadpool_limits
@@ -353,13 +354,12 @@ def gemm_floor(scenario: Scenario, rounds: int) -> float:
 
 
 # ------------------------------------------------------------------ report
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per contender")
-    parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke run)")
-    args = parser.parse_args(argv)
-    rounds = 3 if args.quick else args.rounds
+#: One timed case: its scenario and its contenders by name.
+Timed = tuple[Scenario, dict[str, Contender]]
 
+
+def print_setup(rounds: int) -> object:
+    """Pin BLAS and say what is timed against what; keep the returned limits alive."""
     if torch is not None:
         torch.set_num_threads(1)
         print(f"PyTorch {torch.__version__}, eager, float64, 1 thread")
@@ -369,13 +369,10 @@ def main(argv: list[str] | None = None) -> int:
     blas = "threadpoolctl" if limits is not None else "OPENBLAS/OMP/MKL_NUM_THREADS=1"
     print(f"numpy {np.__version__}, BLAS pinned to 1 thread via {blas}")
     print(f"{rounds} interleaved rounds per case; µs per step, best round (median round)")
+    return limits
 
-    scenarios = cases()
-    if torch is not None:
-        for scenario in scenarios:
-            assert_agreement(scenario)
-        print(f"agreement: loss, gradient and 5 updates match PyTorch to {AGREEMENT:g} (all cases)")
 
+def time_cases(scenarios: list[Scenario], rounds: int) -> list[Timed]:
     rows = []
     for scenario in scenarios:
         contenders = [Contender("bptui", bptui_plain(scenario))]
@@ -387,7 +384,11 @@ def main(argv: list[str] | None = None) -> int:
             contenders.append(Contender("numpy floor", article_floor(scenario)))
         run_rounds(contenders, rounds)
         rows.append((scenario, {c.name: c for c in contenders}))
+    return rows
 
+
+def print_speed_table(rows: list[Timed]) -> int:
+    """bptui against torch per case; returns how many speed bars were missed."""
     print()
     header = f"{'case':<16} {'bptui µs':>16} {'torch µs':>16} {'torch/bptui':>16} {'bar':>6}  met"
     print(header)
@@ -408,6 +409,12 @@ def main(argv: list[str] | None = None) -> int:
         else:
             line += f" {'—':>16} {'—':>16} {'—':>6}  —"
         print(line)
+    return failures
+
+
+def print_record_cost(rows: list[Timed]) -> int:
+    """The step with its full record against the plain step; returns bars missed."""
+    failures = 0
     for scenario, timed in rows:
         if "bptui+record" in timed:
             recorded, plain = timed["bptui+record"], timed["bptui"]
@@ -421,6 +428,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"\n{scenario.name}: step + full record with all {plain_count(scenario)} chains "
                 f"{_us(every)} µs = {every.best / plain.best:.2f}× the plain step (the JSON trace)"
             )
+    return failures
+
+
+def print_floors(rows: list[Timed], rounds: int) -> None:
+    """The least any numpy engine could spend, where torch is there to compare."""
     for scenario, timed in rows:
         if "numpy floor" in timed and "torch" in timed:
             floor = timed["numpy floor"]
@@ -439,6 +451,25 @@ def main(argv: list[str] | None = None) -> int:
                 f"{timed['torch'].best / floor:.2f}× here (bptui step = "
                 f"{timed['bptui'].best / floor:.2f}× the GEMMs)"
             )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per contender")
+    parser.add_argument("--quick", action="store_true", help="3 rounds (a smoke run)")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+
+    limits = print_setup(rounds)  # noqa: F841 - the BLAS pin lasts as long as this object
+    scenarios = cases()
+    if torch is not None:
+        for scenario in scenarios:
+            assert_agreement(scenario)
+        print(f"agreement: loss, gradient and 5 updates match PyTorch to {AGREEMENT:g} (all cases)")
+
+    rows = time_cases(scenarios, rounds)
+    failures = print_speed_table(rows) + print_record_cost(rows)
+    print_floors(rows, rounds)
     if failures:
         print(f"\n{failures} bar(s) not met")
     return 0
