@@ -1,7 +1,7 @@
 """Running: whole steps at a chosen speed, drawn at most ~30 times a second.
 
 A :class:`Run` knows how many steps one frame owes and takes them; the app
-drives it from one exclusive worker (``BptuiApp.run_worker_loop``) that
+drives it from one exclusive worker (``BptuiApp._run_frames``) that
 draws after every frame and is cancelled to pause.  Flat out, a frame steps
 in chunks for :data:`FLAT_OUT_BUDGET` seconds and lets the event loop in
 between chunks, so a keypress (pause) is answered within a frame.
