@@ -244,6 +244,12 @@ def test_constant_is_not_mistaken_for_a_zero_chain_term(write_file) -> None:
         ("return []", "d_b3 returned 0 values, not one number"),
         ("return ctx.nodes['purple']", "d_b3 (f.py:2) raised KeyError: 'purple'"),
         ("import numpy\n    return numpy.log(-1.0)", "d_b3 returned nan, not a finite number"),
+        ("return 10**400", "d_b3 returned an integer too large for a float"),
+        ("return complex(-1.7658128185429645, 0)", "d_b3 returned complex (-1.76"),
+        (
+            "import numpy\n    return numpy.array([-1.7658128185429645 + 0j])",
+            "d_b3 returned complex values, not a real number",
+        ),
     ],
 )
 def test_function_problems_are_one_clear_error(

@@ -81,8 +81,11 @@ def _as_number(value: Any, what: str) -> float:
     """The user's return value as a float, or _NotANumber with a one-line reason."""
     if isinstance(value, (list, tuple, np.ndarray)):
         try:
-            array = np.asarray(value, dtype=np.float64)
-        except (TypeError, ValueError):
+            array = np.asarray(value)
+            if np.iscomplexobj(array):  # float64 would drop the imaginary part silently
+                raise _NotANumber(f"{what} returned complex values, not a real number")
+            array = array.astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
             raise _NotANumber(f"{what} returned {type(value).__name__}, not a number") from None
         if array.size != 1:
             raise _NotANumber(
@@ -92,7 +95,10 @@ def _as_number(value: Any, what: str) -> float:
         value = float(array.reshape(()))
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise _NotANumber(f"{what} returned {type(value).__name__} {value!r:.40}, not a number")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise _NotANumber(f"{what} returned an integer too large for a float") from None
     if not math.isfinite(number):
         raise _NotANumber(f"{what} returned {number}, not a finite number")
     return number
