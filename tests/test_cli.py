@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from bptui import cli
-from bptui.errors import UsageError
 from bptui.engine.network import Network
+from bptui.errors import UsageError
 from bptui.scenario.loading import builtin_names, load_builtin
 
 BUILTINS = ["article", "deep", "diverge", "softmax3", "xor"]
