@@ -70,8 +70,22 @@ def test_page_lists_every_erratum_with_its_numbers(numbers) -> None:
         "article -6.1335776 · correct -1.7658128",
         "b3 after one step: article -0.0572 · correct 0.0176581",
         "loss: article 2.8582 → 2.8841 RISES · correct 3.0667888 → 3.0365433 falls",
-        "printed “step size”: article -5.7164 · correct +0.0176581",
+        "printed “step size”: article -5.7164 · correct -0.0176581",
         "α = 0.001 (prose)",
         "α = 0.01 (code)",
     ]:
         assert expected in text, expected
+
+
+def test_step_size_is_alpha_times_the_derivative_with_its_sign(numbers) -> None:
+    """Erratum 5 defines the step size as α·∂Loss/∂b3: its number must carry that sign."""
+    alpha_times_derivative = numbers.learning_rate * numbers.correct_derivative
+    assert alpha_times_derivative == pytest.approx(-0.0176581, abs=5e-8)
+    assert numbers.correct_step_size == alpha_times_derivative
+    assert numbers.correct_step == -alpha_times_derivative
+    fifth = errata(numbers)[4]
+    assert f"step size = α·∂Loss/∂b3 = {alpha_times_derivative:+.7f}" in fifth.correct
+    assert f"the step taken is −(step size) = {-alpha_times_derivative:+.7f}" in fifth.correct
+    (row,) = fifth.numbers
+    assert row[0] == "printed “step size”"
+    assert float(row[2]) == pytest.approx(alpha_times_derivative, abs=5e-8)

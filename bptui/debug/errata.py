@@ -49,7 +49,8 @@ class ArticleNumbers:
     correct_loss_after: float
     # erratum 5: the derivative printed as "step size"
     article_step_size: float
-    correct_step: float
+    correct_step_size: float  # α·∂Loss/∂b3, what "step size" means
+    correct_step: float  # −α·∂Loss/∂b3, the step taken
     # erratum 6: learning rate 0.01 (code) vs 0.001 (prose)
     prose_b3: float
     prose_loss_after: float
@@ -112,6 +113,7 @@ def article_numbers() -> ArticleNumbers:
         correct_b3=correct_b3,
         correct_loss_after=correct_after,
         article_step_size=article_derivative,
+        correct_step_size=alpha * correct,
         correct_step=-alpha * correct,
         prose_b3=prose_b3,
         prose_loss_after=prose_after,
@@ -203,8 +205,9 @@ def errata(numbers: ArticleNumbers | None = None) -> list[Erratum]:
             5,
             "The derivative printed as “step size”",
             'print(f"step size: {derivative_value}") prints the derivative',
-            f"step size = α·∂Loss/∂b3; the step taken is −α·∂ = {n.correct_step:+.7f}",
-            (("printed “step size”", f"{n.article_step_size:.4f}", f"{n.correct_step:+.7f}"),),
+            f"step size = α·∂Loss/∂b3 = {n.correct_step_size:+.7f}; the step taken is "
+            f"−(step size) = {n.correct_step:+.7f}",
+            (("printed “step size”", f"{n.article_step_size:.4f}", f"{n.correct_step_size:+.7f}"),),
         ),
         Erratum(
             6,
