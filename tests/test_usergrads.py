@@ -105,6 +105,22 @@ def test_ctx_keeps_columns_for_several_inputs() -> None:
     assert ctx.nodes["x1"].shape == (9,)
 
 
+def test_ctx_nodes_accept_yhat_for_the_output_names() -> None:
+    """ŷ1 is awkward to type: yhat1 finds the same array, and is not listed twice."""
+    record = Stepper(load_builtin("softmax3").training()).record()
+    ctx = context_of(record)
+    for k in (1, 2, 3):
+        assert ctx.nodes[f"yhat{k}"] is ctx.nodes[f"ŷ{k}"]
+        assert f"yhat{k}" in ctx.nodes
+        np.testing.assert_array_equal(ctx[f"yhat{k}"], ctx.yhat[:, k - 1])
+    assert [name for name in ctx.nodes if name.startswith("y")] == []
+    assert len(ctx.nodes) == len(list(ctx.nodes)) == 2 + 4 + 3  # inputs, hidden, outputs
+    with pytest.raises(KeyError):
+        ctx.nodes["yhat4"]
+    with pytest.raises(TypeError):
+        ctx.nodes["yhat1"] = np.zeros(9)  # type: ignore[index]
+
+
 # ------------------------------------------------------------- diagnosis
 MISTAKES = """
 import math

@@ -9,7 +9,7 @@ bptui's own arrays.
 from __future__ import annotations
 
 import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +48,34 @@ class GradContext:
         return self.nodes[name]
 
 
+#: The ASCII spelling a node name may use for ŷ (``yhat1`` for ``ŷ1``).
+YHAT_ALIAS = "yhat"
+
+
+class NodeValues(Mapping[str, Array]):
+    """Each node's activations by name; ``yhat1`` finds ``ŷ1`` (ŷ is awkward to type).
+
+    The aliases are accepted, not listed: iterating gives the real names once each.
+    """
+
+    def __init__(self, values: Mapping[str, Array]) -> None:
+        self._values = types.MappingProxyType(dict(values))
+
+    def __getitem__(self, name: str) -> Array:
+        if name not in self._values and isinstance(name, str) and name.startswith(YHAT_ALIAS):
+            return self._values["ŷ" + name.removeprefix(YHAT_ALIAS)]
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"NodeValues({list(self._values)})"
+
+
 def _frozen(values: Array) -> Array:
     out = np.array(values, dtype=np.float64, copy=True)
     if out.ndim == 2 and out.shape[1] == 1:
@@ -78,7 +106,7 @@ def context_from(values: Mapping[str, Any]) -> GradContext:
     return GradContext(
         x=_frozen(values["x"]),
         y=_frozen(values["y"]),
-        nodes=types.MappingProxyType({k: _frozen(v) for k, v in values["nodes"].items()}),
+        nodes=NodeValues({k: _frozen(v) for k, v in values["nodes"].items()}),
         z=types.MappingProxyType({k: _frozen(v) for k, v in values["z"].items()}),
         params=types.MappingProxyType(dict(values["params"])),
         learning_rate=values["learning_rate"],
