@@ -123,3 +123,40 @@ def test_all_finite_sees_every_kind_of_non_finite() -> None:
         assert not all_finite(1.0, broken)
     huge = np.full(4, 1e200)  # grad·grad overflows, yet every entry is finite
     assert all_finite(1.0, huge)
+
+
+def eager_param_table(net: Network) -> list[tuple[str, int, int, str, int, int | None]]:
+    """The parameter table as the network used to build it eagerly, in SPEC order."""
+    rows: list[tuple[str, int, int, str, int, int | None]] = []
+    for l, (out, inp) in enumerate(net.shapes, start=1):
+        for i in range(out):
+            for j in range(inp):
+                rows.append((f"w{len(rows) + 1}", len(rows), l, "W", i, j))
+    for l, (out, _) in enumerate(net.shapes, start=1):
+        for i in range(out):
+            rows.append((f"b{len(rows) - net.weight_count + 1}", len(rows), l, "b", i, None))
+    return rows
+
+
+@pytest.mark.parametrize("layers", [(1, 2, 1), (2, 8, 8, 1), (5, 1, 4, 2), (30, 7, 3)])
+def test_lazy_param_table_is_the_eager_one(layers: tuple[int, ...]) -> None:
+    net = Network(Architecture(layers))
+    eager = eager_param_table(net)
+    lazy = [(p.name, p.index, p.layer, p.kind, p.row, p.col) for p in net.params]
+    assert lazy == eager
+    assert [net.params[k].name for k in range(-len(eager), 0)] == [r[0] for r in eager]
+    assert net.param_names == [r[0] for r in eager]
+    assert net.param_index == {r[0]: r[1] for r in eager}
+    with pytest.raises(IndexError):
+        net.params[len(eager)]
+
+
+@pytest.mark.parametrize("seed", [0, 42, 2**31])
+def test_random_init_draws_the_scalar_sequence(seed: int) -> None:
+    """One vector draw is the article's one-scalar-at-a-time init, bit for bit."""
+    net = Network(Architecture((3, 5, 2)))
+    rng = np.random.RandomState(seed)
+    scalars = [rng.normal(0, 1) for _ in range(net.weight_count)]
+    theta = net.random_init(seed)
+    assert theta[: net.weight_count].tolist() == scalars
+    assert not theta[net.weight_count :].any()

@@ -12,7 +12,9 @@ reference: every record comes from them, and the stepper's faster plain step
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import overload
 
 import numpy as np
 
@@ -42,6 +44,49 @@ class ParamInfo:
     kind: str  # "W" or "b"
     row: int
     col: int | None
+
+
+class ParamTable(Sequence[ParamInfo]):
+    """Every parameter's :class:`ParamInfo`, made when asked for.
+
+    A 784-64-10 net has 50,890 parameters; building all their ParamInfo
+    objects up front cost more than a training step, for callers that look
+    at a handful.  Indexing and iterating work as on the list it replaces.
+    """
+
+    def __init__(self, shapes: list[tuple[int, int]], weight_count: int) -> None:
+        self._shapes = shapes
+        self._weight_count = weight_count
+        sizes = [out * inp for out, inp in shapes] + [out for out, _ in shapes]
+        self._starts = np.cumsum([0, *sizes])
+        self._size = int(self._starts[-1])
+
+    def __len__(self) -> int:
+        return self._size
+
+    @overload
+    def __getitem__(self, index: int) -> ParamInfo: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ParamInfo]: ...
+    def __getitem__(self, index: int | slice) -> ParamInfo | list[ParamInfo]:
+        if isinstance(index, slice):
+            return [self._info(k) for k in range(*index.indices(self._size))]
+        k = index + self._size if index < 0 else index
+        if not 0 <= k < self._size:
+            raise IndexError("parameter index out of range")
+        return self._info(k)
+
+    def __iter__(self) -> Iterator[ParamInfo]:
+        return (self._info(k) for k in range(self._size))
+
+    def _info(self, k: int) -> ParamInfo:
+        block = int(np.searchsorted(self._starts, k, side="right")) - 1
+        offset = k - int(self._starts[block])
+        depth = len(self._shapes)
+        if block < depth:  # a weight: row-major within its layer
+            inp = self._shapes[block][1]
+            return ParamInfo(f"w{k + 1}", k, block + 1, "W", offset // inp, offset % inp)
+        return ParamInfo(f"b{k - self._weight_count + 1}", k, block - depth + 1, "b", offset, None)
 
 
 def default_node_names(layers: tuple[int, ...]) -> list[list[str]]:
@@ -83,19 +128,10 @@ class Network:
         #: Per layer: where its W and b sit in theta, and W's shape.
         self.layout = tuple(zip(self.weight_slices, self.bias_slices, shapes))
 
-        self.params: list[ParamInfo] = []
-        w = b = 0
-        for l, (out, inp) in enumerate(shapes, start=1):
-            for i in range(out):
-                for j in range(inp):
-                    w += 1
-                    self.params.append(ParamInfo(f"w{w}", len(self.params), l, "W", i, j))
-        for l, (out, _) in enumerate(shapes, start=1):
-            for i in range(out):
-                b += 1
-                self.params.append(ParamInfo(f"b{b}", len(self.params), l, "b", i, None))
-        self.param_names = [p.name for p in self.params]
-        self.param_index = {p.name: p.index for p in self.params}
+        self.params = ParamTable(shapes, self.weight_count)
+        self.param_names = [f"w{k}" for k in range(1, self.weight_count + 1)]
+        self.param_names += [f"b{k}" for k in range(1, self.size - self.weight_count + 1)]
+        self.param_index = {name: k for k, name in enumerate(self.param_names)}
 
         if arch.node_names is not None:
             flat = list(arch.node_names)
@@ -114,11 +150,15 @@ class Network:
         return [(theta[ws].reshape(shape), theta[bs]) for ws, bs, shape in self.layout]
 
     def random_init(self, seed: int) -> Array:
-        """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0."""
-        rng = np.random.RandomState(seed)
+        """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0.
+
+        One draw of ``weight_count`` normals gives the very sequence of that
+        many one-scalar draws (RandomState's normal is a scalar loop inside).
+        """
         theta = np.zeros(self.size)
-        for k in range(self.weight_count):
-            theta[k] = rng.normal(0, 1)
+        theta[: self.weight_count] = np.random.RandomState(seed).normal(
+            0, 1, size=self.weight_count
+        )
         return theta
 
     def pack(self, layers: list[tuple[Array, Array]]) -> Array:

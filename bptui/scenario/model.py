@@ -34,19 +34,24 @@ class Scenario:
         return Network(self.arch)
 
     def training(self) -> Training:
-        """The plain training description the engine's :class:`Stepper` takes."""
+        """The plain training description the engine's :class:`Stepper` takes.
+
+        One Network serves both the training and its initial parameters.
+        """
+        net = self.network()
         return Training(
-            network=self.network(),
+            network=net,
             x=self.x,
             y=self.y,
-            initial=self.initial_theta(),
+            initial=self.initial_theta(net),
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
             trainable=self.trainable,
         )
 
-    def initial_theta(self) -> Array:
-        net = self.network()
+    def initial_theta(self, net: Network | None = None) -> Array:
+        """Step 0's parameters: the file's layers, or the seeded init (on ``net`` if given)."""
+        net = self.network() if net is None else net
         if self.init_layers is not None:
             return net.pack(self.init_layers)
         return net.random_init(self.seed)
