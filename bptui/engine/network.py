@@ -12,6 +12,7 @@ reference: every record comes from them, and the stepper's faster plain step
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import overload
@@ -58,8 +59,9 @@ class ParamTable(Sequence[ParamInfo]):
         self._shapes = shapes
         self._weight_count = weight_count
         sizes = [out * inp for out, inp in shapes] + [out for out, _ in shapes]
-        self._starts = np.cumsum([0, *sizes])
-        self._size = int(self._starts[-1])
+        self._starts = [sum(sizes[:i]) for i in range(len(sizes) + 1)]
+        self._size = self._starts[-1]
+        self._made: dict[int, ParamInfo] = {}  # callers such as the chain pane ask again and again
 
     def __len__(self) -> int:
         return self._size
@@ -80,8 +82,14 @@ class ParamTable(Sequence[ParamInfo]):
         return (self._info(k) for k in range(self._size))
 
     def _info(self, k: int) -> ParamInfo:
-        block = int(np.searchsorted(self._starts, k, side="right")) - 1
-        offset = k - int(self._starts[block])
+        info = self._made.get(k)
+        if info is None:
+            info = self._made[k] = self._make(k)
+        return info
+
+    def _make(self, k: int) -> ParamInfo:
+        block = bisect.bisect_right(self._starts, k) - 1
+        offset = k - self._starts[block]
         depth = len(self._shapes)
         if block < depth:  # a weight: row-major within its layer
             inp = self._shapes[block][1]
