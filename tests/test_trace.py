@@ -27,7 +27,7 @@ from bptui.engine.record import build_record
 from bptui.engine.stepper import DivergedError, Stepper
 from bptui.scenario.loading import load_builtin, load_file
 
-RECORD_KEYS = {"step", "loss", "params", "grads", "nodes", "layers", "factors"}
+RECORD_KEYS = {"step", "loss", "batch", "params", "grads", "nodes", "layers", "factors"}
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
 X = [0.1, 0.53, 0.82]
 Y = [1.2, 3.2, 1.1]
@@ -58,7 +58,16 @@ def test_trace_json_schema_article(run_cli) -> None:
     steps = doc["steps"]
     assert len(steps) == 4  # N + 1 records
     for k, rec in enumerate(steps):
-        assert RECORD_KEYS <= set(rec)
+        assert list(rec) == [
+            "step",
+            "loss",
+            "batch",
+            "params",
+            "grads",
+            "nodes",
+            "layers",
+            "factors",
+        ]
         assert rec["step"] == k
         assert list(rec["params"]) == list(rec["grads"]) == ARTICLE_PARAMS
         assert list(rec["nodes"]) == ["x", "blue", "orange", "green"]
@@ -200,6 +209,31 @@ def test_trace_csv_columns_and_values_match_json(run_cli) -> None:
             *(rec["grads"][p] for p in ARTICLE_PARAMS),
         ]
         assert values == expected  # full precision, no rounding
+
+
+@pytest.mark.parametrize(("name", "batch_size"), [("xor", 0), ("softmax3", 0)])
+def test_csv_from_the_plain_step_is_the_records(name: str, batch_size: int) -> None:
+    """The CSV is written from the plain step; every row is its record's numbers, bit for bit."""
+    from bptui.scenario.export import iter_records, trace_csv
+
+    scenario = replace(load_builtin(name), batch_size=batch_size)
+    rows = list(csv.reader(io.StringIO("".join(trace_csv(scenario, 9)))))[1:]
+    records = list(iter_records(scenario, 9))
+    assert len(rows) == len(records) == 10
+    for row, rec in zip(rows, records):
+        expected = [rec.step, rec.loss, *rec.theta.tolist(), *rec.grad.tolist()]
+        assert [int(row[0]), *map(float, row[1:])] == expected
+
+
+def test_json_records_name_their_batch(run_cli, tmp_path) -> None:
+    """Mini-batches are taken in order: record k descends batch k mod (number of batches)."""
+    doc = trace(run_cli, "--steps", "3")
+    assert [rec["batch"] for rec in doc["steps"]] == [[0, 1, 2]] * 4
+    text = resources.files("bptui.scenario.builtins").joinpath("xor.toml").read_text()
+    config = tmp_path / "xor2.toml"
+    config.write_text(text.replace("[training]", "[training]\nbatch_size = 3"))
+    doc = trace(run_cli, "--config", str(config), "--steps", "3")
+    assert [rec["batch"] for rec in doc["steps"]] == [[0, 1, 2], [3], [0, 1, 2], [3]]
 
 
 # --------------------------------------------------------------- divergence

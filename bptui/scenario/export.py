@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import math
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
+import orjson
 
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
@@ -18,37 +17,44 @@ from bptui.scenario.model import Scenario
 Array = np.ndarray
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe numbers: non-finite values (only in a diverged record) become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+#: orjson writes numpy arrays itself (as their float64 repr, the shortest
+#: string that reads back to the same bits) and non-finite numbers as null.
+_JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
 
-def _array(values: Array) -> Any:
-    return _clean(values.tolist())
+def _contiguous(value: Any) -> Array:
+    """A strided array (a node's column) as the contiguous copy orjson can write."""
+    if isinstance(value, np.ndarray):
+        return np.ascontiguousarray(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _dump(value: Any) -> str:
+    """Strict JSON, UTF-8 as it is (∂ and − unescaped), non-finite numbers as null."""
+    return orjson.dumps(value, default=_contiguous, option=_JSON_OPTIONS).decode("utf-8")
+
+
+def _named(names: list[str], values: Array) -> dict[str, float]:
+    return dict(zip(names, values.tolist()))
 
 
 def record_to_dict(record: StepRecord) -> dict[str, Any]:
-    """One trace record, exactly as SPEC §4 lays it out."""
+    """One trace record, as docs/trace.md lays it out (arrays stay numpy: orjson writes them)."""
+    names = record.network.param_names
     return {
         "step": record.step,
-        "loss": _clean(record.loss),
-        "params": {k: _clean(v) for k, v in record.params.items()},
-        "grads": {k: _clean(v) for k, v in record.grads.items()},
-        "nodes": {name: _array(values) for name, values in record.nodes.items()},
-        "layers": [
-            {"W": _array(L.W), "b": _array(L.b), "dW": _array(L.dW), "db": _array(L.db)}
-            for L in record.layers
-        ],
+        "loss": record.loss,
+        "batch": record.batch.tolist(),
+        "params": _named(names, record.theta),
+        "grads": _named(names, record.grad),
+        "nodes": record.nodes,
+        "layers": [{"W": L.W, "b": L.b, "dW": L.dW, "db": L.db} for L in record.layers],
         "factors": {
             name: [
                 {
                     "symbol": f.symbol,
                     "formula": f.formula,
-                    "values": _array(f.values),
+                    "values": f.values,
                     "reused": f.reused,
                     "first_use": f.first_use,
                 }
@@ -80,10 +86,6 @@ def divergence_step(scenario: Scenario, steps: int) -> int | None:
     return stepper.diverged
 
 
-def _dump(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, allow_nan=False)
-
-
 def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
     """The trace document in chunks, one record per line (greppable, streamable).
 
@@ -101,15 +103,22 @@ def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
 
 
 def trace_csv(scenario: Scenario, steps: int) -> Iterator[str]:
-    """One CSV row per record: step, loss, parameters, then their gradients."""
+    """One CSV row per record: step, loss, parameters, then their gradients.
+
+    The row holds only what the plain step computes (its loss, theta and
+    gradient are the record's, bit for bit), so no record is built.
+    """
     names = scenario.network().param_names
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["step", "loss", *names, *(f"d{n}" for n in names)])
-    for r in iter_records(scenario, steps):
-        writer.writerow(
-            [r.step, repr(r.loss), *map(repr, r.theta.tolist()), *map(repr, r.grad.tolist())]
-        )
+    stepper = Stepper(scenario.training())
+    while True:
+        row = [stepper.step, repr(stepper.loss)]
+        writer.writerow(row + list(map(repr, stepper.theta.tolist() + stepper.grad.tolist())))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+        if stepper.step >= steps or stepper.diverged is not None:
+            return
+        stepper.step_once()
