@@ -41,9 +41,28 @@ class Factor:
 
 
 def _times(*terms: str) -> str:
-    """Join formula terms with ·, dropping factors of 1."""
+    """Join formula terms with ·, dropping factors of 1 and bracketing sums.
+
+    ``1 − h1.1²`` times ``x1`` is ``(1 − h1.1²)·x1``: without the brackets the
+    text would mean 1 − h1.1²·x1, another number.
+    """
     kept = [t for t in terms if t != "1"]
-    return "·".join(kept) if kept else "1"
+    if len(kept) <= 1:
+        return kept[0] if kept else "1"
+    return "·".join(_bracketed(t) for t in kept)
+
+
+def _bracketed(term: str) -> str:
+    """``term`` in brackets when a + or − outside any bracket would bind looser than ·."""
+    depth = 0
+    for i, ch in enumerate(term):
+        if ch in "([":
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+        elif depth == 0 and ch in "+−-" and i > 0:
+            return f"({term})"
+    return term
 
 
 #: A factor before its reuse mark: (symbol, formula, values, computed_in, first_use).
@@ -129,10 +148,15 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         if layer == L:
             if self.net.fused:
                 formula = fn.dloss_dz_formula(
-                    self.net.loss_fn, self.net.output_fn, node, self.count, self.points
+                    self.net.loss_fn,
+                    self.net.output_fn,
+                    node,
+                    self._target(row),
+                    self.count,
+                    self.points,
                 )
                 return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L, owner)]
-            formula = self.net.loss_fn.dyhat_text(node, self.count)
+            formula = self.net.loss_fn.dyhat_text(node, self._target(row), self.count)
             return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L, owner)]
         nxt = rec.layers[layer]
         if self.net.layers[layer + 1] == 1:
@@ -142,6 +166,10 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
         values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
         return [(f"∂Loss/∂{node}", formula, values, layer + 1, owner)]
+
+    def _target(self, row: int) -> str:
+        """The name of output ``row``'s target: ``y``, or ``y2`` among several outputs."""
+        return "y" if self.net.layers[-1] == 1 else f"y{row + 1}"
 
     def edge(self, layer: int, row: int) -> _Piece:
         """∂next/∂node for the single node of layer+1."""

@@ -153,8 +153,8 @@ class OutputActivation:
     ``backprop(g, ŷ)`` turns ∂Loss/∂ŷ into ∂Loss/∂z.  Identity and sigmoid
     act elementwise, with ``slope(ŷ)`` = ∂ŷ/∂z and its ``slope_text``; softmax
     couples its outputs, so its chain starts at the logits and
-    ``coupled_text(node, inner)`` writes ∂Loss/∂z_node around the loss's
-    ∂Loss/∂ŷ formula ``inner``.
+    ``coupled_text(node, inner)`` writes ∂Loss/∂z_node around ``inner``, the
+    loss's ∂Loss/∂ŷⱼ written for the j-th output ŷⱼ and its target yⱼ.
     """
 
     name: str
@@ -195,7 +195,7 @@ OUTPUT_ACTIVATIONS: dict[str, OutputActivation] = {
         _softmax_backprop,
         _no_elementwise("slope"),
         _no_elementwise("slope formula"),
-        coupled_text=lambda n, inner: f"{n}·(∂Loss/∂{n} − Σⱼ ŷⱼ·∂Loss/∂ŷⱼ),  ∂Loss/∂{n} = {inner}",
+        coupled_text=lambda n, inner: f"{n}·(∂Loss/∂{n} − Σⱼ ŷⱼ·∂Loss/∂ŷⱼ),  ∂Loss/∂ŷⱼ = {inner}",
         min_outputs=2,
     ),
 }
@@ -215,7 +215,8 @@ class Loss:
     ∂Loss/∂ŷ (``dloss_dyhat(ŷ, y, count)``, ``count`` the averaged elements)
     or, fused with the output it ``requires``, gives ∂Loss/∂z directly
     (``dloss_dz(ŷ, y, count, points)``: sigmoid + bce is p − y).  The
-    ``*_text`` functions write those derivatives for a node name.
+    ``*_text`` functions write those derivatives for a node name and the name
+    of its target (``y``, or ``y2`` for the second of several outputs).
     ``bad_target(y)`` is the first row of targets the loss cannot take (or
     None); ``target_rule`` says what they must be.
     """
@@ -224,9 +225,9 @@ class Loss:
     value: Callable[[Array, Array, Array], float]
     elementwise: Callable[[Array, Array, Array], Array]
     dloss_dyhat: Callable[[Array, Array, int], Array] | None = None
-    dyhat_text: Callable[[str, int], str] | None = None
+    dyhat_text: Callable[[str, str, int], str] | None = None
     dloss_dz: Callable[[Array, Array, int, int], Array] | None = None
-    dz_text: Callable[[str, int, int], str] | None = None
+    dz_text: Callable[[str, str, int, int], str] | None = None
     requires_output: str | None = None
     bad_target: Callable[[Array], int | None] = lambda y: None
     target_rule: str = ""
@@ -284,21 +285,21 @@ LOSSES: dict[str, Loss] = {
         _ssr,
         lambda z, yhat, y: (y - yhat) ** 2,
         dloss_dyhat=_squared_error_slope,
-        dyhat_text=lambda n, count: f"−2(y − {n})",
+        dyhat_text=lambda n, y, count: f"−2({y} − {n})",
     ),
     "mse": Loss(
         "mse",
         _mse,
         lambda z, yhat, y: (y - yhat) ** 2 / y.size,
         dloss_dyhat=_mean_squared_error_slope,
-        dyhat_text=lambda n, count: f"−2(y − {n}) / {count}",
+        dyhat_text=lambda n, y, count: f"−2({y} − {n}) / {count}",
     ),
     "bce": Loss(
         "bce",
         _bce,
         lambda z, yhat, y: (np.logaddexp(0.0, z) - y * z) / y.size,
         dloss_dz=lambda yhat, y, count, points: (yhat - y) / count,
-        dz_text=lambda n, count, points: f"({n} − y) / {count}",
+        dz_text=lambda n, y, count, points: f"({n} − {y}) / {count}",
         requires_output="sigmoid",
         bad_target=_first_bad_probability,
         target_rule="lie in [0, 1]",
@@ -309,7 +310,8 @@ LOSSES: dict[str, Loss] = {
         lambda z, yhat, y: -(y * log_softmax(z)) / y.shape[0],
         # General form for probability rows; p − y for one-hot targets.
         dloss_dz=lambda yhat, y, count, points: (yhat * y.sum(axis=1, keepdims=True) - y) / points,
-        dz_text=lambda n, count, points: f"({n} − y) / {points}",
+        # Targets are rows summing to 1 (bad_target), so ŷ·Σy − y is ŷ − y.
+        dz_text=lambda n, y, count, points: f"({n} − {y}) / {points}",
         requires_output="softmax",
         bad_target=_first_bad_distribution,
         target_rule="be one-hot or probability rows summing to 1",
@@ -341,9 +343,12 @@ def dloss_dz_output(
 
 
 def dloss_dz_formula(
-    loss: Loss, output: OutputActivation, node: str, count: int, points: int
+    loss: Loss, output: OutputActivation, node: str, target: str, count: int, points: int
 ) -> str:
-    """The formula of ∂Loss/∂z_node for fused outputs, as printed in the chain pane."""
+    """The formula of ∂Loss/∂z_node for fused outputs, as printed in the chain pane.
+
+    ``target`` names the node's target (``y``, or ``y2`` for the second output).
+    """
     if loss.dz_text is not None:
-        return loss.dz_text(node, count, points)
-    return output.coupled_text(node, loss.dyhat_text(node, count))
+        return loss.dz_text(node, target, count, points)
+    return output.coupled_text(node, loss.dyhat_text("ŷⱼ", "yⱼ", count))
