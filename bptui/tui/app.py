@@ -13,8 +13,10 @@ drawn a second.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,6 +30,7 @@ from textual.widgets import DataTable, Footer, Static
 from bptui.debug.session import DebugState
 from bptui.engine.stepper import Stepper
 from bptui.engine.watches import Watch, stop_on
+from bptui.errors import BadInput, one_line
 from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
 from bptui.tui import keys
@@ -420,6 +423,43 @@ class BptuiApp(App[None]):
             self.watches = list(watches)
         self.request_redraw()
 
+    def action_export(self) -> None:
+        """This step's worked example for the selected parameter, as Markdown.
+
+        Textual delivers it: a file in the downloads folder in a terminal, a
+        download in the browser under ``bptui serve``.
+        """
+        from bptui.debug.worked import export
+
+        step, param = self.stepper.step, self.selected_param
+        try:
+            text, _ = export(self.scenario, "md", step=step, params=[param])
+        except BadInput as e:
+            self.notify(one_line(str(e)), title="export", severity="error")
+            return
+        self.deliver_text(
+            io.StringIO(text),
+            save_directory=self.export_folder(),
+            save_filename=export_filename(self.scenario.name, step, param),
+            mime_type="text/markdown",
+        )
+
+    def export_folder(self) -> Path:
+        """The downloads folder, or the current one where there is none (a bare server)."""
+        from platformdirs import user_downloads_path
+
+        downloads = user_downloads_path()
+        return downloads if downloads.is_dir() else Path.cwd()
+
+    @on(events.DeliveryComplete)
+    def _exported(self, event: events.DeliveryComplete) -> None:
+        where = f"saved to {event.path}" if event.path else "downloaded by the browser"
+        self.notify(f"Worked example {where}.", title="export", timeout=8)
+
+    @on(events.DeliveryFailed)
+    def _export_failed(self, event: events.DeliveryFailed) -> None:
+        self.notify(f"Could not save it: {event.exception}", title="export", severity="error")
+
     # ------------------------------------------------------------ running
     def _start(self, speed_index: int, target: int | None = None) -> None:
         """Start a run (the worker replaces any run still going)."""
@@ -470,6 +510,12 @@ class BptuiApp(App[None]):
                 yield command
         for action, title, help_text in ours:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+
+def export_filename(scenario_name: str, step: int, param: str) -> str:
+    """``bptui-article-step3-b1.md``: the scenario, step and parameter, safe as a file name."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in scenario_name).strip("-")
+    return f"bptui-{safe or 'scenario'}-step{step}-{param}.md"
 
 
 def make_app(

@@ -56,6 +56,7 @@ BINDINGS: list[Binding] = [
     _hidden("f", "toggle_fit", "Fit", "Loss: fit view — data and the network's curve (one-input nets)"),
     Binding("c", "gradcheck", "Check", tooltip="Gradient check — backprop vs central differences (and your derivatives)"),
     Binding("w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"),
+    _hidden("e", "export", "Export", "Export worked example — this step and the selected parameter, as a Markdown file"),
     *(
         _hidden(str(n), f"pane({n})", title, f"{title} — show / focus {what}")
         for n, (_, title, what) in enumerate(PANES, start=1)
@@ -190,6 +191,12 @@ HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
     (K("watches", text="**watches**: stop a run when a condition holds"),),
     (
         K(
+            "export",
+            text="**export** this step's worked example for the selected parameter (Markdown)",
+        ),
+    ),
+    (
+        K(
             "pane(1)",
             "pane(2)",
             "pane(3)",
@@ -246,6 +253,7 @@ README_ROWS: tuple[KeyText, ...] = (
     ),
     K("gradcheck", text="gradient check (analytic vs central differences)"),
     K("watches", text="watches: stop the run when something happens"),
+    K("export", text="export this step's worked example for the selected parameter (Markdown)"),
     K("help", text="help: every pane and key, and the article's errata (`←` `→` pages)"),
     K(PALETTE_ACTION, text="command palette: every action by name"),
     K("quit", text="quit"),
