@@ -15,9 +15,18 @@ from textual.app import App, ComposeResult
 
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import builtin_names, load_builtin, parse_scenario
+from bptui.tui.app import make_app
 from bptui.tui.format import fmt_short
 from bptui.tui.state import PENDING, View, view_of
-from bptui.tui.widgets.diagram import NetworkDiagram, draw, weight_style
+from bptui.tui.widgets.diagram import (
+    CHAIN_STYLE,
+    SELECTED_STYLE,
+    NetworkDiagram,
+    _Canvas,
+    draw,
+    drawing,
+    weight_style,
+)
 
 WIDE_NET = """
 [network]
@@ -291,24 +300,38 @@ def test_fmt_short() -> None:
     assert fmt_short(float("-inf")) == "−inf"
 
 
-@sync
-async def test_update_and_backward_phases_add_their_news_to_the_labels() -> None:
+def label_of(canvas: _Canvas, name: str) -> str:
+    """Everything written where parameter ``name`` is (its label rows, or its node's rows)."""
+    return " ".join(
+        "".join(canvas.chars[y][x : x + length])
+        for x, y, length, param in canvas.targets
+        if param == name
+    )
+
+
+def test_update_and_backward_phases_add_their_news_to_the_labels() -> None:
     stepper = Stepper(load_builtin("article").training())
     stepper.step_once()
     before = stepper.record().params
     stepper.next_phase()  # the update of step 2
     after = stepper.record().params
-    text = (await rendered([view_of(stepper)], size=(78, 19))).plain
+    canvas = drawing(view_of(stepper), 78, 19)
     for name in ("w1", "w2", "w3", "w4"):
-        assert f"{name} {fmt_short(before[name])}→{fmt_short(after[name])}" in text
+        # one row, or two with the new value under the old
+        shown = label_of(canvas, name).replace(" →", "→")
+        assert shown == f"{name} {fmt_short(before[name])}→{fmt_short(after[name])}"
     for _ in range(4):  # forward 1, forward 2, loss, backward layer 2
         stepper.next_phase()
     grads = stepper.record().grads
-    text = (await rendered([view_of(stepper)], size=(78, 19))).plain
-    assert f"w3 {fmt_short(after['w3'])} ∂{fmt_short(grads['w3'])}" in text
-    assert f"w4 {fmt_short(after['w4'])} ∂{fmt_short(grads['w4'])}" in text
-    assert f"w1 {fmt_short(after['w1'])} ∂" not in text  # layer 1 not computed yet
-    assert f"w1 {fmt_short(after['w1'])}" in text
+    canvas = drawing(view_of(stepper), 78, 19)
+    for name in ("w3", "w4"):
+        assert label_of(canvas, name).split() == [
+            name,
+            fmt_short(after[name]),
+            f"∂{fmt_short(grads[name])}",
+        ]
+    # layer 1 not computed yet: its gradients are pending
+    assert label_of(canvas, "w1").split() == ["w1", fmt_short(after["w1"]), f"∂{PENDING}"]
 
 
 def test_a_784_input_layer_collapses_and_the_header_stays_short() -> None:
@@ -324,3 +347,191 @@ def test_a_784_input_layer_collapses_and_the_header_stays_short() -> None:
     for i in range(1, 11):
         assert f"ŷ{i} " in text  # ten outputs fit and stay whole
     assert text.split("\n")[0].startswith("point 1/1: x = (0.5, 0.5, 0.5, … 784 values), y = (")
+
+
+# ----------------------------------------------------- gradients on the diagram
+
+
+def article_mid_backward() -> Stepper:
+    """Step 0's walk up to backward layer 2 (update, forward 1, 2, loss, backward 2)."""
+    return walked("article", 5)
+
+
+def test_backward_shows_dloss_dnode_and_pending_for_nodes_not_reached() -> None:
+    stepper = article_mid_backward()
+    record = stepper.record()
+    w3 = record.params["w3"]
+    # SSR: ∂Loss/∂green = 2(ŷ − y) for the point shown; identity output, so ∂Loss/∂blue = that · w3
+    d_green = 2 * (float(record.yhat[0, 0]) - 1.2)
+    canvas = drawing(view_of(stepper), 78, 19)
+    text = canvas.text().plain
+    assert f"green {fmt_short(float(record.yhat[0, 0]))} ∂{fmt_short(d_green)}" in text
+    assert f"∂{fmt_short(d_green * w3)}" in label_of(canvas, "b1")  # blue's block
+    # backward layer 2 computed b3's gradient, not b1's yet
+    assert f"b3 {fmt_short(record.params['b3'])} ∂{fmt_short(record.grads['b3'])}" in text
+    assert f"b1 {fmt_short(record.params['b1'])} ∂{PENDING}" in text
+
+
+def test_before_backward_both_shows_values_and_gradients_mode_shows_pending() -> None:
+    view = view_of(walked("article", 4))  # up to the loss: no gradient computed yet
+    graph = draw(view, 78, 19).plain.split("\n")[:-1]  # the legend names the chain
+    assert not any(
+        "∂" in line for line in graph
+    ) and f"green {fmt_short(float(view.record.yhat[0, 0]))}" in "\n".join(graph)
+    grads = drawing(view, 78, 19, mode="gradients")
+    assert label_of(grads, "w1") == f"w1 ∂{PENDING}"
+    assert f"green ∂{PENDING}" in grads.text().plain
+
+
+def test_the_three_modes_show_what_they_say() -> None:
+    stepper = Stepper(load_builtin("article").training())
+    record = stepper.record()
+    view = view_of(stepper)  # step 0, walk done: every gradient is known
+    w1, g1 = fmt_short(record.params["w1"]), fmt_short(record.grads["w1"])
+    assert label_of(drawing(view, 78, 19, mode="both"), "w1").split() == ["w1", w1, f"∂{g1}"]
+    assert label_of(drawing(view, 78, 19, mode="values"), "w1") == f"w1 {w1}"
+    assert label_of(drawing(view, 78, 19, mode="gradients"), "w1").split() == ["w1", f"∂{g1}"]
+    assert "∂" not in draw(view, 78, 19, mode="values").plain
+
+
+@sync
+async def test_v_cycles_the_diagram_through_both_values_and_gradients() -> None:
+    app = make_app(load_builtin("article"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        pane = app.query_one(NetworkDiagram)
+        await pilot.pause()
+        g1 = fmt_short(app.stepper.record().grads["w1"])
+        assert f"∂{g1}" in label_of(pane.canvas(), "w1")
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.mode == "values" and "∂" not in pane.render().plain
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.mode == "gradients" and label_of(pane.canvas(), "w1").split() == [
+            "w1",
+            f"∂{g1}",
+        ]
+        await pilot.press("v")
+        await pilot.pause()
+        assert pane.mode == "both"
+
+
+# ------------------------------------------------------------- the chain path
+
+
+def test_the_selected_chain_is_drawn_from_the_loss_back_to_the_parameter() -> None:
+    stepper = Stepper(load_builtin("article").training())
+    canvas = drawing(view_of(stepper, selected_param="w1"), 100, 25, mode="values")
+    text = canvas.text()
+    # w1's chain: ∂Loss/∂green · ∂green/∂blue · ∂blue/∂w1: x→blue (w1) and blue→green (w3)
+    assert style_of(text, "w1 0.497") == SELECTED_STYLE
+    assert style_of(text, "blue").underline and style_of(text, "green").underline
+    assert not style_of(text, "orange").underline
+    assert canvas.line_styles["w1"] == CHAIN_STYLE == canvas.line_styles["w3"]
+    assert CHAIN_STYLE not in (canvas.line_styles["w2"], canvas.line_styles["w4"])
+    symbols = [f.symbol for f in stepper.record().factors["w1"]]
+    assert symbols == ["∂Loss/∂green", "∂green/∂blue", "∂blue/∂w1"]
+    legend = text.plain.split("\n")[-1]
+    assert "∂Loss/∂w1 = " + " · ".join(symbols) in legend
+    assert style_of(text, "∂green/∂blue") == CHAIN_STYLE  # the chain pane's bold cyan
+
+
+def test_a_node_feeding_several_nodes_draws_every_path() -> None:
+    stepper = Stepper(load_builtin("deep").training())
+    net = stepper.network
+    canvas = drawing(view_of(stepper, selected_param="b1"), 140, 42, mode="values")
+    # b1 is h1.1's bias: the paths go h1.1 → every h2.k → ŷ1
+    second, third = net.weight_slices[1].start, net.weight_slices[2].start
+    for k in range(8):
+        from_h11 = net.param_names[second + k * 8]  # W2[k, 0]: h1.1 → h2.k
+        from_h12 = net.param_names[second + k * 8 + 1]  # h1.2 → h2.k: not on b1's chain
+        assert canvas.line_styles[from_h11] == CHAIN_STYLE, from_h11
+        assert canvas.line_styles[from_h12] != CHAIN_STYLE, from_h12
+        assert canvas.line_styles[net.param_names[third + k]] == CHAIN_STYLE
+    assert not any(canvas.line_styles[name] == CHAIN_STYLE for name in net.param_names[:16])
+    assert net.node_names[1][0] == "h1.1"
+    text = canvas.text()
+    assert style_of(text, "h1.1 ").underline and not style_of(text, "h1.2 ").underline
+
+
+# -------------------------------------------------------------------- clicks
+
+
+@sync
+async def test_clicking_an_edge_label_or_a_node_selects_its_parameter() -> None:
+    app = make_app(load_builtin("article"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        pane = app.query_one(NetworkDiagram)
+        await pilot.pause()
+        for name in ("w3", "b2"):
+            spot = pane.where(name)
+            assert spot is not None, name
+            border = pane.content_region.offset - pane.region.offset
+            await pilot.click(NetworkDiagram, offset=(spot[0] + border.x, spot[1] + border.y))
+            await pilot.pause()
+            assert app.selected_param == name
+            chain = app.query_one("#chain")
+            assert f"∂Loss/∂{name}" in str(chain.border_title)
+            assert style_of(pane.render(), f"{name} ") == SELECTED_STYLE
+
+
+@sync
+async def test_next_parameter_key_moves_the_diagrams_selection() -> None:
+    app = make_app(load_builtin("article"))
+    async with app.run_test(size=(140, 45)) as pilot:
+        pane = app.query_one(NetworkDiagram)
+        await pilot.pause()
+        first = app.selected_param
+        await pilot.press("full_stop")
+        await pilot.pause()
+        names = app.stepper.network.param_names
+        now = names[(names.index(first) + 1) % len(names)]
+        assert app.selected_param == now
+        assert style_of(pane.render(), f"{now} ") == SELECTED_STYLE
+        assert style_of(pane.render(), f"{first} ") != SELECTED_STYLE
+
+
+# ------------------------------------------------------- update, room, overlaps
+
+
+@pytest.mark.parametrize("size", [(80, 24), (140, 45), (200, 55)])
+@sync
+async def test_the_update_phase_shows_every_parameters_old_and_new_value(
+    size: tuple[int, int],
+) -> None:
+    app = make_app(load_builtin("article"))
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("s", "n")  # step 1, then the update of step 2
+        await pilot.pause()
+        old = app.stepper.previous_theta
+        new = app.stepper.theta
+        assert app.stepper.phase.kind == "update"
+        pane = app.query_one(NetworkDiagram)
+        canvas = pane.canvas()
+        assert canvas is not None
+        for index, name in enumerate(app.stepper.network.param_names):
+            shown = label_of(canvas, name).replace(" →", "→")
+            assert f"{fmt_short(float(old[index]))}→{fmt_short(float(new[index]))}" in shown, (
+                name,
+                shown,
+            )
+            assert fmt_short(float(old[index])) != fmt_short(float(new[index]))
+
+
+@pytest.mark.parametrize("width", [140, 200])
+def test_labels_on_the_deep_net_never_overlap(width: int) -> None:
+    stepper = Stepper(load_builtin("deep").training())
+    canvas = drawing(view_of(stepper), width, 45)
+    cells = [(x + k, y) for x, y, length in canvas.labels for k in range(length)]
+    assert cells, "some edges are labelled"
+    assert len(cells) == len(set(cells))
+    text = canvas.text().plain
+    for name in stepper.network.node_names[1] + stepper.network.node_names[2]:
+        assert f"{name} " in text  # no label was written over a node
+
+
+def test_a_collapsed_layer_shows_its_marker_and_the_rest_stays_labelled() -> None:
+    scenario = parse_scenario(WIDE_NET, where="test", base_dir=None)
+    canvas = drawing(view_of(Stepper(scenario.training())), 140, 20)
+    assert "h1.1…h1.64 (64)" in canvas.text().plain
+    assert "h1.2 " not in canvas.text().plain

@@ -41,7 +41,7 @@ from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
 from bptui.tui.screens.goto import GotoScreen
 from bptui.tui.state import View, view_of
 from bptui.tui.widgets.chain import ChainPane
-from bptui.tui.widgets.diagram import NetworkDiagram
+from bptui.tui.widgets.diagram import DIAGRAM_MODES, NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane
 from bptui.tui.widgets.loss_plot import LossPane
 from bptui.tui.widgets.parameters import ParametersPane
@@ -71,6 +71,8 @@ class BptuiApp(App[None]):
     """The pane (1–5) shown alone in the compact layout, below 130×34."""
     log_scale: var[bool] = var(False)
     """The loss plot's y axis is logarithmic (the pane also switches it on a divergence)."""
+    diagram_mode: var[str] = var(DIAGRAM_MODES[0])
+    """What the diagram's labels show: values and gradients, values, or gradients."""
     fit_view: var[bool] = var(False)
     """The loss pane shows the data and the network's curve (one-input nets only)."""
 
@@ -385,6 +387,14 @@ class BptuiApp(App[None]):
     def action_toggle_log(self) -> None:
         self.log_scale = not self.log_scale
 
+    def action_diagram_mode(self) -> None:
+        """The diagram's next labels: both, values only, gradients only."""
+        index = DIAGRAM_MODES.index(self.diagram_mode)
+        self.diagram_mode = DIAGRAM_MODES[(index + 1) % len(DIAGRAM_MODES)]
+
+    def watch_diagram_mode(self, mode: str) -> None:
+        self.query_one(NetworkDiagram).set_mode(mode)
+
     def action_toggle_fit(self) -> None:
         self.fit_view = not self.fit_view
 
@@ -489,6 +499,10 @@ class BptuiApp(App[None]):
         self.running = False
 
     # ------------------------------------------------------------ events
+    @on(NetworkDiagram.ParameterClicked)
+    def _diagram_param_clicked(self, event: NetworkDiagram.ParameterClicked) -> None:
+        self.selected_param = event.parameter
+
     @on(DataTable.RowHighlighted, "#params")
     def _param_selected(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row != event.data_table.cursor_row:

@@ -52,6 +52,7 @@ BINDINGS: list[Binding] = [
     _hidden("left_square_bracket", "point(-1)", "Previous point", "Previous data point — show the previous data point in the diagram"),
     _hidden("full_stop", "param(1)", "Next parameter", "Next parameter — explain the next parameter in the chain pane"),
     _hidden("comma", "param(-1)", "Previous parameter", "Previous parameter — explain the previous parameter in the chain pane"),
+    _hidden("v", "diagram_mode", "Values/∂", "Diagram: values / gradients — the diagram's labels: both, values only, gradients only"),
     _hidden("l", "toggle_log", "Log", "Loss: log scale — toggle a logarithmic axis"),
     _hidden("f", "toggle_fit", "Fit", "Loss: fit view — data and the network's curve (one-input nets)"),
     Binding("c", "gradcheck", "Check", tooltip="Gradient check — backprop vs central differences (and your derivatives)"),
@@ -187,6 +188,13 @@ HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
             text="loss pane: **log scale** / **fit** view (one-input nets)",
         ),
     ),
+    (
+        K(
+            "diagram_mode",
+            text="diagram: **values and gradients** (∂Loss/∂node, ∂Loss/∂θ), values only, "
+            "gradients only",
+        ),
+    ),
     (K("gradcheck", text="**gradient check**: backprop against finite differences at this step"),),
     (K("watches", text="**watches**: stop a run when a condition holds"),),
     (
@@ -237,6 +245,7 @@ README_ROWS: tuple[KeyText, ...] = (
         text="loss plot: log scale / fit view (data and the network's curve)",
     ),
     K("point(-1)", "point(1)", text="previous / next data point in the diagram"),
+    K("diagram_mode", text="diagram: values and gradients / values / gradients"),
     K(
         "param(-1)",
         "param(1)",

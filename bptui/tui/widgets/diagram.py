@@ -7,6 +7,13 @@ the largest |w|.  Nodes show their name, their value for the selected data
 point and their bias.  The layout degrades gracefully with the space it gets:
 values move under names, labels drop, and a layer too tall to draw collapses
 into one summary node, so any network draws in any pane without breaking.
+
+What the labels carry is the pane's *mode* (the app's ``v`` key): values,
+gradients, or both.  A gradient is ∂Loss/∂θ on an edge or bias and, on a
+node, ∂Loss/∂node for the selected data point, each shown once the backward
+phase that computes it has run (pending before).  The selected parameter's
+chain is drawn as paths from the loss back to it, in the chain pane's
+colour; clicking a node, bias or edge label selects that parameter.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ import numpy as np
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -47,12 +56,20 @@ NAMED_COLOURS = {
     "cyan": "rgb(60,210,220)",
 }
 NAME_STYLE = Style(bold=True)
+#: The chain pane's colour for the factors of a chain (its ``bold cyan``).
+CHAIN_STYLE = Style(color="cyan", bold=True)
+#: The selected parameter's own label.
+SELECTED_STYLE = Style(color="cyan", bold=True, reverse=True)
 
-# Node label modes, richest first: "name value / bias" on two lines; name,
-# value and bias on three short lines; "name value" only; the name only.
-MODES = ("wide", "tall", "compact", "names")
+#: What the labels show, in the order ``v`` cycles through them.
+DIAGRAM_MODES = ("both", "values", "gradients")
+
+# Node label modes, richest first: "name value ∂ / bias" on two lines; name,
+# value, gradient and bias on short lines; "name value ∂" only; "name value"
+# (or "name ∂") only; the name only.
+MODES = ("wide", "tall", "compact", "lean", "names")
 #: What a mode loses: node values matter more than edge labels.
-MODE_LOSS = {"wide": 0, "tall": 0, "compact": 1, "names": 2}
+MODE_LOSS = {"wide": 0, "tall": 0, "compact": 1, "lean": 2, "names": 3}
 #: Beyond this many edges in one gap, bare names (w17, w18, …) only add noise.
 MAX_SHORT_LABELS = 8
 
@@ -68,13 +85,19 @@ def weight_style(value: float, largest: float, *, strong: bool = False) -> Style
     return Style(color=f"rgb({r},{g},{b})", bold=strong or magnitude >= 0.5)
 
 
+#: A run of styled text: one line of a node block, a label.
+Segments = list[tuple[str, Style]]
+
+
 @dataclass
 class _Node:
     """One drawn node (or the summary of a collapsed layer)."""
 
     layer: int
-    lines: list[list[tuple[str, Style]]]
+    lines: list[Segments]
     rows: range | None = None  # node indices a summary stands for
+    #: the parameter a click on the node selects: its bias
+    param: str | None = None
     x: int = 0
     y: int = 0
 
@@ -94,15 +117,14 @@ class _Edge:
     source: _Node
     target: _Node
     style: Style
-    label: str | None  # "w1 0.497"
+    #: the labels to try, richest first; a label is one or more rows
+    labels: list[tuple[str, ...]]
     short_label: str | None  # "w1"
     order: float
     label_style: Style = field(default_factory=Style)
+    param: str | None = None
     path: list[tuple[int, int, str]] = field(default_factory=list)
     label_from: int = 0
-    #: what the current phase adds, when there is room: "w1 0.497→0.503"
-    #: after the update, "w3 0.674 ∂-0.997" once backward computed it
-    phase_label: str | None = None
 
 
 class _Canvas:
@@ -114,13 +136,19 @@ class _Canvas:
         self.chars = [[" "] * width for _ in range(height)]
         self.styles: list[list[Style | None]] = [[None] * width for _ in range(height)]
         self.taken = [[False] * width for _ in range(height)]
+        #: where each parameter is written: (x, y, length, name), for clicks and tests
+        self.targets: list[tuple[int, int, int, str]] = []
+        #: every edge label written: (x, y, length)
+        self.labels: list[tuple[int, int, int]] = []
+        #: each weight's line style (the chain's colour when on the selected chain)
+        self.line_styles: dict[str, Style] = {}
 
     def put(self, x: int, y: int, char: str, style: Style | None) -> None:
         if 0 <= x < self.width and 0 <= y < self.height:
             self.chars[y][x] = char
             self.styles[y][x] = style
 
-    def write(self, x: int, y: int, segments: list[tuple[str, Style]], reserve: bool) -> None:
+    def write(self, x: int, y: int, segments: Segments, reserve: bool) -> None:
         for text, style in segments:
             for char in text:
                 self.put(x, y, char, style)
@@ -137,6 +165,13 @@ class _Canvas:
             return False
         low, high = max(0, x - pad), min(self.width, x + length + pad)
         return not any(self.taken[y][low:high])
+
+    def param_at(self, x: int, y: int) -> str | None:
+        """The parameter written at cell (x, y), if any."""
+        for left, row, length, name in self.targets:
+            if row == y and left <= x < left + length:
+                return name
+        return None
 
     def runs(self, row: int) -> list[tuple[str, Style | None]]:
         """One row as (text, style) runs of equal style."""
@@ -229,7 +264,7 @@ class _Layout:
         avail = bottom - top
         widths = d.view.network.layers
         for layer, count in enumerate(widths):
-            need = count * d.lines_per_node(layer, self.mode) + (count - 1) * self.gap
+            need = count * len(d.node(layer, 0, self.mode).lines) + (count - 1) * self.gap
             if need <= avail:
                 nodes = [d.node(layer, i, self.mode) for i in range(count)]
             else:
@@ -259,7 +294,7 @@ class _Layout:
 
     @property
     def gap(self) -> int:
-        return 0 if self.mode in ("compact", "names") else 1
+        return 0 if self.mode in ("compact", "lean", "names") else 1
 
     def _stack(self, nodes: list[_Node], top: int, avail: int) -> None:
         """Spread the blocks evenly over the rows, at least ``gap`` apart."""
@@ -272,10 +307,23 @@ class _Layout:
             y += height + self.gap
 
 
+def _joined(*parts: tuple[str, Style] | None) -> Segments:
+    """The parts that are there, one space apart."""
+    out: Segments = []
+    for part in parts:
+        if part is not None:
+            if out:
+                out.append((" ", Style()))
+            out.append(part)
+    return out
+
+
 class _Drawing:
     """Everything that turns one View and one size into a Text."""
 
-    def __init__(self, view: View, width: int, height: int, highlight: bool = True) -> None:
+    def __init__(
+        self, view: View, width: int, height: int, highlight: bool = True, mode: str = "both"
+    ) -> None:
         self.view = view
         self.width = width
         self.height = height
@@ -289,10 +337,37 @@ class _Drawing:
         kind, layer = view.active_layer()
         self.active_kind = kind if highlight and not view.running else ""
         self.active_layer = layer
+        self.show_values = mode in ("both", "values")
+        self.show_grads = mode in ("both", "gradients")
+        #: the update phase shows every parameter's old → new value
+        self.updating = kind == "update" and not view.done and view.previous_theta is not None
+        #: "both" adds gradients once the backward pass has begun; "gradients"
+        #: shows them pending before that
+        self.show_grads = mode == "gradients" or (
+            mode == "both" and view.shows_backward(self.net.depth)
+        )
+        selected = view.selected_param
+        self.selected = selected if selected in self.net.param_index else None
+        self.chain = self.net.params[self.net.param_index[selected]] if self.selected else None
         self.show_header = height >= 6
         self.show_legend = height >= 8
         self.graph_top = 1 if self.show_header else 0
         self.graph_bottom = height - (1 if self.show_legend else 0)
+
+    # --------------------------------------------------------------- chain
+    def node_on_chain(self, layer: int, row: int | None) -> bool:
+        """Is the node on a path from the selected parameter to the loss?"""
+        p = self.chain
+        if p is None:
+            return False
+        return layer > p.layer or (layer == p.layer and row in (None, p.row))
+
+    def edge_on_chain(self, layer: int, source: int | None) -> bool:
+        """Is an edge into ``layer`` from node ``source`` (None: a summary) on the chain?"""
+        p = self.chain
+        if p is None:
+            return False
+        return layer > p.layer + 1 or (layer == p.layer + 1 and source in (None, p.row))
 
     # --------------------------------------------------------------- nodes
     def node_active(self, layer: int) -> bool:
@@ -307,49 +382,92 @@ class _Drawing:
             return layer == self.active_layer
         return self.active_kind == "update"
 
-    def name_style(self, name: str, layer: int) -> Style:
+    def name_style(self, name: str, layer: int, on_chain: bool = False) -> Style:
         style = NAME_STYLE + Style(color=NAMED_COLOURS.get(name.lower()))
+        if on_chain:
+            style += Style(underline=True)
         return style + ACTIVE if self.node_active(layer) else style
 
-    def value_text(self, layer: int, values: np.ndarray) -> tuple[str, Style]:
+    def value_text(self, layer: int, values: np.ndarray) -> tuple[str, Style] | None:
+        if not self.show_values and layer > 0:
+            return None
         if not self.view.shows_forward(layer):
             return PENDING, DIM
         return fmt_short(float(values[self.point])), Style()
 
-    @staticmethod
-    def lines_per_node(layer: int, mode: str) -> int:
-        """How many rows one node's block takes (see ``node``)."""
-        lines = 2 if mode == "tall" else 1
-        return lines + (1 if layer > 0 and mode in ("wide", "tall") else 0)
+    def node_grad(self, layer: int, row: int) -> tuple[str, Style] | None:
+        """∂Loss/∂node for the selected point (∂Loss/∂z where the output is fused)."""
+        if not self.show_grads or layer == 0:
+            return None
+        # ∂Loss/∂node of a hidden layer is computed by the backward phase above it
+        if not self.view.shows_backward(min(layer + 1, self.net.depth)):
+            return f"∂{PENDING}", DIM
+        lay = self.record.layers[layer - 1]
+        values, mark = (lay.da, "∂") if lay.da is not None else (lay.dz, "∂z ")
+        style = CHAIN_STYLE if self.node_on_chain(layer, row) else Style()
+        return mark + fmt_short(float(values[self.point, row])), style
 
     def node(self, layer: int, row: int, mode: str) -> _Node:
         name = self.net.node_names[layer][row]
-        head = (name, self.name_style(name, layer))
+        head = (name, self.name_style(name, layer, self.node_on_chain(layer, row)))
         value = self.value_text(layer, self.record.nodes[name])
-        lines: list[list[tuple[str, Style]]]
+        grad = self.node_grad(layer, row)
+        bias = self.bias_parts(layer, row) if layer > 0 and mode in ("wide", "tall") else []
+        lines: list[Segments]
         if mode == "names":
             lines = [[head]]
+        elif mode == "lean":
+            lines = [_joined(head, value or grad)]
+        elif mode == "tall" and value and (grad or layer == 0):
+            lines = [_joined(head, value), *([[grad]] if grad else []), *([b] for b in bias)]
         elif mode == "tall":
-            lines = [[head], [value]]
+            lines = [[head], *([part] for part in (value, grad) if part), *([b] for b in bias)]
         else:
-            lines = [[head, (" ", Style()), value]]
-        if layer > 0 and mode in ("wide", "tall"):
-            lines.append(self.bias_line(layer, row))
-        return _Node(layer, lines)
+            lines = [_joined(head, value, grad)]
+            if bias:
+                lines.append(_joined(*bias))
+        param = self.bias_name(layer, row) if layer > 0 else None
+        return _Node(layer, lines, param=param)
 
-    def bias_line(self, layer: int, row: int) -> list[tuple[str, Style]]:
+    def bias_name(self, layer: int, row: int) -> str:
+        return self.net.param_names[self.net.bias_slices[layer - 1].start + row]
+
+    def bias_parts(self, layer: int, row: int) -> list[tuple[str, Style]]:
+        """The bias's label: value (or old → new) and gradient, as the mode asks."""
         index = self.net.bias_slices[layer - 1].start + row
         name = self.net.param_names[index]
         value = float(self.theta[index])
         style = weight_style(value, self.largest)
         if self.params_active(layer):
             style = style + ACTIVE
-        return [(f"{name} {fmt_short(value)}", style)]
+        if name == self.selected:
+            style = SELECTED_STYLE
+        if self.updating:
+            return [(f"{name} {self.old_to_new(index)}", style)]
+        grad = self.grad_text(index, layer)
+        if not self.show_values:
+            return [(f"{name} {grad}", style)]
+        parts = [(f"{name} {fmt_short(value)}", style)]
+        if self.show_grads:
+            parts.append((grad, CHAIN_STYLE if name == self.selected else style))
+        return parts
+
+    def old_to_new(self, index: int) -> str:
+        assert self.view.previous_theta is not None
+        old = fmt_short(float(self.view.previous_theta[index]))
+        return f"{old}→{fmt_short(float(self.theta[index]))}"
+
+    def grad_text(self, index: int, layer: int) -> str:
+        """``∂−0.997``: ∂Loss/∂θ once backward computed layer ``layer``, else pending."""
+        if not self.view.shows_backward(layer):
+            return f"∂{PENDING}"
+        return f"∂{fmt_short(float(self.record.grad[index]))}"
 
     def summary(self, layer: int, mode: str) -> _Node:
         names = self.net.node_names[layer]
         count = len(names)
-        head = (f"{names[0]}…{names[-1]} ({count})", self.name_style("", layer))
+        on_chain = self.node_on_chain(layer, None)
+        head = (f"{names[0]}…{names[-1]} ({count})", self.name_style("", layer, on_chain))
         lines = [[head]]
         if mode in ("wide", "tall"):
             if self.view.shows_forward(layer):
@@ -371,40 +489,45 @@ class _Drawing:
         for t, target in enumerate(targets):
             for s, source in enumerate(sources):
                 if source.rows is not None or target.rows is not None:
-                    edges.append(_Edge(source, target, NEUTRAL + DIM, None, None, -1.0))
+                    on_chain = self.edge_on_chain(layer, None if source.rows else s)
+                    style = CHAIN_STYLE + DIM if on_chain else NEUTRAL + DIM
+                    edges.append(_Edge(source, target, style, [], None, -1.0))
                     continue
-                index = start + t * n_in + s
-                name = self.net.param_names[index]
-                value = float(self.theta[index])
-                style = weight_style(value, self.largest, strong=active)
-                label_style = style + ACTIVE if active else style
-                order = abs(value) if math.isfinite(value) else math.inf
-                if active:
-                    order += 1e300
-                edges.append(
-                    _Edge(
-                        source,
-                        target,
-                        style,
-                        f"{name} {fmt_short(value)}",
-                        name,
-                        order,
-                        label_style,
-                        phase_label=self.phase_label(index, active) if active else None,
-                    )
-                )
+                edges.append(self.edge(source, target, start + t * n_in + s, layer, active))
         return edges
 
-    def phase_label(self, index: int, active: bool) -> str | None:
-        """The active phase's news about parameter ``index``, if any."""
+    def edge(self, source: _Node, target: _Node, index: int, layer: int, active: bool) -> _Edge:
+        """One labelled edge: weight ``index`` into ``layer``."""
+        name = self.net.param_names[index]
+        value = float(self.theta[index])
+        style = weight_style(value, self.largest, strong=active)
+        label_style = style + ACTIVE if active else style
+        order = abs(value) if math.isfinite(value) else math.inf
+        if active:
+            order += 1e300
+        p = self.net.params[index]
+        if name == self.selected or self.edge_on_chain(layer, p.col):
+            style, order = CHAIN_STYLE, math.inf  # drawn over every other line
+        if name == self.selected:
+            label_style = SELECTED_STYLE
+        return _Edge(
+            source, target, style, self.edge_labels(index, layer), name, order, label_style, name
+        )
+
+    def edge_labels(self, index: int, layer: int) -> list[tuple[str, ...]]:
+        """What the mode and phase say about weight ``index``, richest first."""
         name = self.net.param_names[index]
         value = fmt_short(float(self.theta[index]))
-        if self.active_kind == "update" and self.view.previous_theta is not None:
+        if self.updating:
+            assert self.view.previous_theta is not None
             old = fmt_short(float(self.view.previous_theta[index]))
-            return f"{name} {old}→{value}"
-        if self.active_kind == "backward":
-            return f"{name} {value} ∂{fmt_short(float(self.record.grad[index]))}"
-        return None
+            return [(f"{name} {old}→{value}",), (f"{name} {old}", f"→{value}")]
+        grad = self.grad_text(index, layer)
+        if self.show_values and self.show_grads:
+            return [(f"{name} {value} {grad}",), (f"{name} {value}", grad)]
+        if self.show_grads:
+            return [(f"{name} {grad}",), (name, grad)]
+        return [(f"{name} {value}",)]
 
     def route(self, edge: _Edge) -> None:
         """A straight line from the right of the source block to the target.
@@ -423,62 +546,72 @@ class _Drawing:
         edge.path = lead + _line(clear, source.y, end, target.y)
         edge.label_from = clear + 1
 
-    def place_labels(self, canvas: _Canvas, edges: list[_Edge], kind: str) -> bool:
-        """Put every edge's label of ``kind`` on its line without overlaps (all or nothing)."""
+    def place_labels(
+        self, canvas: _Canvas, edges: list[_Edge], labels: list[tuple[str, ...] | None]
+    ) -> bool:
+        """Put each edge's label on its line without overlaps (all or nothing)."""
         taken = [row[:] for row in canvas.taken]
         rows = [_rows_by_column(edge.path) for edge in edges]
         spots = []
-        for i, edge in enumerate(edges):
-            label = getattr(edge, kind)
+        for i, (edge, label) in enumerate(zip(edges, labels)):
             others = rows[:i] + rows[i + 1 :]
             spot = None if label is None else self._spot(canvas, edge, label, others)
-            if spot is None:
+            if spot is None or label is None:
                 canvas.taken = taken
                 return False
             x, y = spot
-            for col in range(x, x + len(label)):
-                canvas.taken[y][col] = True
-            spots.append((x, y, label, edge.label_style))
-        for x, y, label, style in spots:
-            canvas.write(x, y, [(label, style)], reserve=False)
+            width = max(len(line) for line in label)
+            for k in range(len(label)):
+                for col in range(x, x + width):
+                    canvas.taken[y + k][col] = True
+            spots.append((x, y, label, edge))
+        for x, y, label, edge in spots:
+            for k, line in enumerate(label):
+                canvas.write(x, y + k, [(line, edge.label_style)], reserve=False)
+                canvas.labels.append((x, y + k, len(line)))
+                if edge.param is not None:
+                    canvas.targets.append((x, y + k, len(line), edge.param))
         return True
 
     @staticmethod
     def _spot(
-        canvas: _Canvas, edge: _Edge, label: str, others: list[dict[int, list[int]]]
+        canvas: _Canvas, edge: _Edge, label: tuple[str, ...], others: list[dict[int, list[int]]]
     ) -> tuple[int, int] | None:
-        """A free place for the label on its edge's line, clear of the other lines.
+        """A free place for the label's top row, one of its rows on its edge's line.
 
         Where lines cross or meet a label could belong to either, so among
         the free places the one farthest (up to 2 rows) from every other
         edge wins, and then the one nearest the middle.
         """
+        width = max(len(line) for line in label)
         path = [cell for cell in edge.path if cell[0] >= edge.label_from]
         low, high = edge.label_from, path[-1][0] - 1 if path else 0
-        if high - low + 1 < len(label):
+        if high - low + 1 < width:
             return None
         best: tuple[tuple[int, float], tuple[int, int]] | None = None
         for t in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             px, py, _ = path[round(t * (len(path) - 1))]
-            x = max(low, min(px - len(label) // 2, high - len(label) + 1))
-            if not canvas.free(x, py, len(label)):
-                continue
-            clearance = min(
-                (
-                    abs(row - py)
-                    for rows in others
-                    for col in range(x, x + len(label))
-                    for row in rows.get(col, ())
-                ),
-                default=2,
-            )
-            score = (min(clearance, 2), -abs(t - 0.5))
-            if best is None or score > best[0]:
-                best = (score, (x, py))
+            x = max(low, min(px - width // 2, high - width + 1))
+            for top in (py, py - len(label) + 1) if len(label) > 1 else (py,):
+                if not all(canvas.free(x, top + k, width) for k in range(len(label))):
+                    continue
+                clearance = min(
+                    (
+                        abs(row - y)
+                        for y in range(top, top + len(label))
+                        for rows in others
+                        for col in range(x, x + width)
+                        for row in rows.get(col, ())
+                    ),
+                    default=2,
+                )
+                score = (min(clearance, 2), -abs(t - 0.5))
+                if best is None or score > best[0]:
+                    best = (score, (x, top))
         return None if best is None else best[1]
 
     # ---------------------------------------------------------------- text
-    def header(self) -> list[tuple[str, Style]]:
+    def header(self) -> Segments:
         rec, p = self.record, self.point
         out = [
             (f"point {p + 1}/{rec.x.shape[0]}: ", HEADER),
@@ -488,8 +621,18 @@ class _Drawing:
             out += [("  ", Style()), (f"loss {fmt_precise(rec.loss)}", ACTIVE)]
         return out
 
-    def legend(self, values_hidden: bool) -> list[tuple[str, Style]]:
-        """Colour key; parts that do not fit whole are left out."""
+    def chain_parts(self) -> list[Segments]:
+        """The selected parameter's chain as the chain pane writes it, or a shorter key."""
+        name = self.selected
+        if name is None or name not in self.record.factors:
+            return []
+        symbols: Segments = [(f"  ∂Loss/∂{name} = ", NAME_STYLE)]
+        for i, factor in enumerate(self.record.factors[name]):
+            symbols += [(" · ", Style())] * (i > 0) + [(factor.symbol, CHAIN_STYLE)]
+        return [symbols, [(f"  cyan: chain of {name}", CHAIN_STYLE)]]
+
+    def legend(self, values_hidden: bool) -> Segments:
+        """Colour key and the selected chain; parts that do not fit whole are left out."""
         parts = [
             [("━━", weight_style(1.0, 1.0)), (" w>0  ", Style())],
             [("━━", weight_style(-1.0, 1.0)), (" w<0  ", Style())],
@@ -497,7 +640,7 @@ class _Drawing:
         ]
         if values_hidden:
             parts.append([("  edge values: parameters pane", HEADER)])
-        out: list[tuple[str, Style]] = []
+        out: Segments = []
         used = 0
         for part in parts:
             length = sum(len(t) for t, _ in part)
@@ -505,6 +648,10 @@ class _Drawing:
                 break
             out += part
             used += length
+        for chain in self.chain_parts():  # the first that fits
+            length = sum(len(t) for t, _ in chain)
+            if used + length <= self.width:
+                return out + chain
         return out
 
     def draw(self) -> _Canvas:
@@ -552,6 +699,8 @@ class _Drawing:
                 self.route(edge)
             gaps.append(edges)
         for edge in sorted((e for edges in gaps for e in edges), key=lambda e: e.order):
+            if edge.param is not None:
+                canvas.line_styles[edge.param] = edge.style
             for x, y, char in edge.path:
                 if 0 <= y < canvas.height and not canvas.taken[y][x]:
                     canvas.put(x, y, char, edge.style)
@@ -566,22 +715,25 @@ class _Drawing:
         for nodes in layout.layers:
             for node in nodes:
                 for dy, line in enumerate(node.lines):
+                    length = sum(len(t) for t, _ in line)
                     canvas.write(node.x, node.y + dy, line, reserve=True)
                     canvas.reserve(node.x - 1, node.y + dy)
-                    canvas.reserve(node.x + sum(len(t) for t, _ in line), node.y + dy)
+                    canvas.reserve(node.x + length, node.y + dy)
+                    if node.param is not None:
+                        canvas.targets.append((node.x, node.y + dy, length, node.param))
 
     def label_gap(self, canvas: _Canvas, edges: list[_Edge]) -> bool:
         """Label the edges of one gap, richest labels first; False when full labels did not fit."""
-        if edges and edges[0].label is None:
+        if edges and not edges[0].labels:
             return True  # edges of a collapsed layer carry no labels
         if self.too_many_labels(len(edges)):
             return False
-        if edges[0].phase_label and self.place_labels(canvas, edges, "phase_label"):
-            return True
-        if self.place_labels(canvas, edges, "label"):
-            return True
+        for kind in range(len(edges[0].labels)):
+            if self.place_labels(canvas, edges, [edge.labels[kind] for edge in edges]):
+                return True
         if len(edges) <= MAX_SHORT_LABELS:
-            self.place_labels(canvas, edges, "short_label")
+            short = [(e.short_label,) if e.short_label else None for e in edges]
+            self.place_labels(canvas, edges, short)
         return False
 
 
@@ -596,10 +748,19 @@ class NetworkDiagram(Widget):
     NetworkDiagram { height: 1fr; width: 1fr; }
     """
 
+    class ParameterClicked(Message):
+        """A node, bias or edge label was clicked: explain that parameter."""
+
+        def __init__(self, parameter: str) -> None:
+            super().__init__()
+            self.parameter = parameter
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.view: View | None = None
         self.highlight = False
+        #: what the labels show: one of :data:`DIAGRAM_MODES`
+        self.mode = DIAGRAM_MODES[0]
         self._canvas: _Canvas | None = None
         self._strips: list[Strip] | None = None
 
@@ -622,9 +783,34 @@ class NetworkDiagram(Widget):
         self._canvas = self._strips = None
         self.refresh()
 
+    def set_mode(self, mode: str) -> None:
+        """Show values, gradients or both (one of :data:`DIAGRAM_MODES`)."""
+        if mode not in DIAGRAM_MODES:
+            raise ValueError(f"unknown diagram mode {mode!r}")
+        self.mode = mode
+        self._canvas = self._strips = None
+        self.refresh()
+
     def on_resize(self) -> None:
         self._canvas = self._strips = None
         self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        canvas = self.canvas()
+        if offset is None or canvas is None:
+            return
+        name = canvas.param_at(offset.x, offset.y)
+        if name is not None:
+            self.post_message(self.ParameterClicked(name))
+
+    def where(self, name: str) -> tuple[int, int] | None:
+        """Where parameter ``name`` is written (content offset of its label), if it is."""
+        canvas = self.canvas()
+        for x, y, _, param in canvas.targets if canvas else ():
+            if param == name:
+                return x, y
+        return None
 
     def canvas(self) -> _Canvas | None:
         """The drawing for the current view and size (cached until either changes)."""
@@ -633,7 +819,7 @@ class NetworkDiagram(Widget):
         if view is None or width <= 0 or height <= 0:
             return None
         if self._canvas is None or (self._canvas.width, self._canvas.height) != (width, height):
-            self._canvas = _Drawing(view, width, height, self.highlight).draw()
+            self._canvas = _Drawing(view, width, height, self.highlight, self.mode).draw()
             self._strips = None
         return self._canvas
 
@@ -651,6 +837,15 @@ class NetworkDiagram(Widget):
         return self._strips[y]
 
 
-def draw(view: View, width: int, height: int, *, highlight: bool = True) -> Text:
+def drawing(
+    view: View, width: int, height: int, *, highlight: bool = True, mode: str = "both"
+) -> _Canvas:
+    """The canvas of ``view`` (text, label places and click targets), for tests and tools."""
+    return _Drawing(view, width, height, highlight, mode).draw()
+
+
+def draw(
+    view: View, width: int, height: int, *, highlight: bool = True, mode: str = "both"
+) -> Text:
     """The diagram of ``view`` on a ``width`` × ``height`` canvas."""
-    return _Drawing(view, width, height, highlight).draw().text()
+    return drawing(view, width, height, highlight=highlight, mode=mode).text()
