@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="See backpropagation one step at a time.",
         epilog=(
             "Subcommands: 'bptui trace …' (headless trace), 'bptui check …' (gradient check),"
-            " 'bptui serve …' (the app in a browser)."
+            " 'bptui serve …' (the app in a browser), 'bptui lesson [FILE]' (a guided walk)."
         ),
     )
     _scenario_args(parser)
@@ -95,6 +95,17 @@ def build_serve_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--port", type=_port, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})"
+    )
+    return parser
+
+
+def build_lesson_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="bptui lesson",
+        description="Walk through a lesson: the app with a text panel, → and ← move between stops.",
+    )
+    parser.add_argument(
+        "file", nargs="?", metavar="FILE.toml", help="a lesson file (default: the article's lesson)"
     )
     return parser
 
@@ -313,6 +324,19 @@ def cmd_tui(argv: Sequence[str]) -> int:
     return app.return_code or EXIT_OK
 
 
+def cmd_lesson(argv: Sequence[str]) -> int:
+    """A bad lesson file raises ScenarioError naming the stop and key (exit 2 in main)."""
+    from bptui.scenario.lesson import load_lesson
+
+    args = build_lesson_parser().parse_args(argv)
+    lesson = load_lesson(args.file)
+    from bptui.tui.lesson import make_lesson_app
+
+    app = make_lesson_app(lesson)
+    app.run()
+    return app.return_code or EXIT_OK
+
+
 def cmd_serve(argv: Sequence[str]) -> int:
     """Check everything a session will load once, here, then serve until Ctrl+C."""
     from bptui.tui.serve import serve, session_command
@@ -330,7 +354,13 @@ def cmd_serve(argv: Sequence[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"trace": cmd_trace, "check": cmd_check, "export": cmd_export, "serve": cmd_serve}
+    commands = {
+        "trace": cmd_trace,
+        "check": cmd_check,
+        "export": cmd_export,
+        "serve": cmd_serve,
+        "lesson": cmd_lesson,
+    }
     try:
         # A diverging run overflows on purpose; it is shown, never warned about.
         with np.errstate(all="ignore"):
