@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shlex
+import shutil
 import signal
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,6 +34,7 @@ from browser_support import (
 )
 
 from bptui.cli import build_parser
+from bptui.scenario.loading import load_builtin
 from bptui.tui import serve as serve_module
 from bptui.tui.serve import exposure_warning, is_loopback, session_command
 
@@ -294,3 +299,114 @@ def assert_group_ends(group: int, timeout: float) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"a session of the stopped server still runs after {timeout} s")
+
+
+# ------------------------------------------------ exported math, rendered by KaTeX
+#: The KaTeX the test renders with: installed once from the npm registry into this cache.
+KATEX_VERSION = "0.16"
+_DISPLAY_MATH = re.compile(r"^\$\$\n(.*?)\n\$\$$", re.S | re.M)
+_INLINE_MATH = re.compile(r"\$([^$\n]+)\$")
+
+
+def _katex_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "bptui-test" / f"katex-{KATEX_VERSION}"
+
+
+@pytest.fixture(scope="session")
+def katex_js() -> Path:
+    """katex.min.js from the cache, installed there by npm on first use.
+
+    Skipped, saying why, when npm is missing or cannot reach the registry.
+    The install goes to a temporary folder renamed into place, so an
+    interrupted one is never taken for a finished one.
+    """
+    script = _katex_cache() / "node_modules" / "katex" / "dist" / "katex.min.js"
+    if script.is_file():
+        return script
+    npm = shutil.which("npm")
+    if npm is None:
+        pytest.skip("npm is not installed: cannot fetch KaTeX to render the exported math")
+    cache = _katex_cache()
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=cache.parent) as scratch:
+        command = [npm, "install", "--no-audit", "--no-fund", "--prefix", scratch]
+        try:
+            done = subprocess.run(
+                [*command, f"katex@{KATEX_VERSION}"], capture_output=True, text=True, timeout=180
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip("npm install katex took over 180 s (no network to the npm registry?)")
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+            pytest.skip(f"npm install katex failed (no network to the npm registry?): {last}")
+        try:
+            os.replace(scratch, cache)
+        except OSError:
+            pass  # another test run put it there first
+        Path(scratch).mkdir(exist_ok=True)  # for TemporaryDirectory's cleanup
+    assert script.is_file(), f"npm installed KaTeX but {script} is missing"
+    return script
+
+
+def math_of(markdown: str) -> list[tuple[str, bool]]:
+    """Every math expression of a Markdown export: (TeX, display?), display blocks first."""
+    blocks = [(tex, True) for tex in _DISPLAY_MATH.findall(markdown)]
+    prose = _DISPLAY_MATH.sub("", markdown)
+    inline = [(tex, False) for tex in _INLINE_MATH.findall(prose)]
+    assert "$" not in _INLINE_MATH.sub("", prose), "a $ that opens no math"
+    return blocks + inline
+
+
+RENDER_ALL = """(items) => items.map(([tex, display]) => {
+    const box = document.createElement("div");
+    try {
+        katex.render(tex, box, {throwOnError: true, displayMode: display, strict: "error"});
+        return {error: null, text: box.querySelector(".katex-html").textContent};
+    } catch (e) {
+        return {error: String(e), text: ""};
+    }
+})"""
+
+
+@pytest.mark.parametrize(
+    "scenario, step, worksheet, shown",
+    [
+        ("article", 0, False, ["0.718291", "3.06679", "0.00646880"]),
+        ("xor", 0, False, []),
+        ("article", 1, True, []),  # a worksheet and its key: blanks and numbered answers
+    ],
+)
+def test_exported_markdown_math_renders_in_katex(
+    browser, katex_js: Path, tmp_path: Path, scenario: str, step: int, worksheet: bool, shown
+) -> None:
+    from bptui.debug.worked import export
+
+    sheet, key = export(load_builtin(scenario), "md", step=step, as_exercise=worksheet)
+    items = math_of(sheet + (key or ""))
+    assert len(items) > 20
+    page_file = tmp_path / "math.html"
+    page_file.write_text(
+        f'<!doctype html><meta charset="utf-8"><script src="{katex_js.as_uri()}"></script>',
+        encoding="utf-8",
+    )
+    page = browser.new_page()
+    page.set_default_timeout(20_000)
+    # Files from disk only: nothing in this page may come from the network.
+    page.route(
+        "**/*",
+        lambda route: (
+            route.continue_() if route.request.url.startswith("file://") else route.abort()
+        ),
+    )
+    try:
+        page.goto(page_file.as_uri())
+        assert page.evaluate("typeof katex.render") == "function"
+        results = page.evaluate(RENDER_ALL, [list(item) for item in items])
+    finally:
+        page.close()
+    errors = [(tex, r["error"]) for (tex, _), r in zip(items, results) if r["error"]]
+    assert errors == []
+    rendered = "".join(r["text"] for r in results)
+    for number in shown:
+        assert number in rendered, number
