@@ -394,3 +394,48 @@ def snapshot_at(index: int):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("index", range(6))
 def test_snapshot_stop(snap_compare: Any, index: int) -> None:
     assert snap_compare(make_lesson_app(LESSON), terminal_size=WIDE, run_before=snapshot_at(index))
+
+
+# -------------------------------------------------------------------- docs
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "lessons.md"
+
+
+@sync
+async def test_the_docs_example_lesson_loads_and_stops_where_it_says(tmp_path: Path) -> None:
+    example = DOCS.read_text(encoding="utf-8").split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "xor_lesson.toml"
+    path.write_text(example, encoding="utf-8")
+    lesson = load_lesson(path)
+    assert lesson.title == "XOR: one step of a 2-2-1 net" and len(lesson.stops) == 2
+    app = make_lesson_app(lesson, size=WIDE)
+    async with app.run_test() as pilot:
+        await at_stop(pilot, 0)
+        assert app.selected_point == 3  # point = 4, counted from 1
+        assert "x = (1, 1)" in lesson.stops[0].text
+        assert app.stepper.x[3].tolist() == [1.0, 1.0] and app.stepper.y[3].tolist() == [0.0]
+        await pilot.press("right")
+        await at_stop(pilot, 1)
+        assert (app.stepper.step, app.stepper.phase) == (1, Phase("loss"))
+        assert app.view is not None and app.view.shows_loss
+        assert "│ Step 1 │ loss │" in status(app)
+        assert app.selected_param == "w1"
+        assert "·····" in pane_text(app, "params")  # the gradients are pending
+
+
+def test_the_docs_error_lines_are_bptuis(run_cli, monkeypatch, tmp_path: Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    lines = DOCS.read_text(encoding="utf-8").split("bptui: error: my_lesson.toml: ")[1:]
+    documented = [line.split("\n", 1)[0] for line in lines]
+    bodies = [
+        '[[stop]]\nstep = 0\ntext = "x"\n[[stop]]\nstep = 0\nparam = "w9"\ntext = "y"\n',
+        '[[stop]]\nstep = 0\npoint = 4\ntext = "x"\n',
+    ]
+    files = [f'scenario = "article"\n{body}' for body in bodies]
+    files.append('scenario = "diverge"\n' + '[[stop]]\nstep = 0\ntext = "x"\n' * 3)
+    files[-1] += '[[stop]]\nstep = 400\ntext = "x"\n'
+    assert len(documented) == len(files)
+    for text, line in zip(files, documented):
+        Path("my_lesson.toml").write_text(text, encoding="utf-8")
+        result = run_cli("lesson", "my_lesson.toml")
+        assert result.code == 2
+        assert result.err == f"bptui: error: my_lesson.toml: {line}\n"
