@@ -439,3 +439,20 @@ def test_the_docs_error_lines_are_bptuis(run_cli, monkeypatch, tmp_path: Path) -
         result = run_cli("lesson", "my_lesson.toml")
         assert result.code == 2
         assert result.err == f"bptui: error: my_lesson.toml: {line}\n"
+
+
+@sync
+async def test_the_palette_has_the_stop_moves_by_name() -> None:
+    app = make_lesson_app(LESSON, size=WIDE)
+    async with app.run_test() as pilot:
+        await at_stop(pilot, 0)
+        commands = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert commands["Next stop"].help == (
+            "The lesson's next stop: its step, selection and text (key: →)"
+        )
+        assert commands["Previous stop"].help.endswith("(key: ←)")
+        assert "Step" in commands  # the app's own commands are all still there
+        await commands["Next stop"].callback()
+        await at_stop(pilot, 1)
+        await commands["Previous stop"].callback()
+        await at_stop(pilot, 0)

@@ -15,15 +15,19 @@ belong to that screen: the help screen pages with them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 from textual import work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
+from textual.screen import Screen
 from textual.widgets import Footer
 
 from bptui.engine.stepper import DivergedError
 from bptui.scenario.lesson import Lesson, Stop
+from bptui.tui import keys
 from bptui.tui.app import BptuiApp
 from bptui.tui.widgets.lesson_panel import LessonPanel
 
@@ -98,6 +102,14 @@ class LessonApp(BptuiApp):
             if self.stepper.step == stop.step and self.stepper.phase == stop.phase:
                 return
             self.action_next_phase()
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        """The app's commands, then the two stop moves (the palette runs them by name)."""
+        yield from super().get_system_commands(screen)
+        for binding in LESSON_BINDINGS:
+            title, _, what = (binding.tooltip or "").partition(keys.TITLE_SEPARATOR)
+            help_text = f"{what[:1].upper()}{what[1:]} (key: {binding.key_display})"
+            yield SystemCommand(title, help_text, partial(self.run_action, binding.action))
 
     @work(exclusive=True, group="lesson-text")
     async def _show_text(self, stop: Stop, index: int) -> None:
