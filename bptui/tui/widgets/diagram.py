@@ -524,7 +524,8 @@ class _Drawing:
             return [(f"{name} {old}→{value}",), (f"{name} {old}", f"→{value}")]
         grad = self.grad_text(index, layer)
         if self.show_values and self.show_grads:
-            return [(f"{name} {value} {grad}",), (f"{name} {value}", grad)]
+            # with no room for both, the value (the parameters pane has the gradient)
+            return [(f"{name} {value} {grad}",), (f"{name} {value}", grad), (f"{name} {value}",)]
         if self.show_grads:
             return [(f"{name} {grad}",), (name, grad)]
         return [(f"{name} {value}",)]
@@ -656,7 +657,7 @@ class _Drawing:
 
     def draw(self) -> _Canvas:
         """Try the layouts richest first; keep the first that loses nothing avoidable."""
-        best: tuple[tuple[int, int, int, int], _Canvas] | None = None
+        best: tuple[tuple[int, int, int, int, int], _Canvas] | None = None
         sizes = self.net.layers
         hopeless = sum(
             1 for l in range(1, len(sizes)) if self.too_many_labels(sizes[l - 1] * sizes[l])
@@ -666,11 +667,11 @@ class _Drawing:
                 layout = _Layout(self, mode, collapse)
                 if not layout.ok:
                     continue
-                canvas, unlabelled = self.paint(layout)
-                score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, rank)
+                canvas, unlabelled, partial = self.paint(layout)
+                score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, partial, rank)
                 if best is None or score < best[0]:
                     best = (score, canvas)
-                if score[2] == hopeless and (score[:2] == (0, 0) or not collapse):
+                if score[2:4] == (hopeless, 0) and (score[:2] == (0, 0) or not collapse):
                     # later modes lose more of the nodes and cannot label more
                     return best[1]
             if best is not None:
@@ -686,8 +687,9 @@ class _Drawing:
         """More labels than rows to put them in: not worth trying."""
         return edges > self.graph_bottom - self.graph_top
 
-    def paint(self, layout: _Layout) -> tuple[_Canvas, int]:
-        """Draw one layout; returns the canvas and how many edge gaps lost labels."""
+    def paint(self, layout: _Layout) -> tuple[_Canvas, int, int]:
+        """Draw one layout; returns the canvas, how many edge gaps lost labels and how many
+        lost their gradients."""
         canvas = _Canvas(self.width, self.height)
         if self.show_header:
             canvas.write(0, 0, self.header(), reserve=True)
@@ -704,10 +706,11 @@ class _Drawing:
             for x, y, char in edge.path:
                 if 0 <= y < canvas.height and not canvas.taken[y][x]:
                     canvas.put(x, y, char, edge.style)
-        unlabelled = sum(not self.label_gap(canvas, edges) for edges in gaps)
+        losses = [self.label_gap(canvas, edges) for edges in gaps]
+        unlabelled, partial = losses.count(2), losses.count(1)
         if self.show_legend:
             canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
-        return canvas, unlabelled
+        return canvas, unlabelled, partial
 
     @staticmethod
     def paint_nodes(canvas: _Canvas, layout: _Layout) -> None:
@@ -722,19 +725,23 @@ class _Drawing:
                     if node.param is not None:
                         canvas.targets.append((node.x, node.y + dy, length, node.param))
 
-    def label_gap(self, canvas: _Canvas, edges: list[_Edge]) -> bool:
-        """Label the edges of one gap, richest labels first; False when full labels did not fit."""
+    def label_gap(self, canvas: _Canvas, edges: list[_Edge]) -> int:
+        """Label the edges of one gap, richest labels first.
+
+        Returns what the gap lost: 0 nothing, 1 the gradients (a label's third
+        form, the value alone), 2 the labels (bare names at most).
+        """
         if edges and not edges[0].labels:
-            return True  # edges of a collapsed layer carry no labels
+            return 0  # edges of a collapsed layer carry no labels
         if self.too_many_labels(len(edges)):
-            return False
+            return 2
         for kind in range(len(edges[0].labels)):
             if self.place_labels(canvas, edges, [edge.labels[kind] for edge in edges]):
-                return True
+                return min(kind // 2, 1)
         if len(edges) <= MAX_SHORT_LABELS:
             short = [(e.short_label,) if e.short_label else None for e in edges]
             self.place_labels(canvas, edges, short)
-        return False
+        return 2
 
 
 class NetworkDiagram(Widget):
