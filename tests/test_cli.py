@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from bptui import cli
+from bptui.engine import compiled
 from bptui.engine.network import Network
 from bptui.errors import UsageError
 from bptui.scenario.loading import builtin_names, load_builtin
@@ -208,13 +209,23 @@ def test_check_article_values(run_cli) -> None:
 
 
 def test_check_fails_when_the_engine_is_deliberately_wrong(run_cli, monkeypatch) -> None:
-    """Scale backprop's output delta by 1.1: every gradient is 10% off, check exits 1."""
+    """Scale backprop's output delta by 1.1: every gradient is 10% off, check exits 1.
+
+    The article net steps as generated Python (bptui/engine/compiled.py), so
+    the mistake is planted in the code it generates as well as in Network.
+    """
     original = Network.output_delta
+    original_lines = compiled._Writer.output_delta
 
     def wrong_delta(self, z, yhat, y):
         return 1.1 * original(self, z, yhat, y)
 
+    def wrong_delta_lines(self):
+        dz = self.v.dz[self.net.depth - 1]
+        return original_lines(self) + [f"{d} = 1.1 * {d}" for d in dz]
+
     monkeypatch.setattr(Network, "output_delta", wrong_delta)
+    monkeypatch.setattr(compiled._Writer, "output_delta", wrong_delta_lines)
     result = run_cli("check", "article")
     assert result.code == 1
     assert result.err == ""

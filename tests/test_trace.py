@@ -211,7 +211,9 @@ def test_trace_csv_columns_and_values_match_json(run_cli) -> None:
         assert values == expected  # full precision, no rounding
 
 
-@pytest.mark.parametrize(("name", "batch_size"), [("xor", 0), ("softmax3", 0)])
+@pytest.mark.parametrize(
+    ("name", "batch_size"), [("xor", 0), ("xor", 3), ("deep", 2), ("softmax3", 0), ("softmax3", 4)]
+)
 def test_csv_from_the_plain_step_is_the_records(name: str, batch_size: int) -> None:
     """The CSV is written from the plain step; every row is its record's numbers, bit for bit."""
     from bptui.scenario.export import iter_records, trace_csv

@@ -28,6 +28,7 @@ import numpy as np
 
 from bptui.engine import functions as fn
 from bptui.engine.network import Network
+from bptui.engine.record import RecordValues
 
 Array = np.ndarray
 
@@ -93,23 +94,27 @@ class FastStep:
         layers = self.layer_views(theta)
         grads = self.layer_views(grad)
         derivative = self.hidden.derivative
+        depth = self.network.depth
+        dzs, das = [delta] * depth, [None] * depth
         dz = delta
-        for l in range(self.network.depth - 1, -1, -1):
+        for l in range(depth - 1, -1, -1):
             dW, _, db = grads[l]
+            dzs[l] = dz
             np.dot(dz.T, acts[l], out=dW)
             np.add.reduce(dz, axis=0, out=db)  # dz.sum(axis=0) without its Python wrapper
             if l:
-                dz = np.dot(dz, layers[l][0])
-                dz *= derivative(zs[l - 1], acts[l])
+                da = das[l - 1] = np.dot(dz, layers[l][0])
+                dz = da * derivative(zs[l - 1], acts[l])
+        self.kept_backward = (dzs, das)
 
     def loss_value(self, theta: Array, x: Array, y: Array) -> float:
         """:meth:`Network.loss_value`, on cached views."""
-        zs, acts = self.forward(theta, x)
+        zs, acts = self.kept_all = self.forward(theta, x)
         return self.loss_fn.value(zs[-1], acts[-1], y)
 
     def loss_and_grad(self, theta: Array, x: Array, y: Array, grad: Array) -> float:
         """:meth:`Network.loss_and_grad`: the loss of (x, y), its gradient into ``grad``."""
-        zs, acts = self.forward(theta, x)
+        zs, acts = self.kept_all = self.kept_batch = self.forward(theta, x)
         if self.residual_mean is not None:
             # One residual serves the loss and its delta, with the same
             # operations as the table's value and dloss_dyhat.
@@ -124,6 +129,48 @@ class FastStep:
             delta = self.network.output_delta(zs[-1], acts[-1], y)
         self.backward(theta, zs, acts, delta, grad)
         return loss
+
+    def record_values(
+        self, theta: Array, x: Array, y: Array, batch: Array, grad: Array, fresh: bool
+    ) -> RecordValues:
+        """What a record needs, from the arrays the last step computed where ``fresh``.
+
+        ``fresh`` says the last :meth:`loss_and_grad` (and, for a mini-batch,
+        :meth:`loss_value` on every point) ran at ``theta`` with ``grad`` as
+        its output; otherwise they are run here first.  The record's gradient
+        is then the step's own, bit for bit, for full and mini-batches alike.
+        """
+        n = x.shape[0]
+        full = len(batch) == n
+        if not fresh:
+            grad = np.zeros_like(theta)
+            self.loss_and_grad(theta, x[batch], y[batch], grad)
+            if not full:
+                self.loss_value(theta, x, y)
+        zs, acts = self.kept_all
+        dzs, das = self.kept_backward
+        z_out, yhat = zs[-1], acts[-1]
+        yb = y if full else y[batch]
+        out_da = None
+        if not self.network.fused:
+            out_da = self.loss_fn.dloss_dyhat(yhat if full else yhat[batch], yb, yb.size)
+
+        def on_all_points(rows: Array | None) -> Array | None:
+            if full or rows is None:
+                return rows
+            spread = np.zeros((n, *rows.shape[1:]))
+            spread[batch] = rows
+            return spread
+
+        layers = [
+            (z, a, on_all_points(dz), on_all_points(da))
+            for z, a, dz, da in zip(zs, acts[1:], dzs, [*das[:-1], out_da])
+        ]
+        loss = self.loss_fn.value(z_out, yhat, y)
+        batch_loss = loss if full else self.loss_fn.value(z_out[batch], yhat[batch], yb)
+        point_loss = self.loss_fn.elementwise(z_out, yhat, y).sum(axis=1)
+        return RecordValues(loss, batch_loss, point_loss, layers, grad.copy())
+
 
 
 def all_finite(loss: float, grad: Array) -> bool:

@@ -97,6 +97,23 @@ class StepRecord:
         return product
 
 
+@dataclass
+class RecordValues:
+    """What one record needs from its step: losses, each layer's arrays, the gradient.
+
+    ``layers`` holds (z, a, ∂Loss/∂z, ∂Loss/∂a) per layer with one row per
+    data point (0 outside the batch); ∂Loss/∂a of a fused output is None.
+    The stepper hands over the arrays its step computed, so a record never
+    recomputes them and always shows the very bits the update used.
+    """
+
+    loss: float
+    batch_loss: float
+    point_loss: Array
+    layers: list[tuple[Array, Array, Array, Array | None]]
+    grad: Array
+
+
 def build_record(
     network: Network,
     theta: Array,
@@ -109,7 +126,8 @@ def build_record(
 
     Points outside the batch get a zero ∂Loss/∂z: the batch loss does not
     depend on them, so their factors are honestly zero and the per-point
-    products still sum to the batch gradient.
+    products still sum to the batch gradient.  This is the readable
+    reference, on :class:`Network`'s own forward and backward.
     """
     n = x.shape[0]
     # The usual full batch needs no copies (y[batch] would repeat the rows).
@@ -139,26 +157,41 @@ def build_record(
         grad = np.zeros(network.size)
         dzs, das = network.backward(theta, zs, acts, delta, grad)
         das[-1] = out_da
-        snapshot = theta.copy()
-        params = network.views(snapshot)  # the record's own copy: later steps cannot move it
-        layers = [
-            LayerRecord(W, b, dW, db, z, a, dz, da)
-            for (W, b), (dW, db), z, a, dz, da in zip(
-                params, network.views(grad), zs, acts[1:], dzs, das
-            )
-        ]
-        record = StepRecord(
-            network=network,
-            step=step,
-            theta=snapshot,
-            grad=grad,
-            loss=loss,
-            batch_loss=batch_loss,
-            x=x,
-            y=y,
-            batch=batch,
-            layers=layers,
-            point_loss=point_loss,
+        values = RecordValues(loss, batch_loss, point_loss, list(zip(zs, acts[1:], dzs, das)), grad)
+        return record_from_values(network, theta, x, y, batch, step, values)
+
+
+def record_from_values(
+    network: Network,
+    theta: Array,
+    x: Array,
+    y: Array,
+    batch: Array,
+    step: int,
+    values: RecordValues,
+) -> StepRecord:
+    """The record of ``theta`` from values already computed (by the step or the reference)."""
+    snapshot = theta.copy()
+    params = network.views(snapshot)  # the record's own copy: later steps cannot move it
+    layers = [
+        LayerRecord(W, b, dW, db, z, a, dz, da)
+        for (W, b), (dW, db), (z, a, dz, da) in zip(
+            params, network.views(values.grad), values.layers
         )
+    ]
+    record = StepRecord(
+        network=network,
+        step=step,
+        theta=snapshot,
+        grad=values.grad,
+        loss=values.loss,
+        batch_loss=values.batch_loss,
+        x=x,
+        y=y,
+        batch=batch,
+        layers=layers,
+        point_loss=values.point_loss,
+    )
+    with np.errstate(all="ignore"):
         record.factors = ChainBuilder(record, batch_size=len(batch))
     return record

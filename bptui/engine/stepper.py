@@ -19,9 +19,10 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
+from bptui.engine.compiled import CompiledStep, compilable
 from bptui.engine.fast import FastStep, all_finite
 from bptui.engine.network import Network
-from bptui.engine.record import StepRecord, build_record
+from bptui.engine.record import StepRecord, record_from_values
 
 Array = np.ndarray
 
@@ -175,7 +176,6 @@ class Stepper:
     def __init__(self, training: Training) -> None:
         self.training = training
         self.network: Network = training.network
-        self.fast = FastStep(self.network)
         self.phases = phases_for(self.network.depth)
         self._phase_order = tuple(self.phases)
         self.x = training.x
@@ -188,6 +188,13 @@ class Stepper:
         else:
             self.batches = [np.arange(n)]
         self.batch_data = [(self.x[b], self.y[b]) for b in self.batches]
+        # Small nets step as generated scalar Python, larger ones as numpy;
+        # one choice for run, replay and records alike, so time travel is exact.
+        compiled = compilable(self.network, n)
+        self.fast: FastStep | CompiledStep = (
+            CompiledStep(self.network) if compiled else FastStep(self.network)
+        )
+        self._fresh = False  # did the last step run at self.theta, into self.grad?
         mask = np.ones(self.network.size)
         if training.trainable is not None:
             mask[:] = 0.0
@@ -261,8 +268,13 @@ class Stepper:
     def record(self) -> StepRecord:
         """The full record of the current step (cached until the state moves)."""
         if self._record is None:
-            batch = self.batch_for(self.step) if len(self.batches) > 1 else None  # None: all
-            self._record = build_record(self.network, self.theta, self.x, self.y, batch, self.step)
+            batch = self.batch_for(self.step)
+            values = self.fast.record_values(
+                self.theta, self.x, self.y, batch, self.grad, self._fresh
+            )
+            self._record = record_from_values(
+                self.network, self.theta, self.x, self.y, batch, self.step, values
+            )
         return self._record
 
     @_quiet
@@ -285,11 +297,13 @@ class Stepper:
         loss = self.fast.loss_and_grad(theta, xb, yb, self.grad)
         if len(self.batch_data) > 1:
             loss = self.fast.loss_value(theta, self.x, self.y)
+        self._fresh = True
         return loss
 
     def _descend(self, theta: Array, grad: Array, step: int) -> None:
         """θ ← θ − α·∂Loss/∂θ for the batch of ``step`` (replay path)."""
         xb, yb = self.batch_data[step % len(self.batch_data)]
+        self._fresh = False  # the step's kept arrays are now those of a replayed theta
         self.fast.loss_and_grad(theta, xb, yb, grad)
         theta -= self._scale * grad
 
