@@ -635,7 +635,7 @@ def test_verdict_thresholds(rel, abs_err, near_kink, expected) -> None:
 
 def test_a_diverging_loss_is_too_coarse_to_judge_but_an_ordinary_one_is_not() -> None:
     """At a loss of 1e307 the central difference cannot see b2's −3.9e-7
-    gradient (numeric 0): that is "imprecise", not "wrong"; a real error at an
+    gradient (numeric 0): that is "cannot tell", not "wrong"; a real error at an
     ordinary loss is still caught."""
     stepper = Stepper(load_builtin("diverge").training())
     stepper.run(300)
@@ -649,8 +649,10 @@ def test_a_diverging_loss_is_too_coarse_to_judge_but_an_ordinary_one_is_not() ->
         )
     }
     assert rows["b2"].analytic != 0.0 and rows["b2"].numeric == 0.0
-    assert rows["b2"].verdict == "imprecise" and rows["b2"].agrees
-    assert {r.verdict for r in rows.values()} <= {"good", "imprecise"}
+    # No relative error means anything here: the numeric value cannot see b2 at all.
+    assert rows["b2"].verdict == "cannot tell" and rows["b2"].agrees
+    assert rows["b2"].meaningful_rel_error is None
+    assert {r.verdict for r in rows.values()} <= {"good", "imprecise", "cannot tell"}
 
     fine = Stepper(load_builtin("article").training()).record()
     wrong = fine.grad.copy()
@@ -695,3 +697,106 @@ def test_kink_parameters_only_for_relu_family() -> None:
     assert gradcheck.kink_parameters(smooth, theta, x) == set()
     away = relu.pack([(np.array([[1.0]]), np.array([0.5])), (np.array([[1.0]]), np.zeros(1))])
     assert gradcheck.kink_parameters(relu, away, x) == set()
+
+
+# ------------------------------------------- near zero: no meaningless relative error
+def article_with(w1: float, b1: float) -> Stepper:
+    """The article's net and data with blue's weight and bias set (the rest as seeded)."""
+    text = f"""
+name = "article-set"
+[network]
+layers = [1, 2, 1]
+activation = "softplus"
+output_activation = "identity"
+loss = "ssr"
+node_names = ["x", "blue", "orange", "green"]
+[training]
+learning_rate = 0.01
+[data]
+x = [0.1, 0.53, 0.82]
+y = [1.2, 3.2, 1.1]
+[[init.layers]]
+W = [[{w1!r}], [-0.13826430117118466]]
+b = [{b1!r}, 0.0]
+[[init.layers]]
+W = [[0.6476885381006925, 1.5230298564080254]]
+b = [0.0]
+"""
+    return Stepper(parse_scenario(text, "article-set", None).training())
+
+
+def check_rows(stepper: Stepper, grad: np.ndarray | None = None) -> dict[str, gradcheck.CheckRow]:
+    rec = stepper.record()
+    rows = gradcheck.gradient_check(
+        rec.network, rec.theta, rec.x, rec.y, rec.grad if grad is None else grad
+    )
+    return {r.name: r for r in rows}
+
+
+def test_gradients_far_below_the_loss_are_both_zero_not_a_relative_error_of_one() -> None:
+    """blue saturated at z ≈ −700: backprop ~1e-79, numeric exactly 0 — "both ≈ 0", no rel error."""
+    rows = check_rows(article_with(1e3, -1e3))
+    for name in ("w1", "b1", "w3"):
+        row = rows[name]
+        assert abs(row.analytic) < 1e-70 and row.numeric == 0.0
+        assert row.verdict == "both ≈ 0" and row.agrees
+        assert row.meaningful_rel_error is None
+    assert gradcheck.verdict(1.0, 1e-18, False, 1e-9, largest=1e-18, zero=True) == "both ≈ 0"
+
+
+def test_a_saturated_gradient_the_numeric_cannot_see_is_cannot_tell_even_when_wrong() -> None:
+    """blue = softplus(−30): ∂/∂b1 ~ 1e-13, invisible to central differences (numeric 0).
+
+    Calling that "good" would pass a 100× bug too: the verdict is "cannot tell"
+    for the right value and for the wrong one alike, and no relative error is shown.
+    """
+    stepper = article_with(0.0, -30.0)
+    rec = stepper.record()
+    exact_b1 = float(
+        np.sum(-2 * (rec.y[:, 0] - rec.yhat[:, 0]) * 0.6476885381006925 * 1 / (1 + np.exp(30.0)))
+    )
+    assert rec.grads["b1"] == pytest.approx(exact_b1, rel=1e-12)
+    assert 1e-14 < abs(exact_b1) < 1e-11
+    row = check_rows(stepper)["b1"]
+    assert abs(row.numeric) < abs(exact_b1) / 10  # the difference quotient cannot see it
+    assert row.verdict == "cannot tell" and row.meaningful_rel_error is None
+    wrong = rec.grad.copy()
+    wrong[rec.network.param_index["b1"]] *= 100
+    assert check_rows(stepper, wrong)["b1"].verdict == "cannot tell"
+
+
+def exact_article_grads(w1: float, b1: float) -> dict[str, float]:
+    """∂SSR/∂w1 and ∂SSR/∂b1 of the article net written out by hand, in extended precision."""
+    x = np.array([0.1, 0.53, 0.82], dtype=np.longdouble)
+    y = np.array([1.2, 3.2, 1.1], dtype=np.longdouble)
+    w2, w3, w4 = (
+        np.longdouble(v) for v in (-0.13826430117118466, 0.6476885381006925, 1.5230298564080254)
+    )
+    z1 = np.longdouble(w1) * x + np.longdouble(b1)
+    z2 = w2 * x
+    softplus = lambda z: np.logaddexp(np.longdouble(0), z)  # noqa: E731
+    sigmoid = lambda z: np.exp(-np.logaddexp(np.longdouble(0), -z))  # noqa: E731
+    yhat = w3 * softplus(z1) + w4 * softplus(z2)
+    common = -2 * (y - yhat) * w3 * sigmoid(z1)
+    return {"w1": float(np.sum(common * x)), "b1": float(np.sum(common))}
+
+
+@pytest.mark.parametrize("scale", [1e3, 1e6])
+def test_large_parameters_are_no_false_alarm(scale: float) -> None:
+    """w1 = 1e3 or 1e6 with the last point on softplus's bend: h = 1e-6·|θ| was far too
+    coarse (the old check said "suspect" at 1e3 and "wrong" at 1e6); the
+    step is now chosen where the difference quotient is stable."""
+    w1, b1 = scale, -0.82 * scale - 1.0
+    stepper = article_with(w1, b1)
+    exact = exact_article_grads(w1, b1)
+    rec = stepper.record()
+    rows = check_rows(stepper)
+    for name in ("w1", "b1"):
+        assert rec.grads[name] == pytest.approx(exact[name], rel=1e-9)
+        row = rows[name]
+        assert row.verdict in ("good", "imprecise"), (name, row)
+        assert abs(row.numeric - exact[name]) <= max(row.uncertainty, 1e-7 * abs(exact[name]))
+    assert {r.verdict for r in rows.values()} <= {"good", "imprecise"}
+    wrong = rec.grad.copy()
+    wrong[rec.network.param_index["w1"]] *= 1.1  # a real 10% mistake is still caught
+    assert check_rows(stepper, wrong)["w1"].verdict == "wrong"
