@@ -19,6 +19,7 @@ colour; clicking a node, bias or edge label selects that parameter.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -240,12 +241,23 @@ def _line(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int, str]]:
     return cells
 
 
-def _rows_by_column(path: list[tuple[int, int, str]]) -> dict[int, list[int]]:
-    """The rows an edge's line occupies in each column."""
-    rows: dict[int, list[int]] = {}
-    for x, y, _ in path:
-        rows.setdefault(x, []).append(y)
-    return rows
+class _Crowding:
+    """Which cells the lines of a gap's edges pass through, and how many lines each."""
+
+    def __init__(self, edges: list[_Edge]) -> None:
+        self.own = [{(x, y) for x, y, _ in edge.path} for edge in edges]
+        self.count: Counter[tuple[int, int]] = Counter(cell for cells in self.own for cell in cells)
+
+    def clearance(self, i: int, x: int, top: int, width: int, height: int) -> int:
+        """Rows (0, 1, or 2 meaning "2 or more") between a label of edge ``i`` and any other line."""
+        own, count = self.own[i], self.count
+        for distance in (0, 1):
+            rows = range(top, top + height) if distance == 0 else (top - 1, top + height)
+            for row in rows:
+                for col in range(x, x + width):
+                    if count[col, row] - ((col, row) in own) > 0:
+                        return distance
+        return 2
 
 
 class _Layout:
@@ -552,11 +564,10 @@ class _Drawing:
     ) -> bool:
         """Put each edge's label on its line without overlaps (all or nothing)."""
         taken = [row[:] for row in canvas.taken]
-        rows = [_rows_by_column(edge.path) for edge in edges]
+        crowding = _Crowding(edges)
         spots = []
         for i, (edge, label) in enumerate(zip(edges, labels)):
-            others = rows[:i] + rows[i + 1 :]
-            spot = None if label is None else self._spot(canvas, edge, label, others)
+            spot = None if label is None else self._spot(canvas, edge, label, crowding, i)
             if spot is None or label is None:
                 canvas.taken = taken
                 return False
@@ -576,7 +587,7 @@ class _Drawing:
 
     @staticmethod
     def _spot(
-        canvas: _Canvas, edge: _Edge, label: tuple[str, ...], others: list[dict[int, list[int]]]
+        canvas: _Canvas, edge: _Edge, label: tuple[str, ...], crowding: _Crowding, index: int
     ) -> tuple[int, int] | None:
         """A free place for the label's top row, one of its rows on its edge's line.
 
@@ -596,17 +607,8 @@ class _Drawing:
             for top in (py, py - len(label) + 1) if len(label) > 1 else (py,):
                 if not all(canvas.free(x, top + k, width) for k in range(len(label))):
                     continue
-                clearance = min(
-                    (
-                        abs(row - y)
-                        for y in range(top, top + len(label))
-                        for rows in others
-                        for col in range(x, x + width)
-                        for row in rows.get(col, ())
-                    ),
-                    default=2,
-                )
-                score = (min(clearance, 2), -abs(t - 0.5))
+                clearance = crowding.clearance(index, x, top, width, len(label))
+                score = (clearance, -abs(t - 0.5))
                 if best is None or score > best[0]:
                     best = (score, (x, top))
         return None if best is None else best[1]
