@@ -265,3 +265,27 @@ def test_the_source_is_what_runs() -> None:
     loss, grad = scope["loss_and_grad"](theta.tolist(), points, 3, 3)
     assert loss == pytest.approx(3.06678879302855, rel=1e-14)
     assert grad[-1] == pytest.approx(-1.7658128185429645, rel=1e-14)  # ∂Loss/∂b3 at step 0
+
+
+@pytest.mark.parametrize("name", ["article", "xor", "diverge"])
+def test_a_run_in_one_call_is_the_same_steps_one_by_one(name: str) -> None:
+    """Stepper.run's generated loop equals step_once repeated: θ, ∇, losses, checkpoints, divergence."""
+    one_call = Stepper(load_builtin(name).training())
+    by_step = Stepper(load_builtin(name).training())
+    for chunk in (1, 2, 63, 64, 200, 1000):
+        if one_call.diverged is not None:
+            break
+        taken = one_call.run(chunk)
+        for _ in range(taken):
+            by_step.step_once()
+        assert one_call.step == by_step.step
+        assert one_call.diverged == by_step.diverged
+        for a, b in (
+            (one_call.theta, by_step.theta),
+            (one_call.grad, by_step.grad),
+            (one_call.previous_theta, by_step.previous_theta),
+            (one_call.loss_history, by_step.loss_history),
+            (one_call.checkpoints.view(), by_step.checkpoints.view()),
+        ):
+            assert np.array_equal(a, b, equal_nan=True)
+    assert (one_call.diverged is not None) == (name == "diverge")

@@ -107,7 +107,11 @@ class _Names:
 
 def _names(network: Network) -> _Names:
     taken = set(HELPERS) | set(network.param_names)
-    taken |= {"theta", "points", "count", "rows", "loss", "total", "keep", "in_batch", "m", "s"}
+    taken |= {f"rate_{p}" for p in network.param_names}
+    taken |= set(
+        "theta grad rates points count n rows loss total keep shares in_batch m s point "
+        "outside batch_loss losses checkpoints finite step steps every done g".split()
+    )
     xs = [_identifier(n, taken) for n in network.node_names[0]]
     ys = [_identifier(f"y{i + 1}", taken) for i in range(network.layers[-1])]
     acts = [xs]
@@ -251,6 +255,53 @@ class _Writer:
         tail = [f"return {self.total('loss', 'count', 'n')}, [{', '.join(grads)}]"]
         return head + _indent(body, 1) + _indent(inner, 2) + _indent(tail, 1)
 
+    def run(self) -> list[str]:
+        """``steps`` whole steps in one call: update, then loss_and_grad's lines, in a loop.
+
+        θ and ∇ stay plain floats between steps; θ is handed back every
+        ``every`` steps (the stepper's checkpoints).  Stops after a step whose
+        loss or gradient is not finite.
+        """
+        v, grads = self.v, self.v.grads
+        rates = [f"rate_{p}" for p in v.params]
+        head = [
+            "def run(theta, grad, rates, points, count, n, steps, every, done):",
+            '    """Steps done+1 … done+steps; returns (losses, checkpoints, θ, ∇, finite)."""',
+        ]
+        body = self.unpack() + [
+            f"{', '.join(grads)}{',' if len(grads) == 1 else ''} = grad",
+            f"{', '.join(rates)}{',' if len(rates) == 1 else ''} = rates",
+            "losses, checkpoints, finite = [], [], True",
+            "for step in range(done + 1, done + steps + 1):",
+        ]
+        update = ["# update: θ ← θ − α·∂Loss/∂θ"]
+        update += [f"{p} = {p} - {r} * {g}" for p, r, g in zip(v.params, rates, grads)]
+        update += ["loss = 0.0", f"{' = '.join(grads)} = 0.0", self.point_loop()]
+        inner = self.forward() + ["# loss"] + self.point_loss() + ["loss += point"]
+        inner += self.backward()
+        check = [
+            f"loss = {self.total('loss', 'count', 'n')}",
+            "losses.append(loss)",
+            "if step % every == 0:",
+            f"    checkpoints.append([{', '.join(v.params)}])",
+            f"total = loss + {' + '.join(grads)}  # inf or nan when any term is",
+            "if total - total != 0.0:",
+            f"    finite = all(g - g == 0.0 for g in ({', '.join(grads)}, loss))",
+            "    if not finite:",
+            "        break",
+        ]
+        tail = [
+            f"return losses, checkpoints, [{', '.join(v.params)}], [{', '.join(grads)}], finite"
+        ]
+        return (
+            head
+            + _indent(body, 1)
+            + _indent(update, 2)
+            + _indent(inner, 3)
+            + _indent(check, 2)
+            + _indent(tail, 1)
+        )
+
     def loss_value(self) -> list[str]:
         head = [
             "def loss_value(theta, points, count, n):",
@@ -315,7 +366,7 @@ class _Writer:
             "# theta is every parameter in order; points are (inputs…, targets…) rows.\n"
             "# softplus, sigmoid, tanh, exp and log act on one number each.\n"
         )
-        parts = [self.loss_and_grad(), self.loss_value(), self.record()]
+        parts = [self.loss_and_grad(), self.loss_value(), self.record(), self.run()]
         return title + "\n\n" + "\n\n\n".join("\n".join(p) for p in parts) + "\n"
 
 
@@ -344,6 +395,7 @@ class CompiledStep:
         self._loss_and_grad: Callable = scope["loss_and_grad"]
         self._loss_value: Callable = scope["loss_value"]
         self._record: Callable = scope["record"]
+        self.run_steps: Callable = scope["run"]
         self._rows: list[tuple[Array, Array, list[tuple[float, ...]]]] = []
         self._width = len(_Writer(network).record_columns()[0])
 

@@ -368,7 +368,14 @@ class Stepper:
         if not self.done:
             self._rest()
         taken = 0
+        fused = stop is None and isinstance(self.fast, CompiledStep) and len(self.batches) == 1
         while taken < count:
+            if fused and count - taken > 1:
+                done, finite = self._run_generated(count - taken - 1)
+                taken += done
+                if not finite:
+                    break
+                continue
             loss = self._advance()
             taken += 1
             finite = self._check_finite(loss)
@@ -381,6 +388,45 @@ class Stepper:
                 break
         self._rest()
         return taken
+
+    def _run_generated(self, count: int) -> tuple[int, bool]:
+        """``count`` steps in one call of the generated code; (steps taken, all finite).
+
+        The same lines as ``count`` calls of :meth:`_advance`, so the same bits,
+        without numpy between steps.  The last step of a run always goes
+        through :meth:`_advance`, which keeps ``previous_theta``.
+        """
+        fast: CompiledStep = self.fast  # type: ignore[assignment]
+        x, y = self.batch_data[0]
+        losses, checkpoints, theta, grad, finite = fast.run_steps(
+            self.theta.tolist(),
+            self.grad.tolist(),
+            self._scale.tolist(),
+            fast.rows(x, y),
+            y.size,
+            y.shape[0],
+            count,
+            CHECKPOINT_EVERY,
+            self.step,
+        )
+        start = self.step
+        self.losses.truncate(start + 1)
+        for loss in losses:
+            self.losses.append(loss)
+        first = start // CHECKPOINT_EVERY + 1  # the first checkpoint these steps reach
+        if checkpoints:
+            self.checkpoints.truncate(first)
+            for theta_k in checkpoints:
+                self.checkpoints.append(np.array(theta_k))
+        self.step = start + len(losses)
+        self.theta[:] = theta
+        self.grad[:] = grad
+        self._record = None
+        self._fresh = False
+        if not finite:
+            self.diverged = self.step
+            self.previous_theta = self.theta_at(self.step - 1)
+        return len(losses), finite
 
     @_quiet
     def goto(self, step: int, stop: StopCheck | None = None) -> None:
