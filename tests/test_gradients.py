@@ -700,9 +700,9 @@ def test_kink_parameters_only_for_relu_family() -> None:
 
 
 # ------------------------------------------- near zero: no meaningless relative error
-def article_with(w1: float, b1: float) -> Stepper:
+def article_text(w1: float, b1: float) -> str:
     """The article's net and data with blue's weight and bias set (the rest as seeded)."""
-    text = f"""
+    return f"""
 name = "article-set"
 [network]
 layers = [1, 2, 1]
@@ -722,7 +722,10 @@ b = [{b1!r}, 0.0]
 W = [[0.6476885381006925, 1.5230298564080254]]
 b = [0.0]
 """
-    return Stepper(parse_scenario(text, "article-set", None).training())
+
+
+def article_with(w1: float, b1: float) -> Stepper:
+    return Stepper(parse_scenario(article_text(w1, b1), "article-set", None).training())
 
 
 def check_rows(stepper: Stepper, grad: np.ndarray | None = None) -> dict[str, gradcheck.CheckRow]:
@@ -800,3 +803,17 @@ def test_large_parameters_are_no_false_alarm(scale: float) -> None:
     wrong = rec.grad.copy()
     wrong[rec.network.param_index["w1"]] *= 1.1  # a real 10% mistake is still caught
     assert check_rows(stepper, wrong)["w1"].verdict == "wrong"
+
+
+def test_check_prints_no_relative_error_where_none_means_anything(run_cli, write_file) -> None:
+    """The report said "1.00e+00  good" for 1e-79 against 0; now "—  both ≈ 0"."""
+    saturated = run_cli("check", "--config", write_file("s.toml", article_text(1e3, -1e3)))
+    assert saturated.code == 0, saturated.out
+    rows = {line.split()[0]: line for line in saturated.out.splitlines()[2:-1]}
+    for name in ("w1", "b1", "w3"):
+        assert rows[name].split()[3:] == ["—", "both", "≈", "0"], rows[name]
+    assert rows["w2"].split()[4] == "good"
+    blind = run_cli("check", "--config", write_file("t.toml", article_text(0.0, -30.0)))
+    b1 = next(line for line in blind.out.splitlines() if line.startswith("b1 "))
+    assert b1.split()[3:6] == ["—", "cannot", "tell"]
+    assert f"({gradcheck.CANNOT_TELL_WHY})" in b1

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bptui.debug import report as usergrads_report
 from bptui.debug import usergrads
 from bptui.debug.usergrads import (
     UserCodeError,
@@ -365,26 +366,83 @@ def test_dataclass_in_user_file_loads(write_file, article_record) -> None:
 
 
 # --------------------------------------------------------------- the CLI
+def sections(out: str) -> tuple[list[str], list[str]]:
+    """The backprop-vs-numeric section and the user's section of a ``check --grads`` report."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("Your derivatives ("))
+    return lines[:start], lines[start:]
+
+
 def test_check_grads_flags_the_article_mistake(run_cli) -> None:
+    # The user's values moved from a column of the one table into their own section
+    # (two labelled sections: backprop vs numeric, then yours vs backprop).
     result = run_cli("check", "--grads", MISTAKE)
     assert result.code == 1
     assert result.err == ""
-    b3 = next(line for line in result.out.splitlines() if line.startswith("b3 "))
+    numeric, yours = sections(result.out)
+    assert yours[0] == f"Your derivatives ({MISTAKE}) vs backprop:"
+    b3 = next(line for line in yours if line.startswith("b3 "))
     assert "-6.13357759" in b3 and "WRONG" in b3
-    w1 = next(line for line in result.out.splitlines() if line.startswith("w1 "))
-    assert w1.rstrip().endswith("-")
+    assert not any(line.startswith("w1 ") for line in yours)
+    assert "not in your file: w1, w2, w3, w4, b1, b2" in yours
     assert "✗ d_b3: yours -6.1335776, backprop -1.7658128" in result.out
     assert "∂Loss/∂green = −2·SSR = -6.1335776" in result.out
     assert "your derivatives disagree: b3 (0 of 1 agree)" in result.out
+    assert result.out.splitlines()[-1] == "your derivatives disagree: b3 (0 of 1 agree)"
 
 
 def test_check_grads_accepts_the_correct_file(run_cli) -> None:
     result = run_cli("check", "--grads", CORRECT)
     assert result.code == 0, result.out
     assert "all 7 of your derivatives agree with backprop" in result.out
+    _, yours = sections(result.out)
     for name in ARTICLE_PARAMS:
-        line = next(x for x in result.out.splitlines() if x.startswith(f"{name} "))
+        line = next(x for x in yours if x.startswith(f"{name} "))
         assert line.endswith("agrees")
+
+
+WRONG_W1 = """
+import numpy as np
+def d_w1(ctx):          # the article's w1 chain with its sign flipped
+    s = 1 / (1 + np.exp(-ctx.z["blue"]))
+    return float(np.sum(2 * (ctx.y - ctx.yhat) * ctx["w3"] * s * ctx.x))
+"""
+
+
+def test_check_grads_keeps_backprop_and_yours_apart(write_file, run_cli) -> None:
+    """ "all gradients agree" once sat right above "✗ d_w1 … your derivatives disagree"."""
+    result = run_cli("check", "--grads", write_file("w1.py", WRONG_W1))
+    assert result.code == 1, result.out
+    numeric, yours = sections(result.out)
+    assert numeric[1] == "Backprop vs numeric (central differences):"
+    assert numeric[-2] == "backprop vs numeric: all gradients agree"
+    assert numeric[-1] == ""
+    assert "all gradients agree" not in "\n".join(yours)
+    assert any(line.startswith("✗ d_w1: ") for line in yours)
+    assert yours[-1] == "your derivatives disagree: w1 (0 of 1 agree)"
+
+
+PRINTING = """
+def d_b3(ctx):           # wrong, so it is probed (called again) too
+    print("the sum is", sum(ctx.y))
+    for k in range(30):
+        print("line", k)
+    return 0.5
+"""
+
+
+def test_check_grads_shows_what_a_function_printed_once_labelled(write_file, run_cli) -> None:
+    """A print() in d_b3 appeared six times (probes too); now once, labelled and bounded."""
+    result = run_cli("check", "--grads", write_file("p.py", PRINTING))
+    assert result.code == 1 and result.err == ""
+    _, yours = sections(result.out)
+    assert result.out.count("the sum is") == 1
+    at = yours.index("d_b3 printed:")
+    assert yours[at + 1] == "    the sum is 5.5"
+    assert yours[at + 2] == "    line 0"
+    shown = [line for line in yours if line.startswith("    line ")]
+    assert len(shown) == usergrads_report.PRINTED_LINES - 1
+    assert yours[at + usergrads_report.PRINTED_LINES + 1] == "    … (19 more lines)"
 
 
 def test_check_grads_on_another_scenario(write_file, run_cli) -> None:

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from bptui.debug.gradcheck import CheckRow, gradient_check
+from bptui.debug.gradcheck import (
+    AGREE_REL,
+    CANNOT_TELL,
+    CANNOT_TELL_WHY,
+    CheckRow,
+    gradient_check,
+)
 from bptui.debug.usergrads import UserCodeError, UserGradResult, load_user_grads
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
@@ -24,18 +30,68 @@ def _user_results(
     return results
 
 
-def _row(r: CheckRow, results: dict[str, UserGradResult]) -> str:
-    """One parameter's line of the table, the user's value and verdict beside it."""
-    line = f"{r.name:<8}{r.analytic:>16.9g}{r.numeric:>16.9g}{r.rel_error:>12.2e}  {r.verdict:<9}"
-    mine = results.get(r.name)
-    if mine is not None and mine.user is not None:
-        mark = "agrees" if mine.agrees else f"WRONG (rel error {mine.rel_error:.2e})"
-        line += f"{mine.user:>16.9g}  {mark}"
-    elif results:
-        line += f"{'-':>16}"
+#: What a user's function printed is shown up to this many lines of this many characters.
+PRINTED_LINES = 12
+PRINTED_WIDTH = 160
+
+
+def _rel_text(rel: float | None) -> str:
+    """A relative error, or — where none is meaningful (both values below what can be seen)."""
+    return f"{'—':>12}" if rel is None else f"{rel:>12.2e}"
+
+
+def _row(r: CheckRow) -> str:
+    """One parameter's line of the backprop-vs-numeric table."""
+    line = (
+        f"{r.name:<8}{r.analytic:>16.9g}{r.numeric:>16.9g}"
+        f"{_rel_text(r.meaningful_rel_error)}  {r.verdict:<9}"
+    )
     if r.near_kink:
         line += "  (relu input near its kink)"
+    if r.verdict == CANNOT_TELL:
+        line += f"  ({CANNOT_TELL_WHY})"
     return line.rstrip()
+
+
+def _user_row(m: UserGradResult) -> str:
+    """One of the user's derivatives against backprop."""
+    rel = m.rel_error
+    if m.agrees and rel is not None and rel > AGREE_REL:
+        rel = None  # agreeing within the absolute floor: the ratio of two ~0s means nothing
+    mark = "agrees" if m.agrees else "WRONG"
+    return f"{m.name:<8}{m.user:>16.9g}{m.backprop:>16.9g}{_rel_text(rel)}  {mark}"
+
+
+def _printed(m: UserGradResult) -> list[str]:
+    """What the user's function printed on the real call, labelled, indented and bounded."""
+    if not m.output:
+        return []
+    lines = m.output.rstrip("\n").split("\n")
+    shown = [
+        "    " + (line if len(line) <= PRINTED_WIDTH else line[:PRINTED_WIDTH] + "…")
+        for line in lines[:PRINTED_LINES]
+    ]
+    if len(lines) > PRINTED_LINES:
+        shown.append(f"    … ({len(lines) - PRINTED_LINES} more lines)")
+    return [f"{m.function} printed:", *shown]
+
+
+def _user_section(
+    results: dict[str, UserGradResult], grads_path: str, names: list[str]
+) -> list[str]:
+    """The user's file against backprop: a table, what was printed, each diagnosis, the verdict."""
+    lines = [
+        "",
+        f"Your derivatives ({grads_path}) vs backprop:",
+        f"{'param':<8}{'yours':>16}{'backprop':>16}{'rel error':>12}  verdict",
+    ]
+    lines += [_user_row(results[name]) for name in names if name in results]
+    missing = [name for name in names if name not in results]
+    if missing:
+        lines.append(f"not in your file: {', '.join(missing)}")
+    for m in results.values():
+        lines += _printed(m)
+    return lines + _user_summary(results)
 
 
 def _user_summary(results: dict[str, UserGradResult]) -> list[str]:
@@ -56,13 +112,23 @@ def _user_summary(results: dict[str, UserGradResult]) -> list[str]:
     return lines
 
 
+def _numeric_verdict(rows: list[CheckRow], finite: bool, labelled: bool) -> str:
+    """The last line of the backprop-vs-numeric section."""
+    if not finite:
+        return "the loss or a gradient is not finite at step 0: nothing can be compared"
+    bad = [r.name for r in rows if not r.agrees]
+    verdict = "all gradients agree" if not bad else f"disagree: {', '.join(bad)}"
+    return f"backprop vs numeric: {verdict}" if labelled else verdict
+
+
 def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str, bool]:
     """The gradient-check table at step 0 and whether every parameter agrees.
 
-    With ``grads_path`` the user's ``d_<param>`` values join the table, each
-    with a verdict against backprop and, when wrong, the chain factor it is
-    consistent with.  A derivative that raises or returns a non-number is bad
-    input (:class:`UserCodeError`, exit 2), not a disagreement.
+    With ``grads_path`` a second, labelled section judges the user's
+    ``d_<param>`` values against backprop, each wrong one with the chain
+    factor it is consistent with; its verdict is the report's last line.  A
+    derivative that raises or returns a non-number is bad input
+    (:class:`UserCodeError`, exit 2), not a disagreement.
     """
     stepper = Stepper(scenario.training())
     record = stepper.record()
@@ -73,18 +139,13 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
     results = {} if grads_path is None else _user_results(stepper, record, grads_path)
 
     header = f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  {'verdict':<9}"
-    if results:
-        header += f"{'yours':>16}  yours vs backprop"
-    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}", header.rstrip()]
-    lines += [_row(r, results) for r in rows]
-    ok = all(r.agrees for r in rows)
-    bad = [r.name for r in rows if not r.agrees]
-    if not record.finite:
-        ok = False
-        lines.append("the loss or a gradient is not finite at step 0: nothing can be compared")
-    else:
-        lines.append("all gradients agree" if ok else f"disagree: {', '.join(bad)}")
-    if results:
-        lines += _user_summary(results)
+    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}"]
+    if grads_path is not None:
+        lines.append("Backprop vs numeric (central differences):")
+    lines += [header.rstrip(), *(_row(r) for r in rows)]
+    lines.append(_numeric_verdict(rows, record.finite, grads_path is not None))
+    ok = record.finite and all(r.agrees for r in rows)
+    if grads_path is not None:
+        lines += _user_section(results, grads_path, stepper.network.param_names)
         ok = ok and all(m.agrees for m in results.values())
     return "\n".join(lines) + "\n", ok
