@@ -133,7 +133,12 @@ def build_export_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="parameters whose chain rule to write (default: all, or w1 and b1 of a big net)",
     )
-    parser.add_argument("--format", choices=FORMATS, default="md")
+    parser.add_argument(
+        "--format",
+        choices=(*FORMATS, "python"),
+        default="md",
+        help="python: the net's whole step as plain Python, runnable",
+    )
     parser.add_argument(
         "--exercise", action="store_true", help="computed numbers blank, with an answer key"
     )
@@ -272,12 +277,34 @@ def cmd_check(argv: Sequence[str]) -> int:
     return EXIT_OK if ok else EXIT_DISAGREE
 
 
+def _export_python(scenario: Scenario, args: argparse.Namespace) -> int:
+    """The net's step as straight-line Python, with its data and θ at --step."""
+    from bptui.engine.compiled import python_program
+    from bptui.engine.stepper import Stepper
+
+    if args.exercise or args.param or args.seed is not None:
+        raise UsageError("--format python: --exercise, --param and --seed do not apply")
+    stepper = Stepper(scenario.training())
+    stepper.goto(args.step)
+    if stepper.step != args.step:
+        raise UsageError(f"--step {args.step}: the run diverges at step {stepper.diverged}")
+    text = python_program(stepper.network, stepper.theta, stepper.x, stepper.y, args.step)
+    if args.output:
+        config = args.config or (args.name if args.name and args.name.endswith(".toml") else None)
+        write_atomically(args.output, [text], protected=[config] if config else [])
+    else:
+        _stdout().write(text)
+    return EXIT_OK
+
+
 def cmd_export(argv: Sequence[str]) -> int:
     """The worked example; a worksheet's key goes to FILE.answers.EXT, or after it on stdout."""
     from bptui.debug.worked import answers_path, export
 
     args = build_export_parser().parse_args(argv)
     scenario = resolve_scenario(args.name, args.config)
+    if args.format == "python":
+        return _export_python(scenario, args)
     text, key = export(
         scenario,
         args.format,

@@ -12,6 +12,8 @@ fixed, so run, replay (goto, back) and records agree bit for bit.
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -289,3 +291,34 @@ def test_a_run_in_one_call_is_the_same_steps_one_by_one(name: str) -> None:
         ):
             assert np.array_equal(a, b, equal_nan=True)
     assert (one_call.diverged is not None) == (name == "diverge")
+
+
+@pytest.mark.parametrize(("name", "step"), [("article", 5), ("xor", 0), ("deep", 3)])
+def test_export_python_is_a_program_that_prints_the_traces_numbers(
+    run_cli, tmp_path, name: str, step: int
+) -> None:
+    result = run_cli("export", name, "--format", "python", "--step", str(step))
+    assert result.code == 0 and result.err == ""
+    script = tmp_path / "step.py"
+    script.write_text(result.out)
+    printed = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, check=True
+    ).stdout.splitlines()
+    trace = run_cli("trace", name, "--steps", str(step), "--format", "csv").out.splitlines()
+    row = [float(v) for v in trace[-1].split(",")]
+    size = (len(row) - 2) // 2
+    loss = float(printed[0].removeprefix(f"step {step}: loss "))
+    grad = [float(line.split(" = ")[1]) for line in printed[1:]]
+    assert len(grad) == size
+    if name in ("article", "xor"):  # stepped as this very code: the same bits
+        assert [loss, *grad] == [row[1], *row[2 + size :]]
+    else:
+        assert_close(loss, row[1], "loss")
+        assert_close(np.array(grad), np.array(row[2 + size :]), "gradient")
+
+
+def test_export_python_refuses_worksheet_options(run_cli) -> None:
+    result = run_cli("export", "--format", "python", "--exercise")
+    assert result.code == 2
+    assert result.err.strip().endswith("--exercise, --param and --seed do not apply")
+    assert result.out == ""

@@ -458,3 +458,45 @@ class CompiledStep:
             layers=layers,
             grad=np.array(g, dtype=float),
         )
+
+
+_PROGRAM_HELPERS = '''from math import exp, log, log1p, tanh
+
+
+def softplus(z):
+    """log(1 + e^z) without overflow."""
+    if z > 0.0:
+        return z + log1p(exp(-z))
+    return log1p(exp(z)) if z <= 0.0 else z
+
+
+def sigmoid(z):
+    """1 / (1 + e^-z), as exp(-softplus(-z))."""
+    return exp(-softplus(-z))
+'''
+
+
+def python_program(network: Network, theta: Array, x: Array, y: Array, step: int) -> str:
+    """A standalone script: the net's step as code, its data, θ at ``step``, and a check.
+
+    Running it prints the loss and every ∂Loss/∂θ of that step: the trace's
+    numbers, to the bit where bptui steps the net as this code (see
+    :func:`compilable`), else to ~1e-15.
+    """
+    points = [tuple(r) for r in np.concatenate([x, y], axis=1).tolist()]
+    names = ", ".join(network.param_names)
+    main = (
+        f"\n\n# The data, one (inputs…, targets…) row per point, and θ at step {step}.\n"
+        f"POINTS = {points!r}\n"
+        f"THETA = {theta.tolist()!r}  # {names}\n"
+        f"PARAMETERS = {list(network.param_names)!r}\n\n\n"
+        'if __name__ == "__main__":\n'
+        f"    loss, grad = loss_and_grad(THETA, POINTS, {y.size}, {y.shape[0]})\n"
+        f'    print("step {step}: loss", repr(loss))\n'
+        "    for name, value in zip(PARAMETERS, grad):\n"
+        '        print(f"dLoss/d{name} = {value!r}")\n'
+    )
+    return (
+        python_source(network).replace("\n\n\ndef ", "\n\n" + _PROGRAM_HELPERS + "\n\ndef ", 1)
+        + main
+    )
