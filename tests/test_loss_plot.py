@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import io
+import math
 from collections.abc import Awaitable, Callable
 
 import numpy as np
 import pytest
+from rich.console import Console
 from textual.app import App, ComposeResult
 
 from bptui.engine.stepper import Stepper
-from bptui.scenario.loading import load_builtin
+from bptui.scenario.loading import load_builtin, parse_scenario
 from bptui.tui.state import PENDING, View, view_of
-from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks
+from bptui.tui.widgets.heatmap import HALF_BLOCK, heatmap_data, unit_count, unit_name
+from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks, unit_parts
 
 SIZE = (70, 16)
 
@@ -47,10 +51,19 @@ async def mounted(
         for key in keys:
             {"l": pane.toggle_log, "f": pane.toggle_fit}[key]()
         await pilot.pause()
+        if pane.heatmap_mode:
+            return pane, heatmap_text(pane), notes
         drawing = pane.plt.uncolorize(pane.plt.build())
         rendered = pane.render().plain
         assert rendered.split("\n")[0] == drawing.split("\n")[0]
         return pane, drawing, notes
+
+
+def heatmap_text(pane: LossPane) -> str:
+    """What the heatmap shows, as plain text."""
+    console = Console(width=pane.size.width, file=io.StringIO())
+    lines = console.render_lines(pane.render(), console.options, pad=False)
+    return "\n".join("".join(segment.text for segment in line) for line in lines)
 
 
 def article_after(steps: int) -> Stepper:
@@ -127,12 +140,176 @@ async def test_fit_view_follows_training() -> None:
     assert pane.title_text().startswith("Fit (● data) · step 50")
 
 
+THREE_INPUTS = """
+name = "three"
+[network]
+layers = [3, 2, 1]
+activation = "tanh"
+output_activation = "identity"
+[training]
+learning_rate = 0.1
+seed = 1
+[data]
+x = [[0, 0, 1], [0, 1, 0], [1, 0, 0]]
+y = [1, 2, 3]
+"""
+
+
 @sync
-async def test_fit_view_needs_one_input() -> None:
-    pane, drawing, notes = await mounted(view_of(Stepper(load_builtin("xor").training())), keys="f")
+async def test_fit_view_needs_one_or_two_inputs() -> None:
+    scenario = parse_scenario(THREE_INPUTS, "three.toml", None)
+    pane, drawing, notes = await mounted(view_of(Stepper(scenario.training())), keys="f")
     assert not pane.fit_mode
-    assert notes and "one-input" in notes[0] and "2 inputs" in notes[0]
+    assert notes == ["The fit view needs one or two inputs; this network has 3."]
     assert "Loss · step 0" in drawing
+
+
+# ------------------------------------------------------- the units' parts
+def test_article_parts_are_the_output_weights_times_the_hidden_units() -> None:
+    """w3·blue(x) + w4·orange(x) + b3 is green(x): the article's output is identity."""
+    stepper = article_after(20)
+    view = view_of(stepper)
+    xs = np.linspace(-0.2, 1.2, 15)
+    parts = unit_parts(view, xs)
+    assert [label for label, _, _ in parts] == ["w3·blue", "w4·orange", "b3"]
+    theta = view.network.param_dict(view.record.theta)
+    softplus = np.log1p(np.exp(theta["w1"] * xs + theta["b1"]))
+    assert np.allclose(parts[0][2], theta["w3"] * softplus, rtol=1e-12)
+    softplus2 = np.log1p(np.exp(theta["w2"] * xs + theta["b2"]))
+    assert np.allclose(parts[1][2], theta["w4"] * softplus2, rtol=1e-12)
+    assert np.all(parts[2][2] == theta["b3"]) and theta["b3"] != 0
+    green = view.network.predict(view.record.theta, xs[:, None])[:, 0]
+    assert np.allclose(parts[0][2] + parts[1][2] + parts[2][2], green, rtol=1e-12)
+
+
+def test_parts_only_for_one_input_and_one_output() -> None:
+    view = view_of(Stepper(load_builtin("xor").training()))
+    assert unit_parts(view, np.linspace(0, 1, 5)) == []
+
+
+@sync
+async def test_fit_view_draws_each_units_part_with_a_legend() -> None:
+    pane, drawing, _ = await mounted(view_of(article_after(5)), keys="f")
+    for label in ("w3·blue", "w4·orange", "b3", "green = ŷ"):
+        assert label in drawing
+    theta = pane.view.network.param_dict(pane.view.record.theta)
+    assert pane.plotted["part b3"][0] == theta["b3"]
+    assert len(pane.plotted["part w3·blue"]) == len(pane.plotted["curve_x0"])
+
+
+# --------------------------------------------------------------- heatmap
+def xor_trained(steps: int) -> Stepper:
+    stepper = Stepper(load_builtin("xor").training())
+    stepper.run(steps)
+    return stepper
+
+
+def test_heatmap_values_are_the_net_on_the_grid() -> None:
+    view = view_of(xor_trained(2000))
+    data = heatmap_data(view, 0, columns=9, rows=4)
+    assert data.values.shape == (8, 9, 1) and data.pixels.shape == (8, 9, 3)
+    (a, b), (c, d) = data.x1_range, data.x2_range
+    assert (a, b) == (c, d) == (-0.15, 1.15)
+    # The top-left pixel is (x1 = -0.15, x2 = 1.15): the net's output there.
+    corner = view.network.predict(view.record.theta, np.array([[a, d]]))[0, 0]
+    assert data.values[0, 0, 0] == corner
+    # Trained on xor: near (0, 1) high (blue), near (0, 0) low (orange).
+    blue, orange = data.pixels[1, 1], data.pixels[-2, 1]
+    assert blue[2] > blue[0] and orange[0] > orange[2]
+    assert {rgb for _, _, rgb in data.points} == {(255, 140, 40), (90, 170, 255)}
+
+
+def test_heatmap_of_a_hidden_unit_is_its_activation() -> None:
+    view = view_of(xor_trained(100))
+    data = heatmap_data(view, 2, columns=5, rows=3)
+    theta = view.network.param_dict(view.record.theta)
+    (a, _), (_, d) = data.x1_range, data.x2_range
+    z = theta["w3"] * a + theta["w4"] * d + theta["b2"]  # W is (out, in), row by row
+    assert math.isclose(data.values[0, 0, 0], 1 / (1 + math.exp(-z)), rel_tol=1e-12)
+    assert unit_count(view) == 3
+    assert [unit_name(view, k) for k in range(3)] == ["ŷ1", "h1.1", "h1.2"]
+
+
+def test_softmax_heatmap_colours_the_winning_class() -> None:
+    stepper = Stepper(load_builtin("softmax3").training())
+    stepper.run(300)
+    view = view_of(stepper)
+    data = heatmap_data(view, 0, columns=20, rows=10)
+    assert data.values.shape == (20, 20, 3)
+    colours = {rgb for _, _, rgb in data.points}
+    assert len(colours) == 3  # one colour per class
+    for col, row, rgb in data.points:
+        # where each point sits, the winning class is the point's own (trained 300 steps)
+        winner = int(np.argmax(data.values[2 * row, col]))
+        assert rgb == [(255, 140, 40), (90, 170, 255), (80, 200, 100)][winner]
+
+
+@sync
+async def test_heatmap_in_the_pane_draws_half_blocks_and_the_data() -> None:
+    pane, text, _ = await mounted(view_of(xor_trained(10)), keys="f")
+    lines = text.split("\n")
+    assert pane.heatmap_mode
+    assert "Heatmap · output ŷ1 · step 10" in lines[0]
+    assert lines[1].count(HALF_BLOCK) + lines[1].count("●") == SIZE[0]
+    assert text.count("●") == 4 + 1  # the four points and the legend's
+    assert "orange low · blue high" in lines[-2] or "orange low · blue high" in lines[-1]
+
+
+@sync
+async def test_heatmap_unit_changes_the_map() -> None:
+    app = LossApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(LossPane)
+        pane.show(view_of(xor_trained(10)))
+        pane.toggle_fit()
+        await pilot.pause()
+        assert "output ŷ1" in heatmap_text(pane)
+        pane.set_heatmap_unit(1)
+        await pilot.pause()
+        assert "hidden unit h1.1" in heatmap_text(pane)
+
+
+# ------------------------------------------------------------ step axes
+@sync
+async def test_log_step_axis_spreads_the_early_steps() -> None:
+    stepper = article_after(1000)
+    app = LossApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(LossPane)
+        pane.show(view_of(stepper))
+        pane.set_step_axis("log")
+        await pilot.pause()
+        drawing = pane.plt.uncolorize(pane.plt.build())
+        steps = pane.plotted["steps"]
+    assert "step (log)" in drawing
+    assert all(f" {tick} " in drawing or f" {tick}\n" in drawing for tick in ("10", "100"))
+    # the first ten steps keep (nearly) one point each, though they are 1% of the run
+    assert sorted(set(steps))[:8] == list(range(8))
+    assert steps[-1] == 1000
+
+
+@sync
+async def test_recent_steps_show_the_last_hundred() -> None:
+    stepper = article_after(1000)
+    app = LossApp()
+    async with app.run_test(size=SIZE) as pilot:
+        pane = app.query_one(LossPane)
+        pane.show(view_of(stepper))
+        pane.set_step_axis("recent")
+        await pilot.pause()
+        drawing = pane.plt.uncolorize(pane.plt.build())
+    assert min(pane.plotted["steps"]) == 901 and max(pane.plotted["steps"]) == 1000
+    history = stepper.loss_history
+    assert max(pane.plotted["loss"]) == max(history[901:])
+    assert "Loss · last 100 steps" in drawing and "901" in drawing
+
+
+def test_log_spaced_downsample_keeps_the_early_steps() -> None:
+    values = np.linspace(10, 1, 5000)
+    steps, kept = downsample(values, 50, log_spaced=True)
+    assert sorted(set(steps.tolist()))[:3] == [0, 1, 2]
+    assert steps[-1] == 4999 and len(steps) <= 100
+    assert np.all(kept == values[steps])
 
 
 @sync

@@ -435,11 +435,19 @@ async def test_l_and_f_toggle_the_loss_pane() -> None:
 
 
 @sync
-async def test_fit_view_is_refused_for_two_inputs() -> None:
+async def test_fit_view_of_two_inputs_is_a_heatmap_and_u_cycles_its_unit() -> None:
     app = make_app(load_builtin("xor"))
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("f")
-        assert not app.query_one("#loss").fit_mode
+        await pilot.pause()
+        assert app.query_one("#loss").heatmap_mode
+        assert "Heatmap · output ŷ1 · step 0" in pane_text(app, "loss")
+        await pilot.press("u")
+        await pilot.pause()
+        assert "Heatmap · hidden unit h1.1" in pane_text(app, "loss")
+        await pilot.press("u", "u")  # h1.2, then the output again
+        await pilot.pause()
+        assert app.heatmap_unit == 0 and "output ŷ1" in pane_text(app, "loss")
 
 
 # ---------------------------------------------------- help and palette

@@ -25,6 +25,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.containers import Container
 from textual.reactive import var
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
 from bptui.debug.session import DebugState
@@ -43,11 +44,43 @@ from bptui.tui.state import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import DIAGRAM_MODES, NetworkDiagram
 from bptui.tui.widgets.forward import ForwardPane
-from bptui.tui.widgets.loss_plot import LossPane
+from bptui.tui.widgets.heatmap import unit_count
+from bptui.tui.widgets.loss_plot import STEP_AXES, LossPane
 from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
 
-__all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app"]
+__all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app", "pane_layout", "shown_panes"]
+
+#: Pane numbers in the grid's order (the DOM order of compose).
+GRID_ORDER = (1, 5, 2, 4, 3)
+#: What may take the two-pane layout's second place (beside the diagram), in cycling order.
+SECOND_PLACE = (4, 5, 2, 3)
+#: What may take the three-pane layout's third place (beside the diagram and the chain).
+THIRD_PLACE = (2, 3, 5)
+
+
+def pane_layout(width: int, height: int) -> str:
+    """The layout of a terminal size: "five", "three", "two" or "tiny".
+
+    Five panes from 130×34, three from 100×30, two from 60×18, below that the
+    enlarge message: the thresholds of the breakpoints, which switch the CSS.
+    """
+    if width < 60 or height < 18:
+        return "tiny"
+    if width >= 130 and height >= 34:
+        return "five"
+    if width >= 100 and height >= 30:
+        return "three"
+    return "two"
+
+
+def shown_panes(layout: str, second: int, third: int) -> set[int]:
+    """The pane numbers a layout shows: the diagram always, the chain from three panes on."""
+    if layout == "five":
+        return {1, 2, 3, 4, 5}
+    if layout == "three":
+        return {1, 4, third} if third else {1, 4}
+    return {1, second} if second else {1}
 
 
 class BptuiApp(App[None]):
@@ -55,9 +88,11 @@ class BptuiApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "bptui"
-    HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (60, "-w-compact"), (130, "-w-wide")]
-    VERTICAL_BREAKPOINTS = [(0, "-h-tiny"), (18, "-h-compact"), (34, "-h-wide")]
+    HORIZONTAL_BREAKPOINTS = [(0, "-w-tiny"), (60, "-w-narrow"), (100, "-w-mid"), (130, "-w-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-h-tiny"), (18, "-h-short"), (30, "-h-mid"), (34, "-h-wide")]
     BINDINGS = keys.BINDINGS
+    #: A maximized pane keeps the status line, the banner and the keys in view.
+    ALLOW_IN_MAXIMIZED_VIEW = "Footer, #status, #banner"
 
     selected_param: var[str] = var("")
     """The parameter the chain pane explains (the parameters pane's cursor follows it)."""
@@ -67,14 +102,18 @@ class BptuiApp(App[None]):
     """A run (``r``, or ``g`` going forward) is stepping."""
     speed_index: var[int] = var(DEFAULT_SPEED)
     """Index into :data:`~bptui.tui.runner.SPEEDS`: the speed ``r`` runs at."""
-    compact_pane: var[int] = var(1)
-    """The pane (1–5) shown alone in the compact layout, below 130×34."""
+    compact_pane: var[int] = var(4)
+    """The pane (1–5) in the free place of a smaller layout (see :func:`pane_layout`)."""
     log_scale: var[bool] = var(False)
     """The loss plot's y axis is logarithmic (the pane also switches it on a divergence)."""
     diagram_mode: var[str] = var(DIAGRAM_MODES[0])
     """What the diagram's labels show: values and gradients, values, or gradients."""
     fit_view: var[bool] = var(False)
-    """The loss pane shows the data and the network's curve (one-input nets only)."""
+    """The loss pane shows what the net computes: curves (one input) or a heatmap (two)."""
+    heatmap_unit: var[int] = var(0)
+    """The heatmap's unit: 0 the output, k the k-th hidden unit."""
+    step_axis: var[str] = var("all")
+    """The loss plot's step axis: "all", "log" or "recent"."""
 
     def __init__(
         self,
@@ -100,6 +139,10 @@ class BptuiApp(App[None]):
         self.frames = 0
         self._redraw_pending = False
         self._bindings_can_step = (True, True)
+        #: The three-pane layout's third pane (it keeps its choice while the chain is chosen).
+        self._third_pane = 2
+        #: The pane ``m`` maximizes (see :meth:`_current_pane`).
+        self._chosen_pane: Widget | None = None
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -122,6 +165,7 @@ class BptuiApp(App[None]):
     def on_resize(self, event: events.Resize) -> None:
         """Narrow terminals drop the palette hint so every footer key fits."""
         self.query_one(Footer).show_command_palette = event.size.width >= 100
+        self.call_after_refresh(self._arrange_panes)
 
     def on_mount(self) -> None:
         self.title = f"bptui · {self.scenario.name}"
@@ -265,14 +309,29 @@ class BptuiApp(App[None]):
         self.request_redraw()
 
     def watch_compact_pane(self, number: int) -> None:
-        """Show pane ``number`` alone in the compact layout; the tabs say which."""
-        for n, (pane_id, _, _) in enumerate(PANES, start=1):
-            self.query_one(f"#{pane_id}").set_class(n == number, "-shown")
+        if number in THIRD_PLACE:
+            self._third_pane = number
+        self._arrange_panes()
+
+    def _arrange_panes(self) -> None:
+        """Show the panes the layout of this size holds; the tabs say which (and are clickable)."""
+        layout = pane_layout(*self.size)
+        shown = shown_panes(layout, self.compact_pane, self._third_pane)
+        panes = [self.query_one(f"#{pane_id}") for pane_id, _, _ in PANES]
+        for n, pane in enumerate(panes, start=1):
+            pane.set_class(n in shown, "-shown")
+        # Three panes in a 2×2 grid: the last one (in grid order) takes the whole bottom row.
+        last = max(shown, key=lambda n: GRID_ORDER.index(n))
+        for n, pane in enumerate(panes, start=1):
+            pane.set_class(layout == "three" and n == last, "-span")
         tabs = "  ".join(
-            f"[reverse] {n} {title} [/]" if n == number else f" {n} {title} "
+            f"[@click=app.pane({n})]"
+            + (f"[reverse] {n} {title} [/]" if n in shown else f" {n} {title} ")
+            + "[/]"
             for n, (_, title, _) in enumerate(PANES, start=1)
         )
-        self.query_one("#pane-tabs", Static).update(tabs)
+        hint = keys.key_displays("cycle_pane")[0]
+        self.query_one("#pane-tabs", Static).update(f"{tabs}   [dim]{hint}: next pane[/]")
 
     def watch_log_scale(self, log_scale: bool) -> None:
         self.query_one(LossPane).set_log_scale(log_scale)
@@ -281,6 +340,12 @@ class BptuiApp(App[None]):
     def watch_fit_view(self, fit_view: bool) -> None:
         self.query_one(LossPane).set_fit_mode(fit_view)  # it explains a refusal
         self._sync_plot_modes()
+
+    def watch_heatmap_unit(self, unit: int) -> None:
+        self.query_one(LossPane).set_heatmap_unit(unit)
+
+    def watch_step_axis(self, axis: str) -> None:
+        self.query_one(LossPane).set_step_axis(axis)
 
     def _sync_plot_modes(self) -> None:
         """Take back what the loss pane shows: it refuses a fit, it goes log on a divergence."""
@@ -398,12 +463,77 @@ class BptuiApp(App[None]):
     def action_toggle_fit(self) -> None:
         self.fit_view = not self.fit_view
 
+    def action_heatmap_unit(self) -> None:
+        """The heatmap's next map: the output, then each hidden unit, then the output again."""
+        if not self.query_one(LossPane).heatmap_mode:
+            self.notify("The heatmap is the fit view (f) of a two-input net.", timeout=4)
+            return
+        self.heatmap_unit = (self.heatmap_unit + 1) % unit_count(self.view) if self.view else 0
+
+    def action_step_axis(self) -> None:
+        """The loss plot's next step axis: all steps, log steps, the recent steps."""
+        self.step_axis = STEP_AXES[(STEP_AXES.index(self.step_axis) + 1) % len(STEP_AXES)]
+
     def action_pane(self, number: int) -> None:
-        """Show pane ``number`` (compact layout) and focus it."""
-        self.compact_pane = number
+        """Show pane ``number`` (in a smaller layout's free place) and focus it."""
+        if number not in shown_panes(pane_layout(*self.size), 0, 0):
+            self.compact_pane = number  # the fixed panes stay where they are
         pane = self.query_one(f"#{PANES[number - 1][0]}")
+        self._chosen_pane = pane
+        if self.screen.maximized is not None:
+            pane.ALLOW_MAXIMIZE = True
+            self.screen.maximize(pane, container=False)
         if pane.focusable:
             pane.focus()
+
+    def action_cycle_pane(self) -> None:
+        """Put the next pane in the free place (two- and three-pane layouts)."""
+        places = THIRD_PLACE if pane_layout(*self.size) == "three" else SECOND_PLACE
+        current = self._third_pane if places is THIRD_PLACE else self.compact_pane
+        following = (
+            places[(places.index(current) + 1) % len(places)] if current in places else places[0]
+        )
+        self.action_pane(following)
+
+    def action_maximize(self) -> None:
+        """Maximize the focused pane (or the last one chosen), or restore the layout."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        pane = self._current_pane()
+        pane.ALLOW_MAXIMIZE = True  # the diagram and the loss plot take no focus
+        screen.maximize(pane, container=False)
+
+    def _current_pane(self) -> Widget:
+        """The pane last chosen (a number key, a click on the bar, the focus), else the diagram."""
+        pane = self._chosen_pane
+        if pane is None or not pane.has_class("-shown") and pane_layout(*self.size) != "five":
+            return self.query_one(NetworkDiagram)
+        return pane
+
+    def _pane_holding(self, widget: Widget) -> Widget | None:
+        for pane_id, _, _ in PANES:
+            pane = self.query_one(f"#{pane_id}")
+            if widget is pane or pane in widget.ancestors:
+                return pane
+        return None
+
+    @on(events.Click)
+    def _click_chooses_pane(self, event: events.Click) -> None:
+        """Clicking into a pane makes it the one ``m`` maximizes."""
+        if isinstance(event.widget, Widget):
+            self._chosen_pane = self._pane_holding(event.widget) or self._chosen_pane
+
+    @on(events.DescendantFocus)
+    def _focus_chooses_pane(self, event: events.DescendantFocus) -> None:
+        """Focus moving into a pane (tab) chooses it, unless a pane that takes no focus was chosen.
+
+        Hiding the focused pane moves the focus on; that is no choice.
+        """
+        chosen = self._chosen_pane
+        if chosen is None or chosen.focusable:
+            self._chosen_pane = self._pane_holding(event.widget) or chosen
 
     def action_help(self) -> None:
         # Imported on first use: Markdown costs ~25 ms of every launch otherwise.

@@ -54,7 +54,9 @@ BINDINGS: list[Binding] = [
     _hidden("comma", "param(-1)", "Previous parameter", "Previous parameter — explain the previous parameter in the chain pane"),
     _hidden("v", "diagram_mode", "Values/∂", "Diagram: values / gradients — the diagram's labels: both, values only, gradients only"),
     _hidden("l", "toggle_log", "Log", "Loss: log scale — toggle a logarithmic axis"),
-    _hidden("f", "toggle_fit", "Fit", "Loss: fit view — data and the network's curve (one-input nets)"),
+    _hidden("f", "toggle_fit", "Fit", "Loss: fit view — data, the net's curve and its units' parts (one input); a heatmap (two)"),
+    _hidden("u", "heatmap_unit", "Unit", "Heatmap: next unit — the output, then each hidden unit's own map"),
+    _hidden("x", "step_axis", "Steps", "Loss: step axis — all steps, log steps, the recent steps"),
     Binding("c", "gradcheck", "Check", tooltip="Gradient check — backprop vs central differences (and your derivatives)"),
     Binding("w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"),
     _hidden("e", "export", "Export", "Export worked example — this step and the selected parameter, as a Markdown file"),
@@ -62,6 +64,8 @@ BINDINGS: list[Binding] = [
         _hidden(str(n), f"pane({n})", title, f"{title} — show / focus {what}")
         for n, (_, title, what) in enumerate(PANES, start=1)
     ),
+    _hidden("o", "cycle_pane", "Next pane", "Next pane — put the next pane beside the diagram (smaller terminals)"),
+    _hidden("m", "maximize", "Maximize", "Maximize / restore — the focused pane fills the screen (esc restores)"),
     Binding("question_mark", "help", "Help", tooltip="Help — keys and panes explained"),
     Binding("q", "quit", "Quit", tooltip="Quit — leave bptui"),
 ]  # fmt: skip
@@ -185,8 +189,13 @@ HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
         K(
             "toggle_log",
             "toggle_fit",
-            text="loss pane: **log scale** / **fit** view (one-input nets)",
+            text="loss pane: **log scale** / **fit** view (one input: the curve and each "
+            "hidden unit's part; two inputs: a heatmap)",
         ),
+    ),
+    (
+        K("heatmap_unit", text="heatmap: the output, then each hidden unit's own map"),
+        K("step_axis", text="loss plot: all steps / log steps / the recent steps"),
     ),
     (
         K(
@@ -212,6 +221,10 @@ HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
             "pane(5)",
             text="show / focus a pane: diagram, parameters, forward, chain, loss",
         ),
+    ),
+    (
+        K("cycle_pane", text="next pane beside the diagram (smaller terminals)"),
+        K("maximize", text="**maximize** / restore the focused pane"),
     ),
     (
         K(
@@ -242,8 +255,11 @@ README_ROWS: tuple[KeyText, ...] = (
     K(
         "toggle_log",
         "toggle_fit",
-        text="loss plot: log scale / fit view (data and the network's curve)",
+        text="loss plot: log scale / fit view (the curve and each hidden unit's part; "
+        "two inputs: a heatmap)",
     ),
+    K("heatmap_unit", text="heatmap: the output, then each hidden unit"),
+    K("step_axis", text="loss plot: all steps / log steps / the recent steps"),
     K("point(-1)", "point(1)", text="previous / next data point in the diagram"),
     K("diagram_mode", text="diagram: values and gradients / values / gradients"),
     K(
@@ -258,8 +274,10 @@ README_ROWS: tuple[KeyText, ...] = (
         "pane(3)",
         "pane(4)",
         "pane(5)",
-        text="show / focus a pane (one at a time below 130×34)",
+        text="show / focus a pane (five from 130×34, three from 100×30, else two)",
     ),
+    K("cycle_pane", text="next pane beside the diagram (below 130×34)"),
+    K("maximize", text="maximize / restore the focused pane"),
     K("gradcheck", text="gradient check (analytic vs central differences)"),
     K("watches", text="watches: stop the run when something happens"),
     K("export", text="export this step's worked example for the selected parameter (Markdown)"),

@@ -1,4 +1,11 @@
-"""The loss pane: loss per step (linear or log) or, for one-input nets, the fit.
+"""The loss pane: loss per step, or what the net computes (the fit view, ``f``).
+
+The fit view of a one-input net draws the data, the net's curve and each
+hidden unit's part of it (its outgoing weight times its activation, plus the
+output bias: the parts add up to the output's z, the curve itself for an
+identity output).  For a two-input net it is a heatmap over the input plane
+(:mod:`bptui.tui.widgets.heatmap`).  Both come from forward passes over a
+grid of inputs; no gradient is computed here.
 
 It is shown every frame while the app runs flat out, so it only replots when
 what it would draw changed, and a history of any length is reduced to about
@@ -13,27 +20,48 @@ import math
 import time
 
 import numpy as np
+from textual.app import RenderResult
 from textual.timer import Timer
 from textual_plotext import PlotextPlot
 
 from bptui.tui.format import fmt_significant, fmt_tick
 from bptui.tui.state import PENDING, View
+from bptui.tui.widgets.heatmap import HeatmapPicture, picture
 
-LINE_MARKER = "hd"
+#: Braille dots: 2×4 points per character, so long curves keep their detail.
+LINE_MARKER = "braille"
 #: While running, the plot is rebuilt at most this often (seconds).
 RUNNING_INTERVAL = 0.1
 #: plotext overflows on finite values near 1e308 (and on subnormals in log
 #: scale), so everything plotted is clipped to this magnitude first.
 CLIP = 1e100
 LOSS_COLOUR = (90, 170, 255)
-DATA_COLOUR = (255, 140, 40)
-CURVE_COLOURS = [(90, 170, 255), (80, 200, 100), (200, 120, 230), (230, 210, 60)]
+DATA_COLOUR = (235, 235, 235)
+CURVE_COLOURS = [(80, 200, 100), (90, 170, 255), (200, 120, 230), (230, 210, 60)]
+#: A unit named after a colour (the article's blue, orange, green) is drawn in it.
+NAMED_COLOURS = {
+    "blue": (90, 170, 255),
+    "orange": (255, 150, 40),
+    "green": (80, 200, 100),
+    "red": (240, 90, 90),
+    "purple": (200, 120, 230),
+    "yellow": (230, 210, 60),
+}
+PART_COLOUR = (150, 150, 150)
+#: The loss plot's step axes, cycled by ``x``.
+STEP_AXES = ("all", "log", "recent")
+#: The recent view shows this many last steps.
+RECENT_STEPS = 100
 
 
-def downsample(values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray]:
+def downsample(
+    values: np.ndarray, columns: int, *, log_spaced: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """(steps, losses) with at most ~2 points per column, keeping each column's min and max.
 
-    Non-finite values are dropped first.  With few enough points every one is kept.
+    Non-finite values are dropped first.  With few enough points every one is
+    kept.  ``log_spaced`` buckets for a log step axis: the early steps, which
+    spread over most of it, keep their detail.
     """
     values = np.asarray(values, dtype=float)
     steps = np.flatnonzero(np.isfinite(values))
@@ -41,7 +69,10 @@ def downsample(values: np.ndarray, columns: int) -> tuple[np.ndarray, np.ndarray
     buckets = max(1, columns)
     if len(kept) <= 2 * buckets:
         return steps, kept
-    edges = np.linspace(0, len(kept), buckets + 1).astype(int)
+    if log_spaced:
+        edges = (np.geomspace(1, len(kept) + 1, buckets + 1) - 1).astype(int)
+    else:
+        edges = np.linspace(0, len(kept), buckets + 1).astype(int)
     edges = np.unique(edges[:-1])
     lows = np.minimum.reduceat(kept, edges)
     highs = np.maximum.reduceat(kept, edges)
@@ -95,10 +126,34 @@ def fit_curve(view: View, samples: int = 120) -> tuple[np.ndarray, np.ndarray] |
     return xs, ys
 
 
-class LossPane(PlotextPlot):
-    """Plots the loss history, or the data and the network's curve (fit view).
+def unit_parts(view: View, xs: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+    """Each last-hidden-layer unit's part of the output over ``xs``: (label, node, values).
 
-    ``l`` toggles a log y axis, ``f`` the fit view (one-input networks only).
+    The output's z is Σⱼ wⱼ·aⱼ(x) + b: the parts are wⱼ·aⱼ(x), one per
+    unit, then the bias b (a constant).  One output only (else empty).
+    """
+    net = view.network
+    if net.layers[0] != 1 or net.layers[-1] != 1 or net.depth < 2:
+        return []
+    theta = view.record.theta
+    with np.errstate(all="ignore"):
+        _, acts = net.forward(theta, xs[:, None])
+    weights, bias = net.views(theta)[-1]
+    weight_start = net.weight_slices[-1].start
+    bias_name = net.param_names[net.bias_slices[-1].start]
+    parts = []
+    for j, node in enumerate(net.node_names[-2]):
+        name = net.param_names[weight_start + j]
+        parts.append((f"{name}·{node}", node, weights[0, j] * acts[-2][:, j]))
+    parts.append((bias_name, bias_name, np.full(xs.shape, float(bias[0]))))
+    return parts
+
+
+class LossPane(PlotextPlot):
+    """Plots the loss history, or what the network computes (fit view).
+
+    ``l`` toggles a log y axis, ``x`` cycles the step axis, ``f`` the fit view
+    (one input: curves; two inputs: a heatmap, ``u`` cycling its unit).
     """
 
     DEFAULT_CSS = """
@@ -115,6 +170,10 @@ class LossPane(PlotextPlot):
         self._last_plot = -math.inf
         self._catch_up: Timer | None = None
         self._auto_log_at: int | None = None
+        self.step_axis = STEP_AXES[0]
+        #: The heatmap's unit: 0 the output, k the k-th hidden unit.
+        self.heatmap_unit = 0
+        self._picture: HeatmapPicture | None = None
 
     # ------------------------------------------------------------ actions
     def show(self, view: View) -> None:
@@ -148,12 +207,34 @@ class LossPane(PlotextPlot):
         self.log_scale = not self.log_scale
         self._replot()
 
+    @property
+    def heatmap_mode(self) -> bool:
+        """The fit view of a two-input net: a heatmap."""
+        return self.fit_mode and self.view is not None and self.view.network.layers[0] == 2
+
+    def render(self) -> RenderResult:
+        if self.heatmap_mode and self._picture is not None:
+            return self._picture
+        return super().render()
+
+    def set_step_axis(self, axis: str) -> None:
+        """All steps, a log step axis, or the last :data:`RECENT_STEPS` (the app's ``step_axis``)."""
+        if axis != self.step_axis:
+            self.step_axis = axis
+            self._replot()
+
+    def set_heatmap_unit(self, unit: int) -> None:
+        """Which map the heatmap shows: 0 the output, k hidden unit k."""
+        if unit != self.heatmap_unit:
+            self.heatmap_unit = unit
+            self._replot()
+
     def toggle_fit(self) -> None:
-        """Switch between the loss curve and the fit of the data (one input only)."""
-        if not self.fit_mode and self.view is not None and self.view.network.layers[0] != 1:
+        """Switch between the loss curve and the fit (one input) or heatmap (two inputs)."""
+        if not self.fit_mode and self.view is not None and self.view.network.layers[0] > 2:
             inputs = self.view.network.layers[0]
             self.notify(
-                f"The fit view needs a one-input network; this one has {inputs} inputs.",
+                f"The fit view needs one or two inputs; this network has {inputs}.",
                 title="Fit view",
                 severity="warning",
             )
@@ -183,8 +264,8 @@ class LossPane(PlotextPlot):
         last = float(history[-1]) if len(history) else math.nan
         common = (self.fit_mode, self.log_scale, self.size.width, self.size.height, view.step)
         if self.fit_mode:  # the curve depends on the parameters alone
-            return (*common, hash(view.record.theta.tobytes()))
-        return (*common, len(history), last, view.diverged, view.shows_loss)
+            return (*common, self.heatmap_unit, hash(view.record.theta.tobytes()))
+        return (*common, self.step_axis, len(history), last, view.diverged, view.shows_loss)
 
     def _replot(self) -> None:
         view = self.view
@@ -199,6 +280,11 @@ class LossPane(PlotextPlot):
         plt.clear_data()
         plt.clear_figure()
         self.plotted = {}
+        self.border_title = "Heatmap" if self.heatmap_mode else "Fit" if self.fit_mode else "Loss"
+        if self.heatmap_mode:
+            self._picture = picture(view, self.heatmap_unit, self.size.width, self.size.height)
+            self.refresh()
+            return
         if self.fit_mode and view.network.layers[0] == 1:
             self._plot_fit(view)
         else:
@@ -211,7 +297,10 @@ class LossPane(PlotextPlot):
         history = view.loss_history
         if not view.shows_loss:
             history = history[:-1]  # mid phase walk: this step's loss is still pending
-        steps, losses = downsample(history, self._columns())
+        first = max(0, len(history) - RECENT_STEPS) if self.step_axis == "recent" else 0
+        log_steps = self.step_axis == "log"
+        steps, losses = downsample(history[first:], self._columns(), log_spaced=log_steps)
+        steps = steps + first
         if len(steps) == 0:
             return
         if self.log_scale:
@@ -220,23 +309,35 @@ class LossPane(PlotextPlot):
             heights = np.log10(np.clip(losses, 1 / CLIP, CLIP))
         else:
             heights = np.clip(losses, -CLIP, CLIP)
-        xs, ys = steps.tolist(), heights.tolist()
+        xs = (np.log10(steps + 1.0) if log_steps else steps).tolist()
+        ys = heights.tolist()
         if len(xs) == 1:
             plt.scatter(xs, ys, color=LOSS_COLOUR, marker="●")  # a lone point, visibly
         else:
             plt.plot(xs, ys, color=LOSS_COLOUR, marker=LINE_MARKER)
-        self._step_axis(xs[-1])
+        if log_steps:
+            self._log_step_axis(int(steps[-1]))
+        else:
+            self._step_axis(first, int(steps[-1]))
         self._y_axis(float(heights.min()), float(heights.max()), log=self.log_scale)
-        plt.xlabel("step")
-        self.plotted = {"steps": xs, "loss": losses.tolist()}
+        label = {"all": "step", "log": "step (log)", "recent": f"step (last {RECENT_STEPS})"}
+        plt.xlabel(label[self.step_axis])
+        self.plotted = {"steps": steps.tolist(), "loss": losses.tolist()}
 
-    def _step_axis(self, last: int) -> None:
-        """Whole-number step ticks from 0 to the last step (at least 0…1)."""
-        last = max(1, last)
+    def _step_axis(self, first: int, last: int) -> None:
+        """Whole-number step ticks from ``first`` to the last step (at least one step apart)."""
+        last = max(first + 1, last)
         count = max(2, min(6, self._columns() // 10))
-        ticks = np.unique(np.round(np.linspace(0, last, count)).astype(int)).tolist()
-        self.plt.xlim(0, last)
+        ticks = np.unique(np.round(np.linspace(first, last, count)).astype(int)).tolist()
+        self.plt.xlim(first, last)
         self.plt.xticks(ticks, [str(t) for t in ticks])
+
+    def _log_step_axis(self, last: int) -> None:
+        """Ticks at steps 0, 10, 100, 1000 … on an axis of log10(step + 1)."""
+        top = math.log10(max(2, last + 1))
+        steps = [0] + [10**k for k in range(1, math.floor(top) + 1) if 10**k <= last]
+        self.plt.xlim(0, top)
+        self.plt.xticks([math.log10(s + 1) for s in steps], [str(s) for s in steps])
 
     def _y_axis(self, low: float, high: float, *, log: bool) -> None:
         """Short tick labels (plotext would print all 100 digits of 1e100)."""
@@ -265,13 +366,34 @@ class LossPane(PlotextPlot):
         heights = [rec.y.ravel()]
         if curve is not None:
             xs, ys = curve
+            for label, node, values in unit_parts(view, xs):
+                finite = np.isfinite(values)
+                part = np.clip(values[finite], -CLIP, CLIP)
+                if part.size:
+                    colour = NAMED_COLOURS.get(node, PART_COLOUR)
+                    plt.plot(
+                        xs[finite].tolist(),
+                        part.tolist(),
+                        color=colour,
+                        marker=LINE_MARKER,
+                        label=label,
+                    )
+                    heights.append(part)
+                plotted[f"part {label}"] = part.tolist()
+            outputs = view.network.node_names[-1]
             for k in range(ys.shape[1]):
                 column = ys[:, k]
                 finite = np.isfinite(column)
                 column = np.clip(column[finite], -CLIP, CLIP)
                 if column.size:
-                    colour = CURVE_COLOURS[k % len(CURVE_COLOURS)]
-                    plt.plot(xs[finite].tolist(), column.tolist(), color=colour, marker=LINE_MARKER)
+                    colour = NAMED_COLOURS.get(outputs[k], CURVE_COLOURS[k % len(CURVE_COLOURS)])
+                    plt.plot(
+                        xs[finite].tolist(),
+                        column.tolist(),
+                        color=colour,
+                        marker=LINE_MARKER,
+                        label=f"{outputs[k]} = ŷ",
+                    )
                     heights.append(column)
                 plotted[f"curve_x{k}"] = xs[finite].tolist()
                 plotted[f"curve_y{k}"] = column.tolist()
@@ -301,6 +423,8 @@ class LossPane(PlotextPlot):
             ]
         else:
             name = "Loss (log)" if self.log_scale else "Loss"
+            if self.step_axis == "recent":
+                name += f" · last {RECENT_STEPS} steps"
             forms = [f"{name} · step {view.step} · {loss}", f"{name} · {loss}", name]
             if view.diverged is not None:
                 forms.insert(0, f"{forms[0]} · diverged at step {view.diverged}")
