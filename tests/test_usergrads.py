@@ -654,3 +654,124 @@ def test_nothing_the_user_does_reaches_bptui(write_file, article_record) -> None
     assert result.user == 0.0 and not result.agrees
     assert gradcheck.AGREE_REL == 1e-6
     np.testing.assert_array_equal(article_record.y, y)
+
+
+# ------------------------------- fused losses: bce (xor) and softmax + cross-entropy
+XOR_PLANTED = """
+import numpy as np
+
+def d_w5(ctx):   # the 1/n of the mean forgotten
+    return float(np.sum((ctx.yhat - ctx.y) * ctx.nodes["h1.1"]))
+
+def d_w6(ctx):   # the squared error's derivative on a bce net
+    p = ctx.yhat
+    return float(np.sum(-2 * (ctx.y - p) * p * (1 - p) / ctx.n * ctx.nodes["h1.2"]))
+
+def d_w1(ctx):   # the hidden sigmoid's slope left out
+    return float(np.sum((ctx.yhat - ctx.y) / ctx.n * ctx["w5"] * ctx.x[:, 0]))
+
+def d_b3(ctx):   # y − ŷ for ŷ − y
+    return float(np.sum(ctx.y - ctx.yhat) / ctx.n)
+
+def d_b1(ctx):   # the weight w5 on the way down left out
+    h = ctx.nodes["h1.1"]
+    return float(np.sum((ctx.yhat - ctx.y) / ctx.n * h * (1 - h)))
+
+def d_b2(ctx):   # p − y times the output sigmoid's slope again
+    p, h = ctx.yhat, ctx.nodes["h1.2"]
+    return float(np.sum((p - ctx.y) * p * (1 - p) / ctx.n * ctx["w6"] * h * (1 - h)))
+"""
+
+SOFTMAX_PLANTED = """
+import numpy as np
+
+def upstream(ctx, j):
+    # ∂Loss/∂h1.j, the textbook way: Σₖ (pₖ − yₖ)/n · w(k←h1.j)
+    W = [[ctx[f"w{9 + 4 * k + i}"] for i in range(4)] for k in range(3)]
+    return sum((ctx.yhat[:, k] - ctx.y[:, k]) / ctx.n * W[k][j] for k in range(3))
+
+def d_w1(ctx):   # a plain sign flip
+    h = ctx.nodes["h1.1"]
+    return float(np.sum(-upstream(ctx, 0) * (1 - h**2) * ctx.x[:, 0]))
+
+def d_w3(ctx):   # the tanh slope left out
+    return float(np.sum(upstream(ctx, 1) * ctx.x[:, 0]))
+
+def d_w9(ctx):   # the 1/n forgotten
+    return float(np.sum((ctx.nodes["yhat1"] - ctx.y[:, 0]) * ctx.nodes["h1.1"]))
+
+def d_b5(ctx):   # the softmax's diagonal slope applied again to p − y
+    p = ctx.yhat[:, 0]
+    return float(np.sum((p - ctx.y[:, 0]) * p * (1 - p) / ctx.n))
+
+def d_b4(ctx):   # upstream right, then the slope replaced by a made-up one
+    h = ctx.nodes["h1.4"]
+    return float(np.sum(upstream(ctx, 3) * (1 - h**2) ** 2 + 0.01 * h))
+"""
+
+
+NUMBER = r"-?\d+(?:\.\d+)?(?:e[-+]?\d+)?"
+
+
+def numbers_are_true(message: str, result, n: int) -> None:
+    """Every number a diagnosis prints: the value it says yours equals, a ratio, an n."""
+    import re
+
+    for claimed in re.findall(rf"yours equals Σᵢ .*? = ({NUMBER}):", message):
+        assert float(claimed) == pytest.approx(result.user, rel=1e-7)
+    for ratio in re.findall(rf"^({NUMBER}) × backprop's value", message):
+        assert result.user / result.backprop == pytest.approx(float(ratio), rel=1e-6)
+    for ratio in re.findall(rf"^1/({NUMBER}) of backprop's value", message):
+        assert result.backprop / result.user == pytest.approx(float(ratio), rel=1e-6)
+    for count in re.findall(rf"(?:/ |1/|mean over )({NUMBER})", message):
+        assert int(count) == n, message
+
+
+def fused_results(write_file, name: str, text: str):
+    record = Stepper(load_builtin(name).training()).record()
+    return record, evaluate(write_file(f"{name}_planted.py", text), record)
+
+
+def test_bce_mistakes_name_the_factor_that_is_wrong(write_file) -> None:
+    """A forgotten 1/n and the squared-error derivative were blamed on ∂z/∂w."""
+    record, results = fused_results(write_file, "xor", XOR_PLANTED)
+    assert not any(r.agrees for r in results.values())
+    told = {name: r.diagnosis for name, r in results.items()}
+    assert told["w5"].message.startswith("4 × backprop's value: consistent with ∂Loss/∂z_ŷ1")
+    assert "without its 1/4" in told["w5"].message and "could sit in any" in told["w5"].message
+    assert told["w6"].kind == "squared_on_bce" and told["w6"].factor == "∂Loss/∂z_ŷ1"
+    assert "−2(y − ŷ)·ŷ(1 − ŷ) / 4 in place of binary cross-entropy's" in told["w6"].message
+    assert told["w1"].kind == "drop_slope" and told["w1"].factor == "∂h1.1/∂w1"
+    assert "the factor h1.1(1 − h1.1) (sigmoid's slope" in told["w1"].message
+    assert told["b3"].kind == "sign" and "cannot be told" in told["b3"].message
+    assert "∂Loss/∂z_ŷ1 = (ŷ1 − y) / 4 written as y − ŷ" in told["b3"].message
+    assert told["b1"].kind == "drop" and told["b1"].factor == "∂z_ŷ1/∂h1.1"
+    assert "the factor ∂z_ŷ1/∂h1.1 = w5 is missing" in told["b1"].message
+    assert told["b2"].kind == "extra_slope" and told["b2"].factor == "∂Loss/∂z_ŷ1"
+    for name, r in results.items():
+        assert "∂z_ŷ1/∂w" not in (r.diagnosis.factor or ""), name
+        numbers_are_true(r.diagnosis.message, r, 4)
+
+
+def test_cross_entropy_mistakes_name_the_factor_that_is_wrong(write_file) -> None:
+    """With p − y, a sign flip and a dropped tanh slope were blamed on ∂Loss/∂h."""
+    record, results = fused_results(write_file, "softmax3", SOFTMAX_PLANTED)
+    told = {name: r.diagnosis for name, r in results.items()}
+    assert told["w1"].kind == "sign" and told["w1"].factor is None
+    assert "∂Loss/∂z_ŷₖ = (ŷₖ − yₖ) / 9 written as y − ŷ" in told["w1"].message
+    assert told["w3"].kind == "drop_slope" and told["w3"].factor == "∂h1.2/∂w3"
+    assert "yours equals Σᵢ ∂Loss/∂h1.2 · x1 = " in told["w3"].message
+    assert "the factor 1 − h1.2² (tanh's slope" in told["w3"].message
+    assert told["w9"].message.startswith("9 × backprop's value")
+    assert "without its 1/9" in told["w9"].message
+    assert told["b5"].kind == "extra_slope"
+    # No known mistake: the diagnosis must not blame a factor it cannot be sure of.
+    assert told["b4"].factor is None and "cannot be told" in told["b4"].message
+    for name, r in results.items():
+        assert not (r.diagnosis.factor or "").startswith("∂Loss/∂h"), (name, r.diagnosis)
+        numbers_are_true(r.diagnosis.message, r, 9)
+    # the sum the diagnosis names is the sum it says
+    h = record.nodes["h1.2"]
+    upstream = record.factors["w3"][0].values
+    assert results["w3"].user == pytest.approx(float(np.sum(upstream * record.x[:, 0])), rel=1e-9)
+    assert not np.allclose(upstream * record.x[:, 0], upstream * (1 - h**2) * record.x[:, 0])

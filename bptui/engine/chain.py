@@ -49,18 +49,18 @@ def _times(*terms: str) -> str:
     kept = [t for t in terms if t != "1"]
     if len(kept) <= 1:
         return kept[0] if kept else "1"
-    return "·".join(_bracketed(t) for t in kept)
+    return "·".join(bracketed(t) for t in kept)
 
 
-def _bracketed(term: str) -> str:
-    """``term`` in brackets when a + or − outside any bracket would bind looser than ·."""
+def bracketed(term: str) -> str:
+    """``term`` in brackets when a +, − or / outside any bracket would read wrong next to ·."""
     depth = 0
     for i, ch in enumerate(term):
         if ch in "([":
             depth += 1
         elif ch in ")]":
             depth -= 1
-        elif depth == 0 and ch in "+−-" and i > 0:
+        elif depth == 0 and ch in "+−-/" and i > 0:
             return f"({term})"
     return term
 

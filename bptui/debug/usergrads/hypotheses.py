@@ -9,7 +9,7 @@ lists them for one parameter, most specific and most common first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -18,6 +18,8 @@ import numpy as np
 from bptui.debug.gradcheck import ABS_FLOOR, close, same_factor
 from bptui.debug.usergrads.diagnosis import Diagnosis, fmt, per_point
 from bptui.debug.usergrads.probes import MAX_POINT_PROBES
+from bptui.engine import functions as fn
+from bptui.engine.chain import bracketed
 from bptui.engine.record import StepRecord
 
 Array = np.ndarray
@@ -51,6 +53,44 @@ def _rest(record: StepRecord, param: str) -> Array:
     for f in record.factors[param][1:]:
         product = product * f.values
     return product[record.batch]
+
+
+def _fused_loss(record: StepRecord) -> bool:
+    """Whether the loss gives ∂Loss/∂z of the output itself (bce, cross-entropy)."""
+    return record.network.loss_fn.fused
+
+
+def _output_factor(record: StepRecord) -> tuple[str, str]:
+    """The fused output factor ∂Loss/∂z as (symbol, formula), for one output or the k-th."""
+    net = record.network
+    outputs = net.node_names[-1]
+    node, target = (outputs[0], "y") if len(outputs) == 1 else ("ŷₖ", "yₖ")
+    points = len(record.batch)
+    formula = fn.dloss_dz_formula(
+        net.loss_fn, net.output_fn, node, target, points * len(outputs), points
+    )
+    return f"∂Loss/∂z_{node}", formula
+
+
+def _mean_count(record: StepRecord) -> int:
+    """The n of the fused factor's 1/n: points × outputs for bce, points for cross-entropy."""
+    points = len(record.batch)
+    return points * record.network.layers[-1] if record.network.loss == "bce" else points
+
+
+def gradient_with_delta(record: StepRecord, param: str, delta: Array) -> float:
+    """``param``'s gradient when backprop starts from ``delta`` as ∂Loss/∂z of the output."""
+    net = record.network
+    batch = record.batch
+    zs, acts = net.forward(record.theta, record.x[batch])
+    grad = np.zeros_like(record.theta)
+    net.backward(record.theta, zs, acts, delta, grad)
+    return float(grad[net.param_index[param]])
+
+
+def _outputs(record: StepRecord) -> tuple[Array, Array]:
+    """(ŷ, y) of the batch rows, as the output factor sees them."""
+    return record.yhat[record.batch], record.y[record.batch]
 
 
 @dataclass(frozen=True)
@@ -88,6 +128,12 @@ SIGN_TEXT = (
 )
 
 
+FUSED_SIGN_TEXT = (
+    "the sign is flipped: consistent with one factor's sign — which one cannot be told "
+    "from the value; most often the output's {factor} = {formula} written as y − ŷ"
+)
+
+
 @dataclass(frozen=True)
 class SignFlip:
     """Backprop's value with its sign flipped."""
@@ -98,6 +144,9 @@ class SignFlip:
         return -1.0 * record.grads[self.param]
 
     def describe(self, record: StepRecord, user: float) -> Diagnosis:
+        if _fused_loss(record):
+            symbol, formula = _output_factor(record)
+            return Diagnosis("sign", FUSED_SIGN_TEXT.format(factor=symbol, formula=formula))
         first = record.factors[self.param][0]
         return Diagnosis("sign", SIGN_TEXT.format(factor=first.symbol, formula=first.formula))
 
@@ -118,6 +167,9 @@ class ConstantScale:
         return self.c * record.grads[self.param]
 
     def describe(self, record: StepRecord, user: float) -> Diagnosis:
+        if _fused_loss(record):
+            symbol, formula = _output_factor(record)
+            return Diagnosis("scale", self.text.format(factor=symbol, formula=formula))
         first = record.factors[self.param][0]
         message = self.text.format(factor=first.symbol, formula=first.formula)
         if not _squared(record):
@@ -144,15 +196,116 @@ class DroppedFactor:
         return float(product[record.batch].sum())
 
     def describe(self, record: StepRecord, user: float) -> Diagnosis:
-        f = record.factors[self.param][self.k]
+        factors = record.factors[self.param]
+        f = factors[self.k]
+        kept = [g.formula for j, g in enumerate(factors) if j != self.k and g.formula != "1"]
+        product = "·".join(bracketed(t) for t in kept) if kept else "1"
         return Diagnosis(
             "drop",
-            f"consistent with leaving out the factor {f.symbol} = {f.formula} "
-            "(the other factors' product, summed over the points, gives your value)",
+            f"yours equals Σᵢ {product} = {fmt(self.predict(record))}: the factor "
+            f"{f.symbol} = {f.formula} is missing",
             f.symbol,
             1.0,
             per_point(f.values[record.batch]),
         )
+
+
+@dataclass(frozen=True)
+class DroppedSlope:
+    """The local factor ∂node/∂θ = slope·input with the activation's slope left out."""
+
+    param: str
+
+    def _upstream_and_source(self, record: StepRecord) -> tuple[Array, Array]:
+        net = record.network
+        p = net.params[net.param_index[self.param]]
+        upstream = np.ones(record.x.shape[0])
+        for f in record.factors[self.param][:-1]:
+            upstream = upstream * f.values
+        if p.kind == "W":
+            inputs = record.x if p.layer == 1 else record.layers[p.layer - 2].a
+            source = inputs[:, p.col]
+        else:
+            source = np.ones(record.x.shape[0])
+        return upstream, source
+
+    def predict(self, record: StepRecord) -> float:
+        upstream, source = self._upstream_and_source(record)
+        return float(np.sum((upstream * source)[record.batch]))
+
+    def describe(self, record: StepRecord, user: float) -> Diagnosis:
+        net = record.network
+        p = net.params[net.param_index[self.param]]
+        factors = record.factors[self.param]
+        local = factors[-1]
+        node = net.node_names[p.layer][p.row]
+        slope = net.hidden.formula(node) if p.layer < net.depth else net.output_fn.slope_text(node)
+        source = net.node_names[p.layer - 1][p.col] if p.kind == "W" else "1"
+        upstream = " · ".join(f.symbol for f in factors[:-1])
+        kept = f"{upstream} · {source}" if source != "1" else upstream
+        activation = net.hidden.name if p.layer < net.depth else net.output_fn.name
+        return Diagnosis(
+            "drop_slope",
+            f"yours equals Σᵢ {kept} = {fmt(self.predict(record))}: the factor {slope} "
+            f"({activation}'s slope, part of {local.symbol} = {local.formula}) is missing",
+            local.symbol,
+        )
+
+
+@dataclass(frozen=True)
+class OutputDelta:
+    """A wrong fused output factor ∂Loss/∂z, carried through the whole chain.
+
+    ``delta(ŷ, y, n)`` is the output factor the mistake writes (one value per
+    batch point and output), ``text`` what it is; the prediction is backprop
+    started from it, so it holds for every parameter, however deep.
+    """
+
+    param: str
+    kind: str
+    delta: Callable[[Array, Array, int], Array]
+    text: str  # may name {factor} and {formula}
+
+    def predict(self, record: StepRecord) -> float:
+        yhat, y = _outputs(record)
+        return gradient_with_delta(record, self.param, self.delta(yhat, y, _mean_count(record)))
+
+    def describe(self, record: StepRecord, user: float) -> Diagnosis:
+        symbol, formula = _output_factor(record)
+        return Diagnosis(self.kind, self.text.format(factor=symbol, formula=formula), symbol)
+
+
+def _output_mistakes(param: str, record: StepRecord) -> list[OutputDelta]:
+    """Known wrong output factors of a fused loss (sigmoid + bce, softmax + cross-entropy)."""
+    slope = "ŷ(1 − ŷ)"
+    n = _mean_count(record)
+    out = [
+        OutputDelta(
+            param,
+            "extra_slope",
+            lambda yhat, y, n: (yhat - y) * yhat * (1 - yhat) / n,
+            f"consistent with {{factor}} = {{formula}} times the output's slope {slope} "
+            "again: in the fused form that slope has already cancelled",
+        ),
+    ]
+    if record.network.loss == "bce":
+        out += [
+            OutputDelta(
+                param,
+                "squared_on_bce",
+                lambda yhat, y, n: -2 * (y - yhat) * yhat * (1 - yhat) / n,
+                f"consistent with the squared error's −2(y − ŷ)·{slope} / {n} in place of "
+                "binary cross-entropy's {factor} = {formula}",
+            ),
+            OutputDelta(
+                param,
+                "squared_on_bce",
+                lambda yhat, y, n: -2 * (y - yhat) * yhat * (1 - yhat),
+                f"consistent with the squared error's −2(y − ŷ)·{slope} (summed, no 1/{n}) "
+                "in place of binary cross-entropy's {factor} = {formula}",
+            ),
+        ]
+    return out
 
 
 @dataclass(frozen=True)
@@ -173,8 +326,35 @@ class OnePoint:
         )
 
 
-def _scale_texts(loss: str, n: int, squared: bool) -> list[tuple[float, str]]:
+def _fused_scales(n: int) -> list[tuple[float, str]]:
+    """A fused loss's 1/n lives in the output factor {factor}: lost, or applied twice."""
+    return [
+        (
+            float(n),
+            f"{n} × backprop's value: consistent with {{factor}} = {{formula}} written "
+            f"without its 1/{n} (the mean over {n}) — a constant factor could sit in any "
+            "factor, but that is where the 1/n lives",
+        ),
+        (
+            1.0 / n,
+            f"1/{n} of backprop's value: consistent with {{factor}} = {{formula}} "
+            f"divided by {n} twice — a constant factor could sit in any factor, but that "
+            "is where the 1/n lives",
+        ),
+        (
+            2.0,
+            "2 × backprop's value: off by a constant factor, which factor cannot be told — "
+            "consistent with −2(y − ŷ) / n, the squared error's derivative, in place of "
+            "{factor} = {formula}",
+        ),
+        (0.5, "0.5 × backprop's value: off by a constant factor — which factor cannot be told"),
+    ]
+
+
+def _scale_texts(loss: str, n: int, squared: bool, fused: bool = False) -> list[tuple[float, str]]:
     """Constant-factor mistakes (the sign aside) and what each says about the loss factor."""
+    if fused:
+        return _fused_scales(n) if n > 1 else _fused_scales(n)[2:]
     if not squared:
         return [
             (c, f"{c:g} × backprop's value: off by a constant factor — which factor cannot be told")
@@ -233,17 +413,34 @@ def hypotheses_for(param: str, record: StepRecord) -> list[Hypothesis]:
     squared = _squared(record)
     out: list[Hypothesis] = [ArticleLossScalar(param)] if squared else []
     out.append(SignFlip(param))
+    fused = _fused_loss(record)
+    count = _mean_count(record) if fused else n
     out += [
-        ConstantScale(param, c, text) for c, text in _scale_texts(record.network.loss, n, squared)
+        ConstantScale(param, c, text)
+        for c, text in _scale_texts(record.network.loss, count, squared, fused)
     ]
+    if fused:
+        out += _output_mistakes(param, record)
     out += [
         DroppedFactor(param, k)
         for k, factor in enumerate(record.factors[param])
         if not same_factor(factor.values[record.batch], 1.0)
     ]
+    if _has_slope(param, record):  # a weight's slope·input without the slope
+        out.append(DroppedSlope(param))
     if n > 1:
         out += [OnePoint(param, int(i)) for i in record.batch[:MAX_POINT_PROBES]]
     return out
+
+
+def _has_slope(param: str, record: StepRecord) -> bool:
+    """Whether the parameter's local factor holds an activation slope that is not 1."""
+    net = record.network
+    p = net.params[net.param_index[param]]
+    if p.kind != "W" or (p.layer == net.depth and net.fused):
+        return False  # a bias's local factor is the slope itself: DroppedFactor says it
+    activation = net.hidden.name if p.layer < net.depth else net.output_fn.name
+    return activation != "identity"
 
 
 def first_fit(

@@ -50,7 +50,10 @@ class _Responses:
         chain = rec.chain_product(param)
         points, v, t, slope, rest_true = [], [], [], [], []
         for i, probe, value in probes:
-            dy = float(np.sum(probe.y[i] - rec.y[i]))
+            moved = probe.y[i] - rec.y[i]
+            dy = float(np.sum(moved))
+            if abs(dy) <= ZERO:  # a probability row's nudge keeps its sum: scale by its size
+                dy = float(np.abs(moved).max())
             points.append(i)
             v.append((value - user) / dy)
             t.append((probe.grads[param] - rec.grads[param]) / dy)

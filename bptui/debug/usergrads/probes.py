@@ -56,12 +56,24 @@ class Probes:
             states = []
             for i in rec.batch[:MAX_POINT_PROBES]:
                 y = rec.y.copy()
-                y[i] += PROBE * (1.0 + np.abs(y[i]))
+                y[i] = self._nudged_target(y[i])
                 state = self._state(rec.theta, y)
                 if state is not None:
                     states.append((int(i), state))
             self._y_states = states
         return self._y_states
+
+    def _nudged_target(self, row: Array) -> Array:
+        """One point's targets moved by PROBE, staying targets the loss accepts.
+
+        Cross-entropy's targets are probability rows: the row moves a PROBE share
+        of its mass to the next class, so the textbook ∂Loss/∂z = ŷ − y (true
+        only for rows summing to 1) stays true at the probe.
+        """
+        if self.record.network.loss_fn.bad_target(row[None, :]) is None and row.size > 1:
+            if self.record.network.loss == "cross_entropy":
+                return (1.0 - PROBE) * row + PROBE * np.roll(row, 1)
+        return row + PROBE * (1.0 + np.abs(row))
 
     def theta_states(self, param: str) -> list[ProbeState]:
         """The parameter itself nudged, and every parameter nudged a little."""
