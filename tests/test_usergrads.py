@@ -775,3 +775,18 @@ def test_cross_entropy_mistakes_name_the_factor_that_is_wrong(write_file) -> Non
     upstream = record.factors["w3"][0].values
     assert results["w3"].user == pytest.approx(float(np.sum(upstream * record.x[:, 0])), rel=1e-9)
     assert not np.allclose(upstream * record.x[:, 0], upstream * (1 - h**2) * record.x[:, 0])
+
+
+def test_a_constant_factor_blames_no_factor(write_file) -> None:
+    """3 × the right chain was blamed on ∂z_ŷ1/∂w5: a constant's place cannot be told."""
+    text = (
+        "import numpy as np\n"
+        "def d_w5(ctx):\n"
+        "    return 3 * float(np.sum((ctx.yhat - ctx.y) / ctx.n * ctx.nodes['h1.1']))\n"
+    )
+    _, results = fused_results(write_file, "xor", text)
+    r = results["w5"]
+    assert r.diagnosis.factor is None and r.diagnosis.kind == "scale"
+    assert r.diagnosis.message.startswith("3 × backprop's value at every state probed")
+    assert "cannot be told" in r.diagnosis.message
+    numbers_are_true(r.diagnosis.message, r, 4)

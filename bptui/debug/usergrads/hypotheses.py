@@ -433,6 +433,37 @@ def hypotheses_for(param: str, record: StepRecord) -> list[Hypothesis]:
     return out
 
 
+@dataclass(frozen=True)
+class ConstantRatio:
+    """Backprop's value times the ratio seen at the current state, at every state.
+
+    Any constant factor gained or lost (a 3, a 1/n applied where none belongs)
+    shows as this ratio; where in the chain it sits cannot be told from values,
+    so the diagnosis blames no factor.
+    """
+
+    param: str
+    c: float
+
+    def predict(self, record: StepRecord) -> float:
+        return self.c * record.grads[self.param]
+
+    def describe(self, record: StepRecord, user: float) -> Diagnosis:
+        return Diagnosis(
+            "scale",
+            f"{self.c:.6g} × backprop's value at every state probed: off by a constant "
+            "factor — which factor holds it cannot be told",
+        )
+
+
+def constant_ratio(param: str, record: StepRecord, user: float) -> list[Hypothesis]:
+    """The user's value over backprop's as a constant-factor mistake (none at a zero gradient)."""
+    grad = record.grads[param]
+    if abs(grad) <= ABS_FLOOR or not np.isfinite(user / grad):
+        return []
+    return [ConstantRatio(param, user / grad)]
+
+
 def _has_slope(param: str, record: StepRecord) -> bool:
     """Whether the parameter's local factor holds an activation slope that is not 1."""
     net = record.network

@@ -16,7 +16,7 @@ from pathlib import Path
 from bptui.debug.gradcheck import close, numeric_gradient, relative_error
 from bptui.debug.usergrads.context import values_of
 from bptui.debug.usergrads.diagnosis import Diagnosis
-from bptui.debug.usergrads.hypotheses import first_fit, hypotheses_for
+from bptui.debug.usergrads.hypotheses import constant_ratio, first_fit, hypotheses_for
 from bptui.debug.usergrads.localise import localise
 from bptui.debug.usergrads.probes import Probes
 from bptui.debug.usergrads.sandbox import Found, Sandbox
@@ -114,7 +114,9 @@ class UserGrads:
         if len(answers) < len(states):
             answers = []  # a probe that failed says nothing about the others
         observed = [(record, user), *answers]
-        hypothesis = first_fit(hypotheses_for(function.param, record), observed)
+        known = hypotheses_for(function.param, record)
+        known += constant_ratio(function.param, record, user)
+        hypothesis = first_fit(known, observed)
         if hypothesis is not None:
             return hypothesis.describe(record, user)
         y_responses = [(i, probe, v) for (i, _), (probe, v) in zip(y_states, answers)]
