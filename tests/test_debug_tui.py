@@ -66,10 +66,10 @@ async def test_article_mistake_is_flagged_on_b3_in_the_tui() -> None:
         app.selected_param = "b3"
         app.refresh_view()
         text = chain_text(app)
-        assert "yours (d_b3) = −6.133578  ✗ wrong (rel error 7.12e-01)" in text
+        assert "yours (d_b3) = −6.133578  ✗ wrong (rel error 7.12e−01)" in text
         assert "backprop = −1.765813   numeric = −1.765813" in text
         assert "✗ the factor: ∂Loss/∂green" in text
-        assert "∂Loss/∂green = −2·SSR = -6.1335776" in text
+        assert "∂Loss/∂green = −2·SSR = −6.1335776" in text
         assert "implied −6.133578  ·  correct −1.765813" in text
         screen = screen_text(app)
         assert "−6.133578 ✗" in screen
@@ -178,7 +178,7 @@ async def test_c_shows_backprop_numeric_and_yours() -> None:
         for row in rows:
             line = next(x for x in text.split("\n") if f" {row.name}  " in x and "good" in x)
             assert fmt_value(row.analytic) in line and fmt_value(row.numeric) in line
-            assert f"{row.rel_error:.1e}" in line
+            assert f"{row.rel_error:.1e}".replace("-", "−") in line
         b3_line = next(x for x in text.split("\n") if " b3 " in x and "good" in x)
         assert "✗" in b3_line
         assert "✓ backprop agrees with central differences on every parameter" in text
@@ -340,8 +340,8 @@ async def test_help_has_the_errata_page_with_the_numbers() -> None:
         for expected in [
             "orange computed with w1, b1",
             "[1.5592, 1.8091, 1.9914]",
-            "-6.1335776",
-            "-1.7658128",
+            "−6.1335776",
+            "−1.7658128",
             "2.8582 → 2.8841 RISES",
             "3.0667888 → 3.0365433 falls",
         ]:

@@ -294,7 +294,7 @@ def test_fmt_short() -> None:
     assert fmt_short(0.71812) == "0.718"
     assert fmt_short(-0.1383) == "−0.138"
     assert fmt_short(0.0) == "0.000"
-    assert fmt_short(1.2e-5) == "1.2e-05"
+    assert fmt_short(1.2e-5) == "1.2e−05"
     assert fmt_short(123456.0) == "1.2e+05"
     assert fmt_short(float("nan")) == "nan"
     assert fmt_short(float("-inf")) == "−inf"

@@ -594,11 +594,11 @@ def test_user_grads_column_flags_disagreement() -> None:
 
 def test_loss_always_has_four_significant_digits() -> None:
     assert fmt_loss(3.06678879302855) == "3.066789"
-    assert fmt_loss(0.0001234567) == "1.2346e-04"
+    assert fmt_loss(0.0001234567) == "1.2346e−04"
     assert fmt_loss(0.0123456) == "0.012346"
     assert fmt_loss(float("inf")) == "inf"
     assert fmt_value(-0.6468799) == "−0.646880"
-    assert fmt_value(3.2e-9) == "3.20e-09"
+    assert fmt_value(3.2e-9) == "3.20e−09"
     assert fmt_value(-0.0) == "0.000000"
 
 

@@ -218,11 +218,10 @@ class BptuiApp(App[None]):
             f"d_{first.name} = {fmt_value(first.user)} but backprop says "
             f"{fmt_value(first.backprop)}"
             + (f" (and {len(wrong) - 1} more)" if len(wrong) > 1 else "")
-            + ". The chain pane shows which factor yours is consistent with. "
-            "Training follows backprop, not your values.",
+            + ". Why: the top of the chain pane.",
             title="your derivatives disagree",
             severity="warning",
-            timeout=12,
+            timeout=5,  # short: it sits over the panes; the chain pane keeps the verdict
         )
 
     def user_grad_values(self) -> dict[str, float]:

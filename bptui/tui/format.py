@@ -2,21 +2,52 @@
 
 Panes, screens and the status line never format a float themselves: they
 pick one of these, so a column that shows a value in one pane shows it the
-same way in every other, and a change of style is one edit.  All of them use
-the typographic minus (−) for negative numbers.
+same way in every other, and a change of style is one edit.
+
+Two rules hold for everything on screen:
+
+- **One minus.**  Every negative sign is the typographic minus (−), the
+  exponent's too: ``−1.76e−04``, never ``-1.76e-04``.  A reader sees one
+  glyph for "negative" wherever it appears (``−2·SSR = −6.1335776``); the
+  ASCII form is for files (``bptui trace`` and ``check`` keep it).  Text made
+  outside the TUI (a diagnosis, an error) passes through :func:`typographic`.
+- **One style per column.**  A column or a list of numbers is written in one
+  style, fixed or scientific, chosen from its largest and smallest magnitude
+  (:func:`fmt_column`): ``[1.000e−01, 5.300e−01, 8.200e−01]`` or
+  ``[0.1000, 0.5300, 0.8200]``, never a mix.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+#: An ASCII hyphen used as a minus: before a digit, not inside a word (``h1-2``),
+#: or an exponent's sign (``1e-05``).
+_ASCII_MINUS = re.compile(r"(?<![\w.)\]])-(?=\.?\d)|(?<=\de)-(?=\d)")
+
 
 def _minus(text: str) -> str:
-    """``-0.5`` → ``−0.5``: the typographic minus every pane prints."""
-    return "−" + text[1:] if text.startswith("-") else text
+    """``-1.5e-04`` → ``−1.5e−04``: the typographic minus every pane prints."""
+    return text.replace("-", "−")
+
+
+def typographic(text: str) -> str:
+    """Text from outside the TUI with every minus sign made typographic.
+
+    A diagnosis or an error message is written once for the command line
+    (ASCII); on screen its numbers follow the one-minus rule.  Hyphens inside
+    words and ranges (``leaky-relu``, ``h1-2``) are left alone.
+    """
+    return _ASCII_MINUS.sub("−", text)
+
+
+def _needs_scientific(magnitude: float, decimals: int) -> bool:
+    """Fixed point keeps ≥ 4 significant digits and ≤ 7 integer digits, else scientific."""
+    return magnitude != 0.0 and (magnitude < 10.0 ** (3 - decimals) or magnitude >= 1e6)
 
 
 def fmt_value(value: float, decimals: int = 6) -> str:
@@ -28,14 +59,31 @@ def fmt_value(value: float, decimals: int = 6) -> str:
     """
     if not np.isfinite(value):
         return "nan" if np.isnan(value) else ("inf" if value > 0 else "−inf")
-    magnitude = abs(value)
-    if magnitude == 0.0:
+    if value == 0.0:
         value = 0.0  # never print −0.000000
-    if magnitude != 0.0 and (magnitude < 10.0 ** (3 - decimals) or magnitude >= 1e6):
-        text = f"{value:.2e}"  # three significant digits fit a 10-character column
-    else:
-        text = f"{value:.{decimals}f}"
-    return _minus(text)
+    if _needs_scientific(abs(value), decimals):
+        return _scientific(value)
+    return _minus(f"{value:.{decimals}f}")
+
+
+def _scientific(value: float) -> str:
+    """Three significant digits: fits the 10-character column of a fixed value."""
+    return _minus(f"{value:.2e}")
+
+
+def fmt_column(values: Iterable[float], decimals: int = 6) -> list[str]:
+    """A column (or list) of numbers in one style, chosen from its extremes.
+
+    Scientific for all entries when any finite non-zero entry needs it (too
+    small to keep four significant digits, or too wide), fixed otherwise; so
+    ``0.049671`` never stands above ``−1.76e−04``.  Zeros and non-finite
+    entries do not choose the style.
+    """
+    numbers = [float(v) for v in values]
+    sizes = [abs(v) for v in numbers if math.isfinite(v) and v != 0.0]
+    if not any(_needs_scientific(size, decimals) for size in sizes):
+        return [fmt_value(v, decimals) for v in numbers]
+    return [_scientific(v) if math.isfinite(v) else fmt_value(v) for v in numbers]
 
 
 def fmt_loss(value: float) -> str:
@@ -43,6 +91,11 @@ def fmt_loss(value: float) -> str:
     if np.isfinite(value) and value != 0.0 and not 1e-3 <= abs(value) < 1e6:
         return _minus(f"{value:.4e}")
     return fmt_value(value)
+
+
+def fmt_list(values: Iterable[float], decimals: int = 4) -> str:
+    """``[0.1000, 0.5300, 0.8200]``: a bracketed list in one style (:func:`fmt_column`)."""
+    return "[" + ", ".join(fmt_column(values, decimals)) + "]"
 
 
 def fmt_signed(value: float, decimals: int = 6) -> str:
@@ -62,7 +115,7 @@ def fmt_short(value: float) -> str:
 
 def fmt_input(value: float) -> str:
     """A data value (an x or a y) in four significant digits: 0.53, 1.2, −3.142."""
-    return f"{float(value):.4g}".replace("-", "−", 1)
+    return _minus(f"{float(value):.4g}")
 
 
 def fmt_inputs(values: Sequence[float] | np.ndarray) -> str:
@@ -84,19 +137,19 @@ def fmt_point_x(value: float) -> str:
 
 def fmt_plain(value: float) -> str:
     """A setting as written in a scenario file: the learning rate 0.01, h 1e-05."""
-    return f"{value:g}"
+    return _minus(f"{value:g}")
 
 
 def fmt_precise(value: float) -> str:
     """Six significant digits: the diagram's loss of the active loss phase."""
-    return f"{value:.6g}"
+    return _minus(f"{value:.6g}")
 
 
 def fmt_significant(value: float) -> str:
-    """A loss with at least 4 significant digits (SPEC §5), compact when huge."""
+    """A loss with at least 4 significant digits (the plot's label), compact when huge."""
     if not math.isfinite(value):
-        return str(value)
-    return f"{value:.7g}"
+        return "nan" if math.isnan(value) else ("inf" if value > 0 else "−inf")
+    return _minus(f"{value:.7g}")
 
 
 def fmt_tick(value: float) -> str:
@@ -105,13 +158,13 @@ def fmt_tick(value: float) -> str:
         return "0"
     size = abs(value)
     if 1e-3 <= size < 1e5:
-        return f"{value:.4g}"
-    return f"{value:.2g}"
+        return _minus(f"{value:.4g}")
+    return _minus(f"{value:.2g}")
 
 
 def fmt_error(value: float, digits: int = 1) -> str:
-    """A relative error in scientific notation: 3.2e-09 (``digits`` after the point)."""
-    return f"{value:.{digits}e}"
+    """A relative error in scientific notation: 3.2e−09 (``digits`` after the point)."""
+    return _minus(f"{value:.{digits}e}")
 
 
 def fmt_percent(value: float) -> str:

@@ -1,14 +1,17 @@
 """The help screen (``?``): what each key does, what each pane shows, the errata.
 
 A tabbed modal: "Keys & panes" (the keys generated from the app's BINDINGS by
-:mod:`bptui.tui.keys`, then the panes explained) and "Article errata".
+:mod:`bptui.tui.keys`, then the panes explained) and "Article errata".  Every
+page scrolls at every size: the tabs fill the box (so a page is bounded by the
+screen, not by its own text), and the shown page holds the focus, so ↓, PgDn,
+End and the wheel move it.
 """
 
 from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import ScrollableContainer, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Markdown, Static, TabbedContent, TabPane
 
@@ -60,6 +63,20 @@ def keys_and_panes() -> str:
 class HelpScreen(ModalScreen[None]):
     """Keys and panes explained; ``escape``, ``q`` or ``?`` closes it."""
 
+    DEFAULT_CSS = """
+    HelpScreen #help-box > TabbedContent,
+    HelpScreen #help-box ContentSwitcher,
+    HelpScreen #help-box TabPane {
+        height: 1fr;
+    }
+    HelpScreen #help-box TabPane {
+        padding: 0;
+    }
+    HelpScreen #help-keys-scroll {
+        height: 1fr;
+    }
+    """
+
     BINDINGS = [
         Binding("escape", "dismiss", "Close"),
         Binding("question_mark", "dismiss", "Close", show=False),
@@ -84,7 +101,17 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         # Arrow keys and page keys scroll the text straight away.
-        self.query_one("#help-keys-scroll").focus()
+        self._focus_page()
+
+    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        """The page just shown takes the focus, so its keys scroll it."""
+        self._focus_page()
+
+    def _focus_page(self) -> None:
+        tabs = self.query_one(TabbedContent)
+        pane = tabs.get_pane(tabs.active) if tabs.active else None
+        if pane is not None:
+            pane.query_one(ScrollableContainer).focus()
 
     def action_page(self, delta: int) -> None:
         """← / → move between the help pages wherever the focus is."""

@@ -1,6 +1,8 @@
 """The chain-rule pane: one parameter's gradient taken apart.
 
-For the selected parameter it prints the chain (∂Loss/∂b1 = ∂Loss/∂green ·
+With ``--grads`` the pane opens with the verdict on the user's derivative
+(yours vs backprop, and which factor is wrong), so it is on screen at any
+size.  Then, for the selected parameter, it prints the chain (∂Loss/∂b1 = ∂Loss/∂green ·
 ∂green/∂blue · ∂blue/∂b1), one line per factor with its formula and whether
 backprop reused it, then a table with one row per data point: the factor
 values, their product, and the sum of the products, which is the gradient.
@@ -21,7 +23,7 @@ from textual.widgets import Static
 
 from bptui.engine.chain import Factor
 from bptui.engine.network import ParamInfo
-from bptui.tui.format import fmt_point_x, fmt_value
+from bptui.tui.format import fmt_column, fmt_point_x, fmt_value, typographic
 from bptui.tui.state import PENDING, View
 from bptui.tui.widgets.comparison import comparison_lines
 
@@ -42,7 +44,9 @@ def factor_lines(factors: list[Factor]) -> list[Text]:
     width = max(len(f.symbol) for f in factors)
     lines: list[Text] = []
     for factor in factors:
-        line = Text.assemble(("  " + factor.symbol.ljust(width), "cyan"), f" = {factor.formula}")
+        line = Text.assemble(
+            ("  " + factor.symbol.ljust(width), "cyan"), f" = {typographic(factor.formula)}"
+        )
         where = f"   (backward layer {factor.computed_in})"
         if not factor.reused and len(line) + len(where) <= 64:
             line.append(where, style="dim")
@@ -99,20 +103,18 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
 
     in_batch = np.zeros(record.x.shape[0], dtype=bool)
     in_batch[record.batch] = True
-    products = record.chain_product(name)
+    # One style per column (fixed or scientific), chosen from the column's extremes.
+    columns = [fmt_column(factor.values) for factor in factors]
+    products = fmt_column(record.chain_product(name))
     for i in range(record.x.shape[0]):
         label = point_label(view, i) + ("" if in_batch[i] else " ⊘")
         cells: list[RenderableType] = [Text(label, style="" if in_batch[i] else "dim")]
-        for factor in factors:
+        for factor, column in zip(factors, columns):
             if view.shows_backward(factor.computed_in):
-                cells.append(Text(fmt_value(float(factor.values[i]))))
+                cells.append(Text(column[i]))
             else:
                 cells.append(Text(PENDING, style="dim"))
-        cells.append(
-            Text(fmt_value(float(products[i])), style="bold")
-            if complete
-            else Text(PENDING, style="dim")
-        )
+        cells.append(Text(products[i], style="bold") if complete else Text(PENDING, style="dim"))
         table.add_row(*cells)
     return table
 
@@ -148,20 +150,16 @@ def chain_renderable(view: View) -> RenderableType:
     if name is None or name not in view.record.factors:
         return Text("Select a parameter in the parameters pane.", style="dim")
     factors = view.record.factors[name]
-    parts: list[RenderableType] = [chain_equation(name, factors), *factor_lines(factors)]
+    verdict = comparison_lines(
+        view.user_results, name, view.shows_backward(param_info(view, name).layer)
+    )
+    parts: list[RenderableType] = [*verdict, chain_equation(name, factors), *factor_lines(factors)]
     if not view.is_trainable(name):
         parts.append(Text("❄ frozen: its gradient is computed but never applied", style="dim"))
     parts += [Text(""), values_table(view, name, factors)]
     if len(view.record.batch) < view.record.x.shape[0]:
         parts.append(Text("⊘ not in this step's mini-batch: contributes 0", style="dim"))
-    parts += [
-        sum_line(view, name),
-        *comparison_lines(
-            view.user_results, name, view.shows_backward(param_info(view, name).layer)
-        ),
-        Text(""),
-        counts_text(view),
-    ]
+    parts += [sum_line(view, name), Text(""), counts_text(view)]
     return Group(*parts)
 
 

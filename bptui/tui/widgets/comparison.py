@@ -1,7 +1,10 @@
 """The user's derivative beside backprop's and the numeric one, with the diagnosis.
 
-Rendered under the chain pane's table for the selected parameter, so the
-factor a wrong value is consistent with sits right below that factor's column.
+Rendered at the top of the chain pane for the selected parameter: the verdict
+(yours vs backprop, which factor is wrong) is what ``--grads`` came to show,
+so it is never below the fold; the chain and its table follow and show the
+factor named.  What the user's function printed on the real call follows the
+verdict, labelled and bounded.
 """
 
 from __future__ import annotations
@@ -11,13 +14,35 @@ from collections.abc import Mapping, Sequence
 from rich.text import Text
 
 from bptui.debug.usergrads import UserGradResult
-from bptui.tui.format import fmt_error, fmt_value
+from bptui.tui.format import fmt_error, fmt_list, fmt_value, typographic
+
+#: At most this many lines of what a ``d_`` function printed, each at most this wide.
+PRINTED_LINES = 6
+PRINTED_WIDTH = 100
 
 
 def _values(values: float | Sequence[float]) -> str:
     if isinstance(values, (int, float)):
         return fmt_value(float(values))
-    return "[" + ", ".join(fmt_value(float(v), 4) for v in values) + "]"
+    return fmt_list(values)
+
+
+def _printable(line: str) -> str:
+    """One printed line made safe for a pane: tabs and control characters become spaces."""
+    cleaned = "".join(c if c.isprintable() else " " for c in line.expandtabs(4))
+    return cleaned if len(cleaned) <= PRINTED_WIDTH else cleaned[: PRINTED_WIDTH - 1] + "…"
+
+
+def printed_lines(result: UserGradResult) -> list[Text]:
+    """``d_b3 printed:`` and the first lines of the function's output, if it printed any."""
+    output = result.output.rstrip()
+    if not output.strip():
+        return []
+    lines = output.splitlines()
+    shown = [Text(f"  │ {_printable(line)}", style="dim") for line in lines[:PRINTED_LINES]]
+    if len(lines) > PRINTED_LINES:
+        shown.append(Text(f"  │ … {len(lines) - PRINTED_LINES} more lines", style="dim"))
+    return [Text(f"{result.function} printed:", style="bold"), *shown]
 
 
 def comparison_lines(
@@ -26,16 +51,23 @@ def comparison_lines(
     """Lines for the selected parameter: yours vs backprop vs numeric, then why.
 
     ``ready`` is False while the phase walk has not reached this gradient yet.
+    The lines end with a blank one, to stand apart from the chain below.
     """
     if name is None or name not in results or not ready:
         return []
     result = results[name]
-    lines = [Text("")]
+    return [*_verdict_lines(result), *printed_lines(result), Text("")]
+
+
+def _verdict_lines(result: UserGradResult) -> list[Text]:
+    lines: list[Text] = []
     if result.error is not None:
-        lines.append(Text.assemble(("yours: ", "bold"), (f"✗ {result.error}", "bold red")))
+        error = typographic(result.error)
+        lines.append(Text.assemble(("yours: ", "bold"), (f"✗ {error}", "bold red")))
         return lines
     if result.user is None:
-        lines.append(Text(f"yours ({result.function}): {result.diagnosis.message}", style="dim"))
+        message = typographic(result.diagnosis.message)
+        lines.append(Text(f"yours ({result.function}): {message}", style="dim"))
         return lines
     verdict = (
         ("✓ agrees", "bold green")
@@ -61,7 +93,7 @@ def comparison_lines(
     diagnosis = result.diagnosis
     if diagnosis.factor:
         lines.append(Text.assemble(("✗ the factor: ", "bold red"), (diagnosis.factor, "bold cyan")))
-    lines.append(Text(f"  {diagnosis.message}", style="red"))
+    lines.append(Text(f"  {typographic(diagnosis.message)}", style="red"))
     if diagnosis.factor and diagnosis.implied is not None and diagnosis.correct is not None:
         lines.append(
             Text(
@@ -69,4 +101,5 @@ def comparison_lines(
                 style="dim",
             )
         )
+    lines.append(Text("  (training follows backprop, not yours)", style="dim"))
     return lines
