@@ -22,7 +22,17 @@ around it is.  Two measurements, one run, printed as ratios:
     engine running with no UI at all over the same time is the baseline.
     Bar: ≥ 5,000 steps/s while drawing ≥ 10 frames/s.
 
-Run:  .venv/bin/python benchmarks/bench_tui.py [--rounds N] [--seconds S] [--write]
+(c) Flat out on xor, side by side in one run: the loss plot, then the
+    heatmap (``f``) in its place, ``--runs`` times each (alternating, so load
+    hits both alike).  Beside steps/s and frames/s, where a frame's time goes:
+    building the View and handing it out (``refresh_view``), the heatmap's or
+    plot's rebuild inside it (``LossPane._replot``: the heatmap's forward pass
+    over its grid and its cells), and painting (``Screen._compositor_refresh``,
+    of which the diagram's and the loss pane's renders).  Bar: ≥ 10 frames/s
+    with the heatmap visible.
+
+Run:  .venv/bin/python benchmarks/bench_tui.py [--rounds N] [--seconds S] [--runs N]
+      [--only-heatmap] [--write]
 
 ``--write`` also writes the tables to benchmarks/RESULTS_TUI.md.
 """
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import platform
 import pty
@@ -184,6 +195,8 @@ class RunResult:
     diagram_paints: int
     loss_builds: int
     engine_steps_per_second: float
+    #: Seconds spent in each timed method over the run (see :data:`TIMED`).
+    spent: dict[str, float] | None = None
 
     @property
     def steps_per_second(self) -> float:
@@ -209,50 +222,72 @@ def engine_alone(seconds: float) -> float:
     return steps / (time.perf_counter() - start)
 
 
-async def flat_out(seconds: float) -> RunResult:
-    from textual.screen import Screen
+#: (label, "module:Class.method") of what (c) times; counts and seconds per call.
+TIMED = (
+    ("screen", "textual.screen:Screen._compositor_refresh"),
+    ("diagram", "bptui.tui.widgets.diagram:NetworkDiagram.render_lines"),
+    ("loss", "bptui.tui.widgets.loss_plot:LossPane.render"),
+    ("replot", "bptui.tui.widgets.loss_plot:LossPane._replot"),
+    ("view", "bptui.tui.app:BptuiApp.refresh_view"),
+)
 
+
+def _instrument(counts: dict[str, int], spent: dict[str, float]) -> list[tuple[Any, str, Any]]:
+    """Wrap every TIMED method to count its calls and add up its time; returns what to undo."""
+    import importlib
+
+    undo = []
+    for key, target in TIMED:
+        module, _, path = target.partition(":")
+        owner_name, name = path.split(".")
+        owner = getattr(importlib.import_module(module), owner_name)
+        original = getattr(owner, name)
+
+        def timed(self: Any, *args: Any, _key: str = key, _original: Any = original) -> Any:
+            counts[_key] += 1
+            start = time.perf_counter()
+            try:
+                return _original(self, *args)
+            finally:
+                spent[_key] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+        undo.append((owner, name, original))
+    return undo
+
+
+async def flat_out(
+    seconds: float, scenario: str = "article", keys: tuple[str, ...] = ()
+) -> RunResult:
+    """Run ``scenario`` flat out for ``seconds`` after pressing ``keys`` (e.g. ``f``)."""
     from bptui.scenario.loading import load_builtin
     from bptui.tui.app import SPEEDS, make_app
-    from bptui.tui.widgets.diagram import NetworkDiagram
-    from bptui.tui.widgets.loss_plot import LossPane
 
-    counts = {"screen": 0, "diagram": 0, "loss": 0}
-    originals = {
-        (Screen, "_compositor_refresh"): Screen._compositor_refresh,
-        (NetworkDiagram, "render_lines"): NetworkDiagram.render_lines,
-        (LossPane, "render"): LossPane.render,
-    }
-
-    def counting(key: str, original: Callable[..., Any]) -> Callable[..., Any]:
-        def counted(self: Any, *args: Any) -> Any:
-            counts[key] += 1
-            return original(self, *args)
-
-        return counted
-
-    Screen._compositor_refresh = counting("screen", Screen._compositor_refresh)  # type: ignore[method-assign]
-    NetworkDiagram.render_lines = counting("diagram", NetworkDiagram.render_lines)  # type: ignore[method-assign]
-    LossPane.render = counting("loss", LossPane.render)  # type: ignore[method-assign]
+    counts = dict.fromkeys((key for key, _ in TIMED), 0)
+    spent = dict.fromkeys((key for key, _ in TIMED), 0.0)
+    undo = _instrument(counts, spent)
     try:
-        app = make_app(load_builtin("article"))
+        app = make_app(load_builtin(scenario))
         async with app.run_test(size=SIZE) as pilot:
             await pilot.pause()
+            if keys:
+                await pilot.press(*keys)
             await pilot.press("r")
             for _ in range(len(SPEEDS)):
                 await pilot.press("plus")
             assert SPEEDS[app.speed_index] == 0, "not flat out"
             await pilot.pause(0.5)  # settle into the rhythm
             assert app.running, "the app is not running"
-            step0, views0, before = app.stepper.step, app.frames, dict(counts)
+            step0, views0, before, spent0 = app.stepper.step, app.frames, dict(counts), dict(spent)
             start = time.perf_counter()
             await asyncio.sleep(seconds)
             elapsed = time.perf_counter() - start
             steps, views = app.stepper.step - step0, app.frames - views0
             done = {key: counts[key] - before[key] for key in counts}
+            took = {key: spent[key] - spent0[key] for key in spent}
             await pilot.press("r")
     finally:
-        for (owner, name), original in originals.items():
+        for owner, name, original in undo:
             setattr(owner, name, original)
     return RunResult(
         elapsed,
@@ -261,8 +296,70 @@ async def flat_out(seconds: float) -> RunResult:
         done["screen"],
         done["diagram"],
         done["loss"],
-        engine_alone(seconds),
+        engine_alone(seconds) if scenario == "article" else math.nan,
+        took,
     )
+
+
+def heatmap_runs(seconds: float, runs: int) -> dict[str, list[RunResult]]:
+    """xor flat out with the loss plot, then with the heatmap, alternating ``runs`` times."""
+    results: dict[str, list[RunResult]] = {"loss plot": [], "heatmap": []}
+    for _ in range(runs):
+        results["loss plot"].append(asyncio.run(flat_out(seconds, "xor")))
+        results["heatmap"].append(asyncio.run(flat_out(seconds, "xor", ("f",))))
+    return results
+
+
+def _spread(values: list[float], digits: int = 1) -> str:
+    """Median with the range of the runs: ``12.3 (11.9–12.8)``."""
+    return (
+        f"{statistics.median(values):,.{digits}f} "
+        f"({min(values):,.{digits}f}–{max(values):,.{digits}f})"
+    )
+
+
+def heatmap_report(results: dict[str, list[RunResult]], seconds: float) -> str:
+    """Section (c): the two modes side by side, medians and ranges of the runs."""
+    names = list(results)
+    runs = len(results[names[0]])
+
+    def row(label: str, value: Callable[[RunResult], float], digits: int = 1) -> str:
+        cells = " | ".join(_spread([value(r) for r in results[name]], digits) for name in names)
+        return f"| {label} | {cells} |"
+
+    def per_frame(key: str) -> Callable[[RunResult], float]:
+        return lambda r: 1000 * (r.spent or {})[key] / max(1, r.views)
+
+    lines = [
+        f"## (c) Flat out on xor, {SIZE[0]}×{SIZE[1]}: loss plot vs heatmap "
+        f"({runs} runs of {seconds:.1f} s each, median (min–max))",
+        "",
+        f"| measure | {' | '.join(names)} |",
+        "| --- | " + " | ".join("---:" for _ in names) + " |",
+        row("steps / s", lambda r: r.steps_per_second, 0),
+        row("frames painted / s (diagram repaints)", lambda r: r.frames_per_second),
+        row("views / s", lambda r: r.views / r.seconds),
+        row(
+            "loss pane repaints / s (heatmap or plot, ≤ 10 while running)",
+            lambda r: r.loss_builds / r.seconds,
+        ),
+        row("ms per view: refresh_view (build + hand out)", per_frame("view"), 2),
+        row("… of which the loss pane's rebuild (_replot)", per_frame("replot"), 2),
+        row("ms per view: painting (compositor)", per_frame("screen"), 2),
+        row("… of which the diagram's render", per_frame("diagram"), 2),
+        row("… of which the loss pane's render", per_frame("loss"), 2),
+        row(
+            "share of wall time drawing (view + paint)",
+            lambda r: 100 * ((r.spent or {})["view"] + (r.spent or {})["screen"]) / r.seconds,
+        ),
+    ]
+    heat = statistics.median(r.frames_per_second for r in results["heatmap"])
+    verdict = "meets" if heat >= FRAMES_BAR else "MISSES"
+    lines += [
+        "",
+        f"heatmap visible: **{heat:.1f} frames/s** ({verdict} ≥ {FRAMES_BAR:.0f} frames/s)",
+    ]
+    return "\n".join(lines)
 
 
 # ------------------------------------------------------------------- report
@@ -329,12 +426,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=7, help="launches per app (default 7)")
     parser.add_argument("--seconds", type=float, default=5.0, help="flat-out run (default 5)")
+    parser.add_argument("--runs", type=int, default=3, help="runs of each mode in (c) (default 3)")
+    parser.add_argument(
+        "--only-heatmap", action="store_true", help="only (c), loss plot vs heatmap"
+    )
     parser.add_argument("--write", action="store_true", help="also write benchmarks/RESULTS_TUI.md")
     args = parser.parse_args(argv)
 
+    heatmap = heatmap_report(heatmap_runs(args.seconds, args.runs), args.seconds)
+    if args.only_heatmap:
+        print(heatmap)
+        return 0
     times = measure_launch(args.rounds)
     run = asyncio.run(flat_out(args.seconds))
-    text = report(times, run, args.rounds)
+    text = report(times, run, args.rounds) + "\n\n" + heatmap
     print(text)
     if args.write:
         path = Path(__file__).with_name("RESULTS_TUI.md")
