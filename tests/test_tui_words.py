@@ -299,3 +299,34 @@ def test_the_chain_table_uses_one_style_per_column(name: str) -> None:
             rows = [line.split()[1:] for line in text.split("\n") if re.match(r"^ *(x=|#)", line)]
             for column in zip(*rows):
                 assert len(styles([cell for cell in column if cell[-1].isdigit()])) <= 1, column
+
+
+# --------------------------------------------------------------- forward
+@pytest.mark.parametrize("name", ["softmax3", "deep"])
+@sync
+async def test_the_forward_pane_scrolls_sideways_by_whole_columns(name: str) -> None:
+    """Every position before the far right starts a column exactly: no number cut at the left."""
+    app = make_app(load_builtin(name), size=(80, 24))
+    async with app.run_test() as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        table = app.query_one("#forward")
+        assert table.max_scroll_x > 0
+        starts = table._column_starts()
+        seen = []
+        for _ in range(40):
+            if table.scroll_x >= table.max_scroll_x:
+                break
+            await pilot.press("right")
+            await pilot.pause()
+            seen.append(table.scroll_x)
+            assert table.scroll_x in starts, (table.scroll_x, starts)
+            lines = pane_text(app, "forward").split("\n")[2:5]
+            for line in lines:
+                cells = line.strip("│").split()[1:]  # the fixed point column first
+                if table.scroll_x < table.max_scroll_x and cells:
+                    first = cells[0]
+                    assert re.fullmatch(r"−?\d+\.\d+(e[+−]\d+)?|·····", first), (first, line)
+        assert len(seen) >= 2 and seen == sorted(seen)
+        inner = [x for x in seen if x < table.max_scroll_x]  # the far right is the table's end
+        assert all(b - a > 1 for a, b in zip([0.0, *inner], inner))  # whole columns, not cells

@@ -3,7 +3,10 @@
 Values of layers the forward phases have not reached yet are pending, so
 stepping with ``n`` fills the table left to right.  Wide networks drop the z
 columns (activations only) so a 2-8-8-1 net stays one screen wide-ish; the
-table scrolls sideways for the rest.  The row cursor is the selected point.
+table scrolls sideways for the rest, a whole column at a time with the point
+column fixed, so a number is never cut at its left (``049671`` for
+``0.049671``, or a minus scrolled away).  Each column is written in one number
+style.  The row cursor is the selected point.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.tui.fast import drop_stale_renders
-from bptui.tui.format import fmt_percent, fmt_value
+from bptui.tui.format import fmt_column, fmt_percent
 from bptui.tui.state import View
 from bptui.tui.widgets.parameters import pending_cell, table_cell
 
@@ -54,34 +57,44 @@ def forward_rows(view: View) -> list[dict[str, Text]]:
     rows: list[dict[str, Text]] = []
     with_z = shows_z(view)
     total = float(np.sum(record.point_loss))
+    # One number style per column, chosen from the column's extremes.
+    text: dict[str, list[str]] = {}
+    for j, name in enumerate(net.node_names[0]):
+        text[f"in:{name}"] = fmt_column(record.x[:, j], 4)
+    for layer in range(1, net.depth + 1):
+        lay = record.layers[layer - 1]
+        for k, name in enumerate(net.node_names[layer]):
+            if with_z:
+                text[f"z:{name}"] = fmt_column(lay.z[:, k])
+            text[f"a:{name}"] = fmt_column(lay.a[:, k])
+    for k in range(record.y.shape[1]):
+        text[f"y:{k}"] = fmt_column(record.y[:, k], 4)
+    shares = fmt_column(record.point_loss)
     for i in range(record.x.shape[0]):
         row: dict[str, Text] = {"point": Text(str(i + 1), style="bold")}
-        for j, name in enumerate(net.node_names[0]):
-            row[f"in:{name}"] = table_cell(fmt_value(float(record.x[i, j]), 4))
-        for layer in range(1, net.depth + 1):
-            lay = record.layers[layer - 1]
-            ready = view.shows_forward(layer)
-            for k, name in enumerate(net.node_names[layer]):
-                if with_z:
-                    row[f"z:{name}"] = (
-                        table_cell(fmt_value(float(lay.z[i, k])), "dim italic")
-                        if ready
-                        else pending_cell()
-                    )
-                row[f"a:{name}"] = (
-                    table_cell(fmt_value(float(lay.a[i, k]))) if ready else pending_cell()
-                )
-        for k in range(record.y.shape[1]):
-            row[f"y:{k}"] = table_cell(fmt_value(float(record.y[i, k]), 4))
+        for key, column in text.items():
+            layer = _layer_of(view, key)
+            if layer is not None and not view.shows_forward(layer):
+                row[key] = pending_cell()
+            else:
+                row[key] = table_cell(column[i], "dim italic" if key.startswith("z:") else "")
         if view.shows_loss:
             share = float(record.point_loss[i])
             percent = 100.0 * share / total if total and np.isfinite(total) else float("nan")
             suffix = f" {fmt_percent(percent)}" if np.isfinite(percent) else ""
-            row["loss"] = table_cell(fmt_value(share) + suffix)
+            row["loss"] = table_cell(shares[i] + suffix)
         else:
             row["loss"] = pending_cell()
         rows.append(row)
     return rows
+
+
+def _layer_of(view: View, key: str) -> int | None:
+    """The layer a z or activation column belongs to; None for inputs and targets."""
+    if not key.startswith(("z:", "a:")):
+        return None
+    name = key[2:]
+    return next(i for i, names in enumerate(view.network.node_names) if name in names)
 
 
 class ForwardPane(DataTable):
@@ -110,6 +123,24 @@ class ForwardPane(DataTable):
             self.add_column(Text(label, justify=justify), key=key, width=width)
         for i in range(view.record.x.shape[0]):
             self.add_row(*(Text("") for _ in columns), key=f"p{i}")
+
+    def _column_starts(self) -> list[int]:
+        """scroll_x values at which a scrolled column begins exactly at the left."""
+        starts = [0]
+        for column in self.ordered_columns[self.fixed_columns :]:
+            starts.append(starts[-1] + column.get_render_width(self))
+        return [x for x in starts if x < self.max_scroll_x] + [self.max_scroll_x]
+
+    def scroll_right(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        """→ and the wheel move to the next column's start, not one cell on."""
+        starts = self._column_starts()
+        after = [x for x in starts if x > self.scroll_x]
+        self.scroll_to(x=after[0] if after else starts[-1], animate=False)
+
+    def scroll_left(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        """← and the wheel move to the previous column's start."""
+        before = [x for x in self._column_starts() if x < self.scroll_x]
+        self.scroll_to(x=before[-1] if before else 0, animate=False)
 
     def show(self, view: View) -> None:
         identity = (id(view.network), view.record.x.shape)
