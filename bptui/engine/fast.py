@@ -172,7 +172,6 @@ class FastStep:
         return RecordValues(loss, batch_loss, point_loss, layers, grad.copy())
 
 
-
 def all_finite(loss: float, grad: Array) -> bool:
     """True when the loss and every gradient entry are finite, mostly in one BLAS call.
 
