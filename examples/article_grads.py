@@ -3,7 +3,7 @@
 Run:  bptui --grads examples/article_grads.py        (the TUI, article scenario)
       bptui check --grads examples/article_grads.py  (exit 0: every one agrees)
 
-The network (SPEC §1):
+The network (the article's worked example):
     blue   = softplus(z_blue),    z_blue   = w1·x + b1
     orange = softplus(z_orange),  z_orange = w2·x + b2
     green  = w3·blue + w4·orange + b3          (= ŷ)

@@ -1,4 +1,4 @@
-"""The article's mistakes (SPEC §1), re-enacted and corrected with the engine.
+"""The article's mistakes, re-enacted and corrected with the engine.
 
 Each wrong number is *computed*, not copied: the article's network is the
 engine's network with orange fed w1, b1 (its code's slip), its derivative is

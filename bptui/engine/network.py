@@ -1,6 +1,6 @@
 """A fully connected network over one flat float64 parameter vector.
 
-All parameters live in one vector ``theta`` laid out in SPEC order (weights
+All parameters live in one vector ``theta`` laid out in parameter order (weights
 layer by layer, row-major, then biases), so the names ``w1 … b3`` are just
 indices, an update is one vector operation, and a history snapshot is one copy.
 ``W`` and ``b`` of each layer are reshaped *views* into that vector.
@@ -98,7 +98,7 @@ class ParamTable(Sequence[ParamInfo]):
 
 
 def default_node_names(layers: tuple[int, ...]) -> list[list[str]]:
-    """x1…, h<layer>.<i>…, ŷ1… as SPEC §2 suggests."""
+    """x1…, h<layer>.<i>…, ŷ1… (docs/scenarios.md, node names)."""
     names = [[f"x{i + 1}" for i in range(layers[0])]]
     for l, width in enumerate(layers[1:-1], start=1):
         names.append([f"h{l}.{i + 1}" for i in range(width)])
@@ -158,7 +158,7 @@ class Network:
         return [(theta[ws].reshape(shape), theta[bs]) for ws, bs, shape in self.layout]
 
     def random_init(self, seed: int) -> Array:
-        """The article's init: one N(0, 1) scalar per weight in SPEC order, biases 0.
+        """The article's init: one N(0, 1) scalar per weight in parameter order, biases 0.
 
         One draw of ``weight_count`` normals gives the very sequence of that
         many one-scalar draws (RandomState's normal is a scalar loop inside).

@@ -1,4 +1,4 @@
-"""The JSON and CSV trace of SPEC §4: N steps, N+1 records."""
+"""The JSON and CSV trace (docs/trace.md): N steps, N+1 records."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ def divergence_step(scenario: Scenario, steps: int) -> int | None:
 def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
     """The trace document in chunks, one record per line (greppable, streamable).
 
-    ``diverged`` precedes ``steps`` as in SPEC §4, so a first pass with the
+    ``diverged`` precedes ``steps`` as docs/trace.md orders it, so a first pass with the
     plain step finds it before the records are built and written.
     """
     yield "{\n"

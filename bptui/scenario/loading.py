@@ -1,4 +1,4 @@
-"""Scenario files (SPEC §3): TOML with inline or CSV data, validated strictly.
+"""Scenario files (docs/scenarios.md): TOML with inline or CSV data, validated strictly.
 
 Every mistake becomes a :class:`ScenarioError` whose message names the file,
 the key or the row, because the CLI prints it as the one line a user sees.
