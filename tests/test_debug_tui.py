@@ -1,7 +1,7 @@
 """The debugging features in the TUI: --grads, gradient check (c), watches (w), errata.
 
 Pilot tests assert what the screen shows against numbers computed separately
-(the engine's gradient check, a watch-free stepper, SPEC §1); three snapshots
+(the engine's gradient check, a watch-free stepper, the article); three snapshots
 fix the look of the comparison view, the gradient check and a fired watch.
 """
 

@@ -41,7 +41,7 @@ y = [1, 0, 0.5]
 
 
 def article_weights() -> np.ndarray:
-    """w1…w4 as SPEC §1 draws them, independently of the engine."""
+    """w1…w4 as the article draws them, independently of the engine."""
     rng = np.random.RandomState(42)
     return np.array([rng.normal(0, 1) for _ in range(4)])
 

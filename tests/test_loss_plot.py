@@ -78,7 +78,7 @@ async def test_loss_history_is_plotted_step_by_step() -> None:
     pane, drawing, _ = await mounted(view_of(stepper))
     assert pane.plotted["steps"] == [0, 1, 2, 3, 4, 5]
     np.testing.assert_allclose(pane.plotted["loss"], stepper.loss_history, rtol=0, atol=0)
-    assert pane.plotted["loss"][0] == pytest.approx(3.0667888, abs=1e-7)  # SPEC §1
+    assert pane.plotted["loss"][0] == pytest.approx(3.0667888, abs=1e-7)  # the article
     assert pane.plotted["loss"][1] == pytest.approx(2.9817410, abs=1e-7)
     assert "Loss · step 5 · " in drawing
     assert f"{stepper.loss:.7g}" in drawing

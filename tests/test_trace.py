@@ -1,4 +1,4 @@
-"""The trace (SPEC §4): JSON schema, record semantics, CSV, divergence, and
+"""The trace (docs/trace.md): JSON schema, record semantics, CSV, divergence, and
 the derivative counts behind "backprop evaluates fewer derivatives".
 
 Values are checked against the record's own contents with the article's
@@ -99,7 +99,7 @@ def test_trace_records_are_the_state_before_each_update(run_cli) -> None:
         assert rec["loss"] == pytest.approx(float(np.sum((y - green) ** 2)), rel=1e-13)
         assert g["b3"] == pytest.approx(float(np.sum(-2 * (y - green))), rel=1e-13)
         assert g["w3"] == pytest.approx(float(np.sum(-2 * (y - green) * blue)), rel=1e-13)
-        # layers carry the same numbers as params/grads, in SPEC naming order.
+        # layers carry the same numbers as params/grads, in parameter naming order.
         (l1, l2) = rec["layers"]
         assert [l1["W"][0][0], l1["W"][1][0], l2["W"][0][0], l2["W"][0][1]] == [
             p["w1"],

@@ -1,6 +1,6 @@
 """Pilot tests of the TUI: every key and phase, asserted on what the screen shows.
 
-Numbers on screen are compared with the article's values (SPEC §1) or with a
+Numbers on screen are compared with the article's values (the article) or with a
 separate headless Stepper, never with the app's own state alone.
 """
 
@@ -72,7 +72,7 @@ async def test_s_and_space_take_whole_steps() -> None:
     async with app.run_test(size=WIDE) as pilot:
         await pilot.press("s")
         assert "Step 1" in status(app)
-        assert "Loss 2.981741" in status(app)  # SPEC §1: one full step
+        assert "Loss 2.981741" in status(app)  # the article: one full step
         await pilot.press("space")
         ref = reference(steps=2)
         assert "Step 2" in status(app)

@@ -1,4 +1,4 @@
-"""Every bad scenario of SPEC §3 through the CLI: exit 2, one line on stderr
+"""Every bad scenario of the scenario format through the CLI: exit 2, one line on stderr
 naming the file and the key or row, no traceback, nothing on stdout.
 
 Each case starts from a valid article-like scenario and breaks one thing, so
