@@ -149,7 +149,7 @@ def test_all_finite_sees_every_kind_of_non_finite() -> None:
 
 
 def eager_param_table(net: Network) -> list[tuple[str, int, int, str, int, int | None]]:
-    """The parameter table as the network used to build it eagerly, in SPEC order."""
+    """The parameter table as the network used to build it eagerly, in parameter order."""
     rows: list[tuple[str, int, int, str, int, int | None]] = []
     for l, (out, inp) in enumerate(net.shapes, start=1):
         for i in range(out):
