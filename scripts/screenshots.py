@@ -107,8 +107,14 @@ async def deep(pilot: Pilot) -> None:
 
 
 async def small(pilot: Pilot) -> None:
-    """An 80×24 terminal after one step: one pane at a time, keys 1–5."""
+    """An 80×24 terminal after one step: the diagram and the chain, o cycles the second."""
     await press(pilot, "s")
+
+
+async def xor_heatmap(pilot: Pilot) -> None:
+    """XOR after 500 steps, f: the output over the input plane with the data on top."""
+    await goto(pilot, 500)
+    await press(pilot, "f")
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ SHOTS = [
     Shot("xor", "xor", WIDE, xor),
     Shot("deep", "deep", WIDE, deep),
     Shot("small-80x24", "article", SMALL, small),
+    Shot("xor-heatmap", "xor", WIDE, xor_heatmap),
 ]
 
 
