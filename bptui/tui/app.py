@@ -84,7 +84,7 @@ def shown_panes(layout: str, second: int, third: int) -> set[int]:
 
 
 class BptuiApp(App[None]):
-    """The stepper: one scenario, five panes, keys from keys.py."""
+    """The stepper: one scenario, its panes laid out by terminal size, keys from keys.py."""
 
     CSS_PATH = "app.tcss"
     TITLE = "bptui"
