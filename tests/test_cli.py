@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_support import assert_one_line_error
 
 from bptui import cli
 from bptui.engine import compiled
@@ -26,18 +27,6 @@ from bptui.scenario.loading import builtin_names, load_builtin
 
 BUILTINS = ["article", "deep", "diverge", "softmax3", "xor"]
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
-
-
-def assert_one_line_error(result, *needles: str) -> str:
-    assert result.code == 2, (result.code, result.err)
-    assert result.out == ""
-    lines = result.err.splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("bptui: error: ")
-    assert "Traceback" not in result.err
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 def python_m_bptui(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -32,6 +32,7 @@ from browser_support import (
     served_bptui,
     visible_text,
 )
+from cli_support import assert_one_line_error
 
 from bptui.cli import build_parser
 from bptui.scenario.loading import load_builtin
@@ -40,18 +41,6 @@ from bptui.tui.serve import exposure_warning, is_loopback, session_command
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_GRADS = REPO / "examples" / "article_grads.py"
-
-
-def assert_one_line_error(result, *needles: str) -> str:
-    """Exit 2, nothing on stdout, one stderr line with every needle, no traceback."""
-    assert result.code == 2, (result.code, result.err)
-    assert result.out == ""
-    lines = result.err.splitlines()
-    assert len(lines) == 1, result.err
-    assert lines[0].startswith("bptui: error: ")
-    for needle in needles:
-        assert needle in lines[0], (needle, lines[0])
-    return lines[0]
 
 
 @pytest.fixture
