@@ -168,6 +168,9 @@ class Training:
     learning_rate: float
     batch_size: int = 0
     trainable: tuple[str, ...] | None = None
+    #: Held-out points: never descended, their loss is tracked beside the training loss.
+    x_test: Array | None = None
+    y_test: Array | None = None
 
 
 class Stepper:
