@@ -1,19 +1,32 @@
 """Glue between the app and the debugging features, so app.py stays small.
 
 The app owns one :class:`DebugState`; it evaluates the user's derivatives once
-per state (not once per frame), however often the screen is redrawn.
+per state (not once per frame), however often the screen is redrawn.  With
+``--impl`` it also owns an :class:`ImplSession`: the user's forward/backward
+checked at the current state, off the UI thread.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bptui.debug.gradcheck import CheckRow, gradient_check
 from bptui.debug.usergrads import Diagnosis, UserGradResult, UserGrads
+from bptui.engine.network import Network
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
+from bptui.errors import UserCodeError, one_line
+
+if TYPE_CHECKING:  # the --impl modules load only with --impl (they cost every launch otherwise)
+    from bptui.debug.impl.interface import Layout
+    from bptui.debug.impl.live import ImplVerdict
+    from bptui.debug.impl.runner import ImplRunner
 
 
 class DebugState:
@@ -73,3 +86,118 @@ class DebugState:
             return gradient_check(
                 record.network, record.theta, record.x[batch], record.y[batch], record.grad
             )
+
+
+@dataclass(frozen=True)
+class _ImplJob:
+    """One state to check: copies taken on the UI thread, so a run may go on meanwhile."""
+
+    step: int
+    theta: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+
+    @property
+    def key(self) -> tuple[int, bytes]:
+        return self.step, self.theta.tobytes()
+
+
+class ImplSession:
+    """The user's implementation (``--impl FILE``) checked at the state the app shows.
+
+    One worker process runs the user's code (its time limit holds: an endless
+    loop costs that check, never the UI).  :meth:`want` is called on the UI
+    thread for every frame and only notes the newest state; :meth:`checks`,
+    run on one background thread at a time, checks the newest state noted
+    until none is left, so a fast run skips states instead of queueing them.
+    A file that fails at some state gives that state's one-line error; the
+    next check starts a fresh worker.
+    """
+
+    def __init__(self, path: str, network: Network) -> None:
+        self.path = path
+        self.network = network
+        self.latest: ImplVerdict | None = None
+        self._lock = threading.Lock()
+        self._pending: _ImplJob | None = None
+        self._busy = False
+        self._runner: ImplRunner | None = None
+        self._layout: Layout | None = None
+
+    @classmethod
+    def open(cls, path: str, stepper: Stepper) -> ImplSession:
+        """Start the worker and check the stepper's state now; a broken file is UserCodeError."""
+        session = cls(path, stepper.network)
+        verdict = session.check_now(session._job(stepper), strict=True)
+        session.latest = verdict
+        return session
+
+    @staticmethod
+    def _job(stepper: Stepper) -> _ImplJob:
+        return _ImplJob(stepper.step, stepper.theta.copy(), stepper.x.copy(), stepper.y.copy())
+
+    def current(self, stepper: Stepper) -> bool:
+        """Is the latest verdict of the stepper's state?"""
+        latest = self.latest
+        return (
+            latest is not None
+            and latest.step == stepper.step
+            and latest.state == stepper.theta.tobytes()
+        )
+
+    def want(self, stepper: Stepper) -> bool:
+        """Note the stepper's state for checking; True when a checking thread must start."""
+        if self.current(stepper):
+            return False
+        job = self._job(stepper)
+        with self._lock:
+            if self._pending is not None and self._pending.key == job.key:
+                return False
+            self._pending = job
+            if self._busy:
+                return False
+            self._busy = True
+            return True
+
+    def checks(self) -> Iterator[ImplVerdict]:
+        """Check each newest noted state until none is left (one thread at a time)."""
+        while True:
+            with self._lock:
+                job, self._pending = self._pending, None
+                if job is None:
+                    self._busy = False
+                    return
+            verdict = self.check_now(job)
+            self.latest = verdict
+            yield verdict
+
+    def check_now(self, job: _ImplJob, *, strict: bool = False) -> ImplVerdict:
+        """The user's code run at one state and judged; ``strict`` raises a broken file."""
+        from bptui.debug.impl.check import compare, run_user_code, start_runner
+        from bptui.debug.impl.live import ImplVerdict
+        from bptui.debug.impl.reference import build_reference
+
+        try:
+            if self._runner is None:
+                self._runner = start_runner(self.path)
+            ref = build_reference(self.network, job.theta, job.x, job.y)
+            if self._layout is None:
+                self._layout, answer = run_user_code(self._runner, ref, self.path)
+            else:
+                answer = self._runner.run(*ref.inputs(self._layout))
+                if answer.error:
+                    raise UserCodeError(answer.error)
+            title = f"{self.path} at step {job.step}"
+            check = compare(answer, ref, self._layout, self.path, title)
+        except UserCodeError as e:
+            self.close()
+            if strict:
+                raise
+            return ImplVerdict(self.path, job.step, job.theta.tobytes(), error=one_line(str(e)))
+        return ImplVerdict(self.path, job.step, job.theta.tobytes(), check=check)
+
+    def close(self) -> None:
+        """End the worker (the next check starts a fresh one)."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.worker.stop()

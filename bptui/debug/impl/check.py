@@ -52,6 +52,12 @@ class ImplCheck:
     ok: bool = True
     first_wrong: str | None = None  # "forward" or the user's key
     cause: str | None = None
+    #: What the TUI shows: the layout, the forward's problem, each tensor's verdict.
+    layout: Layout | None = None
+    forward: str | None = None
+    verdicts: list[TensorVerdict] = field(default_factory=list)
+    reference: Reference | None = None
+    answer: Answer | None = None
 
     @property
     def text(self) -> str:
@@ -153,33 +159,84 @@ def _not_checked(name: TensorName, ref: Reference) -> str:
     )
 
 
+#: A tensor's verdict: it agrees, it differs, bptui has no such tensor to compare
+#: (a fused softmax output's dA), or it comes after the first wrong one.
+AGREES, DIFFERS, NOT_CHECKED, AFTER = "agrees", "differs", "not checked", "after"
+
+
+@dataclass(frozen=True)
+class TensorVerdict:
+    """One of the user's tensors judged: its name, status and, when it differs, why."""
+
+    name: TensorName
+    status: str
+    shape: tuple[int, ...] = ()
+    cause: str | None = None
+    entries: tuple[str, ...] = ()  # how it differs (the report's lines)
+
+    @property
+    def backward_layer(self) -> int:
+        """The backward phase that computes it: dA_{l-1} is made by layer l's."""
+        return self.name.layer + 1 if self.name.kind == "A" else self.name.layer
+
+
+def judge_backward(
+    grads: dict[str, Array], ref: Reference, layout: Layout, path: str
+) -> list[TensorVerdict]:
+    """Every tensor the user returned, in backprop order; those after the first wrong one
+    are AFTER (computed from it, so not judged)."""
+    verdicts: list[TensorVerdict] = []
+    wrong = False
+    for name in backprop_order(user_tensors(grads, ref.depth, path)):
+        yours = grads[name.key]
+        correct = None if wrong else ref.correct(name.kind, name.layer, layout)
+        if wrong:
+            verdicts.append(TensorVerdict(name, AFTER, yours.shape))
+        elif correct is None:
+            verdicts.append(TensorVerdict(name, NOT_CHECKED, yours.shape))
+        elif same(yours, correct):
+            verdicts.append(TensorVerdict(name, AGREES, yours.shape))
+        else:
+            cause = likely_cause(Suspect(name, yours, correct, ref, layout))
+            entries = tuple(_entries(yours, correct))
+            verdicts.append(TensorVerdict(name, DIFFERS, yours.shape, cause, entries))
+            wrong = True
+    return verdicts
+
+
+def backward_lines(verdicts: list[TensorVerdict], ref: Reference) -> list[str]:
+    """The report's backward section: ✓ per agreeing tensor, the first wrong one in full."""
+    lines = ["backward, in backprop order (output first):"]
+    for position, verdict in enumerate(verdicts):
+        name = verdict.name
+        if verdict.status == NOT_CHECKED:
+            lines.append(_not_checked(name, ref))
+        elif verdict.status == AGREES:
+            lines.append(f"  ✓ {name.key} {verdict.shape}")
+        elif verdict.status == DIFFERS:
+            lines.append(f"  ✗ {name.key}: " + "\n    ".join(verdict.entries))
+            lines.append(
+                f"    likely cause: {verdict.cause or 'no mistake bptui knows explains it'}"
+            )
+            rest = len(verdicts) - position - 1
+            lines.append(
+                f"first wrong tensor: {name.key}"
+                + (f" ({rest} after it not checked: they are computed from it)" if rest else "")
+            )
+            return lines
+    checked = sum(1 for v in verdicts if v.status == AGREES)
+    lines.append(f"all {checked} of your tensors agree with backprop")
+    return lines
+
+
 def check_backward(
     grads: dict[str, Array], ref: Reference, layout: Layout, path: str
 ) -> tuple[list[str], TensorName | None, str | None]:
     """Report lines, the first wrong tensor (None: all agree) and its likely cause."""
-    order = backprop_order(user_tensors(grads, ref.depth, path))
-    lines = ["backward, in backprop order (output first):"]
-    for position, name in enumerate(order):
-        correct = ref.correct(name.kind, name.layer, layout)
-        if correct is None:
-            lines.append(_not_checked(name, ref))
-            continue
-        yours = grads[name.key]
-        if same(yours, correct):
-            lines.append(f"  ✓ {name.key} {yours.shape}")
-            continue
-        cause = likely_cause(Suspect(name, yours, correct, ref, layout))
-        lines.append(f"  ✗ {name.key}: " + "\n    ".join(_entries(yours, correct)))
-        lines.append(f"    likely cause: {cause or 'no mistake bptui knows explains it'}")
-        rest = len(order) - position - 1
-        lines.append(
-            f"first wrong tensor: {name.key}"
-            + (f" ({rest} after it not checked: they are computed from it)" if rest else "")
-        )
-        return lines, name, cause
-    checked = sum(1 for line in lines if line.startswith("  ✓"))
-    lines.append(f"all {checked} of your tensors agree with backprop")
-    return lines, None, None
+    verdicts = judge_backward(grads, ref, layout, path)
+    wrong = next((v for v in verdicts if v.status == DIFFERS), None)
+    lines = backward_lines(verdicts, ref)
+    return lines, (wrong.name if wrong else None), (wrong.cause if wrong else None)
 
 
 # -------------------------------------------------------------------- whole
@@ -198,6 +255,32 @@ def start_runner(path: str) -> ImplRunner:
     return ImplRunner(Path(path), source)
 
 
+def compare(answer: Answer, ref: Reference, layout: Layout, path: str, title: str) -> ImplCheck:
+    """The user's answer judged against the engine's reference: forward first, then backward."""
+    result = ImplCheck(
+        lines=[title, layout.describe()], layout=layout, reference=ref, answer=answer
+    )
+    result.forward = check_forward(answer.yhat, ref, layout)
+    if result.forward is not None:
+        result.lines.append(result.forward)
+        result.ok, result.first_wrong = False, "forward"
+    else:
+        result.lines.append(
+            f"forward: yhat agrees with the network's output at all {ref.points} points"
+        )
+        result.verdicts = judge_backward(answer.grads, ref, layout, path)
+        result.lines += backward_lines(result.verdicts, ref)
+        wrong = next((v for v in result.verdicts if v.status == DIFFERS), None)
+        if wrong is not None:
+            result.ok, result.first_wrong, result.cause = False, wrong.name.key, wrong.cause
+    if ignored_keys(answer.grads):
+        result.lines.append(
+            f"not compared (no tensor of that name): {', '.join(ignored_keys(answer.grads))}"
+        )
+    result.lines += _printed(answer.printed)
+    return result
+
+
 def check_impl(
     path: str, stepper: Stepper, title: str, runner: ImplRunner | None = None
 ) -> ImplCheck:
@@ -210,25 +293,7 @@ def check_impl(
     with runner or start_runner(path) as running:
         ref = build_reference(stepper.network, stepper.theta.copy(), stepper.x, stepper.y)
         layout, answer = run_user_code(running, ref, path)
-    result = ImplCheck(lines=[title, layout.describe()])
-    wrong_forward = check_forward(answer.yhat, ref, layout)
-    if wrong_forward is not None:
-        result.lines.append(wrong_forward)
-        result.ok, result.first_wrong = False, "forward"
-    else:
-        result.lines.append(
-            f"forward: yhat agrees with the network's output at all {ref.points} points"
-        )
-        lines, wrong, cause = check_backward(answer.grads, ref, layout, path)
-        result.lines += lines
-        if wrong is not None:
-            result.ok, result.first_wrong, result.cause = False, wrong.key, cause
-    if ignored_keys(answer.grads):
-        result.lines.append(
-            f"not compared (no tensor of that name): {', '.join(ignored_keys(answer.grads))}"
-        )
-    result.lines += _printed(answer.printed)
-    return result
+    return compare(answer, ref, layout, path, title)
 
 
 def impl_report(scenario: Scenario, path: str) -> tuple[str, bool]:
