@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from textual import events, on, work
 from textual.app import App, ComposeResult, SystemCommand
+from textual.command import CommandPalette
 from textual.containers import Container
 from textual.reactive import var
 from textual.screen import Screen
@@ -38,6 +39,7 @@ from bptui.tui import keys
 from bptui.tui.fast import freeze_startup_objects
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
+from bptui.tui.palette import GuardedCommandPalette
 from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
 from bptui.tui.screens.goto import GotoScreen
 from bptui.tui.state import View, view_of
@@ -643,6 +645,11 @@ class BptuiApp(App[None]):
     def _point_selected(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row == event.data_table.cursor_row and event.cursor_row >= 0:
             self.selected_point = event.cursor_row
+
+    def action_command_palette(self) -> None:
+        """Textual's palette, guarded against its crashes on fast keys (see palette.py)."""
+        if self.use_command_palette and not CommandPalette.is_open(self):
+            self.push_screen(GuardedCommandPalette(id="--command-palette"))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Every action of BINDINGS by name, in the command palette (with its key)."""
