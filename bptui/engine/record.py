@@ -15,6 +15,7 @@ import numpy as np
 
 from bptui.engine.chain import ChainBuilder, DerivativeCounts, Factor, derivative_counts
 from bptui.engine.network import Network
+from bptui.engine.optimizers import Optimizer
 
 Array = np.ndarray
 
@@ -49,6 +50,14 @@ class StepRecord:
     layers: list[LayerRecord]
     point_loss: Array
     factors: Mapping[str, list[Factor]] = field(default_factory=dict)
+    #: The optimizer of the next update and its state after the last one
+    #: ((3, n): update counts, then its moments; None for plain SGD, which keeps none).
+    optimizer: Optimizer = Optimizer()
+    optimizer_state: Array | None = None
+    #: weight_decay·θ + l1·sign(θ) per parameter, when a penalty is set.
+    penalty: Array | None = None
+    #: The loss on the held-out points, when there are any.
+    test_loss: float | None = None
 
     @property
     def finite(self) -> bool:

@@ -4,24 +4,43 @@ A step is: update, forward layer by layer, loss, backward layer by layer
 (output first).  The resting state of step N ("done") has everything of
 record N computed; ``next_phase`` walks into step N+1 one phase at a time.
 
-History keeps a parameter checkpoint every ``CHECKPOINT_EVERY`` steps plus the
-loss of every step; any earlier state is rebuilt by replaying from the nearest
-checkpoint, which is bit-for-bit deterministic.  A million steps of the article
-net cost a few megabytes.
+History keeps a checkpoint of the parameters and the optimizer state every
+``CHECKPOINT_EVERY`` steps plus the loss of every step; any earlier state is
+rebuilt by replaying from the nearest checkpoint, applying the run's events
+(edits, bptui/engine/events.py) on the way, which is bit-for-bit
+deterministic.  A million steps of the article net cost a few megabytes.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from dataclasses import dataclass, replace
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
+from bptui.engine import functions as fn
+from bptui.engine import optimizers
 from bptui.engine.compiled import CompiledStep, compilable
+from bptui.engine.events import (
+    KINDS,
+    OPTIMIZER_FIELDS,
+    EditError,
+    Event,
+    finite_number,
+    point_of,
+)
 from bptui.engine.fast import FastStep, all_finite
 from bptui.engine.network import Network
+from bptui.engine.optimizers import (
+    Optimizer,
+    UpdateTerm,
+    new_state,
+    number_text,
+    penalty,
+    setting_problem,
+)
 from bptui.engine.record import StepRecord, record_from_values
 
 Array = np.ndarray
@@ -171,26 +190,97 @@ class Training:
     #: Held-out points: never descended, their loss is tracked beside the training loss.
     x_test: Array | None = None
     y_test: Array | None = None
+    optimizer: Optimizer = Optimizer()
+    #: Edits that belong to the scenario (a saved session), in step order.
+    events: tuple[Event, ...] = ()
+
+
+class _Setup:
+    """What an edit can change besides θ: the data, α, the trainable set, the optimizer.
+
+    Arrays are replaced on an edit, never written into, so a copy of a setup
+    (a replay's) may share them.
+    """
+
+    def __init__(self, training: Training) -> None:
+        self.network = training.network
+        n = training.x.shape[0]
+        size = training.batch_size
+        if size and size < n:
+            self.batches = [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
+        else:
+            self.batches = [np.arange(n)]
+        self.learning_rate = training.learning_rate
+        self.optimizer = training.optimizer
+        self.trainable = training.trainable
+        self.set_data(training.x, training.y)
+        self.set_trainable(training.trainable)
+
+    def copy(self) -> _Setup:
+        twin = object.__new__(_Setup)
+        twin.__dict__.update(self.__dict__)
+        return twin
+
+    def set_data(self, x: Array, y: Array) -> None:
+        self.x, self.y = x, y
+        self.batch_data = [(x[b], y[b]) for b in self.batches]
+
+    def set_trainable(self, names: tuple[str, ...] | None) -> None:
+        self.trainable = names
+        mask = np.ones(self.network.size)
+        if names is not None:
+            mask[:] = 0.0
+            for name in names:
+                mask[self.network.param_index[name]] = 1.0
+        self.mask = mask
+        self.train = np.flatnonzero(mask)
+        self.scale = self.learning_rate * mask
+
+    def apply(self, event: Event) -> None:
+        """The setup after ``event`` (θ and optimizer state are the stepper's to change)."""
+        kind = event.kind
+        if kind == "learning_rate":
+            self.learning_rate = float(event.new)
+            self.scale = self.learning_rate * self.mask
+        elif kind in ("x", "y"):
+            data = (self.x if kind == "x" else self.y).copy()
+            data[point_of(event.name, kind, data.shape)] = event.new
+            if kind == "x":
+                self.set_data(data, self.y)
+            else:
+                self.set_data(self.x, data)
+        elif kind == "trainable":
+            self.set_trainable(tuple(event.new))
+        elif kind == "optimizer":
+            field = "name" if event.name == "optimizer" else event.name
+            self.optimizer = replace(self.optimizer, **{field: event.new})
+
+
+def _apply_to_state(event: Event, network: Network, theta: Array, state: Array) -> None:
+    """What ``event`` does to θ and the optimizer state: a new value, or a fresh optimizer."""
+    if event.kind == "param":
+        theta[network.param_index[event.name]] = event.new
+    elif event.kind == "optimizer" and event.name == "optimizer":
+        state[:] = 0.0  # another optimizer starts from nothing, as a new torch one would
 
 
 class Stepper:
-    """Owns the parameters of one training and moves them through time."""
+    """Owns the parameters of one training and moves them through time.
+
+    History is one line: the scenario's events plus the edits made so far,
+    and the furthest step reached.  A position on it is a step and how many
+    of the line's events are applied, so stepping back across an edit shows
+    the state before it, and stepping forward again redoes it.
+    """
 
     def __init__(self, training: Training) -> None:
         self.training = training
         self.network: Network = training.network
         self.phases = phases_for(self.network.depth)
         self._phase_order = tuple(self.phases)
-        self.x = training.x
-        self.y = training.y
-        self.learning_rate = training.learning_rate
-        n = self.x.shape[0]
-        size = training.batch_size
-        if size and size < n:
-            self.batches = [np.arange(s, min(s + size, n)) for s in range(0, n, size)]
-        else:
-            self.batches = [np.arange(n)]
-        self.batch_data = [(self.x[b], self.y[b]) for b in self.batches]
+        self._initial_setup = _Setup(training)
+        self.setup = self._initial_setup
+        n = training.x.shape[0]
         # Small nets step as generated scalar Python, larger ones as numpy;
         # one choice for run, replay and records alike, so time travel is exact.
         compiled = compilable(self.network, n)
@@ -198,35 +288,97 @@ class Stepper:
             CompiledStep(self.network) if compiled else FastStep(self.network)
         )
         self._fresh = False  # did the last step run at self.theta, into self.grad?
-        mask = np.ones(self.network.size)
-        if training.trainable is not None:
-            mask[:] = 0.0
-            for name in training.trainable:
-                mask[self.network.param_index[name]] = 1.0
-        self.trainable_mask = mask
-        self._scale = self.learning_rate * mask
+        self.has_test = training.x_test is not None and training.y_test is not None
         self.initial = training.initial.copy()
         self.stop_reason: str | None = None
+        #: The line an edit made in the past replaced: (its events, its furthest step).
+        self.last_branch: tuple[tuple[Event, ...], int] | None = None
         self.reset()
+
+    # --------------------------------------------------- what edits change
+    @property
+    def x(self) -> Array:
+        return self.setup.x
+
+    @property
+    def y(self) -> Array:
+        return self.setup.y
+
+    @property
+    def learning_rate(self) -> float:
+        return self.setup.learning_rate
+
+    @property
+    def optimizer(self) -> Optimizer:
+        return self.setup.optimizer
+
+    @property
+    def trainable_mask(self) -> Array:
+        return self.setup.mask
+
+    @property
+    def batches(self) -> list[Array]:
+        return self.setup.batches
+
+    @property
+    def batch_data(self) -> list[tuple[Array, Array]]:
+        return self.setup.batch_data
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        """Every event of the current history line, those ahead of the current step too."""
+        return tuple(self._line)
+
+    @property
+    def applied_events(self) -> tuple[Event, ...]:
+        """The events applied at the current position (what a saved session replays)."""
+        return tuple(self._line[: self._applied])
 
     # ------------------------------------------------------------ state
     @_quiet
     def reset(self) -> None:
-        """Back to step 0, every phase of record 0 computed."""
+        """Back to step 0 of the scenario: its own events kept, live edits dropped."""
+        self._line: list[Event] = list(self.training.events)
+        self._applied = 0
+        self.furthest = 0
+        self.last_branch = None
+        self.setup = self._initial_setup
         self.theta = self.initial.copy()
+        self.state = new_state(self.network.size)
         self.grad = np.zeros(self.network.size)
         self.step = 0
         self._rest()
         self.previous_theta: Array | None = None
         self.checkpoints = _GrowingArray(self.network.size)
-        self.checkpoints.append(self.theta)
+        #: The optimizer state at each checkpoint; None where it is all zeros (plain SGD).
+        self.state_checkpoints: list[Array | None] = []
+        self._checkpoint()
         self.losses = _GrowingArray(0)
+        self.batch_losses = _GrowingArray(0)
+        self.test_losses = _GrowingArray(0)
         self.diverged: int | None = None
         self.stop_reason = None
         self._record: StepRecord | None = None
+        self._terms_cache: tuple[tuple[int, int, int], list[UpdateTerm]] | None = None
+        self._apply_events_here()
         loss = self._loss_and_grad(self.theta, 0)
-        self.losses.append(loss)
+        self._append_losses(loss)
         self._check_finite(loss)
+
+    def _checkpoint(self) -> None:
+        self.checkpoints.append(self.theta)
+        self.state_checkpoints.append(self.state.copy() if self.state.any() else None)
+
+    def _append_losses(self, loss: float) -> None:
+        self.losses.append(loss)
+        if len(self.setup.batches) > 1:
+            self.batch_losses.append(self._batch_loss)
+        if self.has_test:
+            self.test_losses.append(self._test_loss)
+
+    def _truncate_losses(self, size: int) -> None:
+        for table in (self.losses, self.batch_losses, self.test_losses):
+            table.truncate(size)
 
     def _rest(self) -> None:
         """Every phase of the current record computed, reached by a whole move."""
@@ -256,6 +408,16 @@ class Stepper:
         return self.losses.view()
 
     @property
+    def batch_loss_history(self) -> Array | None:
+        """The loss of the batch each update descended (None for full batch: it is the loss)."""
+        return self.batch_losses.view() if len(self.batches) > 1 else None
+
+    @property
+    def test_loss_history(self) -> Array | None:
+        """The loss on the held-out points at every step (None without a test set)."""
+        return self.test_losses.view() if self.has_test else None
+
+    @property
     def can_step(self) -> bool:
         """Step or walk on: always, except past a fully shown diverged step.
 
@@ -275,40 +437,104 @@ class Stepper:
             values = self.fast.record_values(
                 self.theta, self.x, self.y, batch, self.grad, self._fresh
             )
-            self._record = record_from_values(
+            record = record_from_values(
                 self.network, self.theta, self.x, self.y, batch, self.step, values
             )
+            opt = self.optimizer
+            record.optimizer = opt
+            if not opt.plain:
+                record.optimizer_state = self.state.copy()
+            if opt.penalized:
+                with np.errstate(all="ignore"):
+                    record.penalty = penalty(opt, self.theta)
+            if self.has_test:
+                record.test_loss = float(self.test_losses.data[self.step])
+            self._record = record
         return self._record
+
+    # ------------------------------------------------------- the history
+    def _events_through(self, step: int) -> int:
+        """How many events of the line fall at or before ``step``."""
+        return sum(1 for e in self._line if e.step <= step)
+
+    def _apply_events_here(self) -> None:
+        """Apply the line's events of the current step not applied yet (no recompute)."""
+        line = self._line
+        while self._applied < len(line) and line[self._applied].step == self.step:
+            self._apply(line[self._applied], self.theta, self.state)
+            self._applied += 1
+
+    def _apply(self, event: Event, theta: Array, state: Array) -> None:
+        if event.kind != "param":
+            if self.setup is self._initial_setup:  # the scenario's own is never changed
+                self.setup = self.setup.copy()
+            self.setup.apply(event)
+        _apply_to_state(event, self.network, theta, state)
+
+    def _replay(self, step: int, applied: int) -> tuple[Array, Array, _Setup, int]:
+        """(θ, state, setup) at ``step`` with the first ``applied`` events, by replay."""
+        base = min(step // CHECKPOINT_EVERY, self.checkpoints.size - 1)
+        start = base * CHECKPOINT_EVERY
+        theta = self.checkpoints.data[base].copy()
+        held = self.state_checkpoints[base]
+        state = new_state(self.network.size) if held is None else held.copy()
+        setup = self._initial_setup.copy()
+        line = self._line
+        index = 0
+        while index < len(line) and line[index].step < start:
+            if line[index].kind != "param":
+                setup.apply(line[index])
+            index += 1
+        grad = np.zeros_like(theta)
+        for s in range(start, step + 1):
+            while index < len(line) and line[index].step == s and (s < step or index < applied):
+                if line[index].kind != "param":
+                    setup.apply(line[index])
+                _apply_to_state(line[index], self.network, theta, state)
+                index += 1
+            if s < step:
+                self._descend(theta, grad, state, setup, s)
+        return theta, state, setup, index
 
     @_quiet
     def theta_at(self, step: int) -> Array:
+        """θ at ``step`` as history holds it (every event of that step applied)."""
         if not 0 <= step < self.losses.size:
             raise IndexError(f"step {step} has not been reached (0…{self.losses.size - 1})")
         if step == self.step:
             return self.theta.copy()
-        base = step // CHECKPOINT_EVERY
-        theta = self.checkpoints.data[base].copy()
-        grad = np.zeros_like(theta)
-        for s in range(base * CHECKPOINT_EVERY, step):
-            self._descend(theta, grad, s)
-        return theta
+        return self._replay(step, self._events_through(step))[0]
 
     # --------------------------------------------------------- the math
     def _loss_and_grad(self, theta: Array, step: int) -> float:
         """Loss of all points, gradient of step's batch into ``self.grad``."""
-        xb, yb = self.batch_data[step % len(self.batch_data)]
-        loss = self.fast.loss_and_grad(theta, xb, yb, self.grad)
-        if len(self.batch_data) > 1:
-            loss = self.fast.loss_value(theta, self.x, self.y)
+        setup = self.setup
+        if self.has_test:  # first: the loss_value below keeps its arrays for the record
+            self._test_loss = self.fast.loss_value(
+                theta, self.training.x_test, self.training.y_test
+            )
+        xb, yb = setup.batch_data[step % len(setup.batch_data)]
+        loss = self._batch_loss = self.fast.loss_and_grad(theta, xb, yb, self.grad)
+        if len(setup.batch_data) > 1:
+            loss = self.fast.loss_value(theta, setup.x, setup.y)
         self._fresh = True
         return loss
 
-    def _descend(self, theta: Array, grad: Array, step: int) -> None:
-        """θ ← θ − α·∂Loss/∂θ for the batch of ``step`` (replay path)."""
-        xb, yb = self.batch_data[step % len(self.batch_data)]
+    @staticmethod
+    def _update(setup: _Setup, theta: Array, grad: Array, state: Array) -> None:
+        """θ ← θ − α·∂Loss/∂θ, or the optimizer's update (penalties included)."""
+        opt = setup.optimizer
+        if opt.plain:
+            theta -= setup.scale * grad
+        else:
+            optimizers.apply(opt, setup.learning_rate, setup.train, theta, grad, state)
+
+    def _descend(self, theta: Array, grad: Array, state: Array, setup: _Setup, step: int) -> None:
+        """One update for the batch of ``step`` (replay path)."""
+        xb, yb = setup.batch_data[step % len(setup.batch_data)]
         self._fresh = False  # the step's kept arrays are now those of a replayed theta
         self.fast.loss_and_grad(theta, xb, yb, grad)
-        theta -= self._scale * grad
+        self._update(setup, theta, grad, state)
 
     def _check_finite(self, loss: float) -> bool:
         """False (and mark the step diverged) when the loss or a gradient is not finite."""
@@ -320,16 +546,40 @@ class Stepper:
     def _advance(self) -> float:
         """Apply one update and compute the new loss and gradient."""
         self.previous_theta = self.theta.copy()
-        self.theta -= self._scale * self.grad
+        self._update(self.setup, self.theta, self.grad, self.state)
         self.step += 1
+        self.furthest = max(self.furthest, self.step)
         if self.step % CHECKPOINT_EVERY == 0:
             self.checkpoints.truncate(self.step // CHECKPOINT_EVERY)
-            self.checkpoints.append(self.theta)
-        self.losses.truncate(self.step)
+            del self.state_checkpoints[self.step // CHECKPOINT_EVERY :]
+            self._checkpoint()
+        self._apply_events_here()
+        self._truncate_losses(self.step)
         loss = self._loss_and_grad(self.theta, self.step)
-        self.losses.append(loss)
+        self._append_losses(loss)
         self._record = None
+        self._terms_cache = None
         return loss
+
+    def _recompute_here(self) -> None:
+        """Loss, gradient and record of the current position, after an edit or a redo."""
+        self.diverged = None
+        self._terms_cache = None
+        loss = self._loss_and_grad(self.theta, self.step)
+        self.losses.data[self.step] = loss
+        if len(self.setup.batches) > 1:
+            self.batch_losses.data[self.step] = self._batch_loss
+        if self.has_test:
+            self.test_losses.data[self.step] = self._test_loss
+        self._record = None
+        self._check_finite(loss)
+
+    def _catch_up(self) -> None:
+        """Redo the events of this step that a step back had undone, before moving on."""
+        before = self._applied
+        self._apply_events_here()
+        if self._applied != before:
+            self._recompute_here()
 
     # ------------------------------------------------------- operations
     def _require_steppable(self) -> None:
@@ -340,6 +590,7 @@ class Stepper:
     def next_phase(self) -> Phase:
         """Compute one more phase; from "done" this applies the next update."""
         if self.done:
+            self._catch_up()
             self._require_steppable()
         self.walked = True
         if self.done:
@@ -354,9 +605,28 @@ class Stepper:
     def step_once(self) -> None:
         """One whole step; from a partial step, finish it instead."""
         if self.done:
+            self._catch_up()
             self._require_steppable()
             self._check_finite(self._advance())
         self._rest()
+
+    def _fused_room(self, wanted: int) -> int:
+        """How many of ``wanted`` steps the generated code may take in one call (0: none).
+
+        Only plain SGD on one batch without a test set, and never across a
+        step that has events: those steps go through :meth:`_advance`.
+        """
+        setup = self.setup
+        if not (
+            isinstance(self.fast, CompiledStep)
+            and setup.optimizer.plain
+            and len(setup.batches) == 1
+            and not self.has_test
+        ):
+            return 0
+        if self._applied < len(self._line):
+            wanted = min(wanted, self._line[self._applied].step - self.step - 1)
+        return max(wanted, 0)
 
     @_quiet
     def run(self, count: int, stop: StopCheck | None = None) -> int:
@@ -366,15 +636,16 @@ class Stepper:
         ``stop_reason``.  This is the flat-out path: no record is built and
         numpy's error state is set once for the batch.
         """
+        self._catch_up()
         self._require_steppable()
         self.stop_reason = None
         if not self.done:
             self._rest()
         taken = 0
-        fused = stop is None and isinstance(self.fast, CompiledStep) and len(self.batches) == 1
         while taken < count:
-            if fused and count - taken > 1:
-                done, finite = self._run_generated(count - taken - 1)
+            room = self._fused_room(count - taken - 1) if stop is None else 0
+            if room > 0:
+                done, finite = self._run_generated(room)
                 taken += done
                 if not finite:
                     break
@@ -400,11 +671,11 @@ class Stepper:
         through :meth:`_advance`, which keeps ``previous_theta``.
         """
         fast: CompiledStep = self.fast  # type: ignore[assignment]
-        x, y = self.batch_data[0]
+        x, y = self.setup.batch_data[0]
         losses, checkpoints, theta, grad, finite = fast.run_steps(
             self.theta.tolist(),
             self.grad.tolist(),
-            self._scale.tolist(),
+            self.setup.scale.tolist(),
             fast.rows(x, y),
             y.size,
             y.shape[0],
@@ -413,18 +684,23 @@ class Stepper:
             self.step,
         )
         start = self.step
-        self.losses.truncate(start + 1)
+        self._truncate_losses(start + 1)
         for loss in losses:
             self.losses.append(loss)
         first = start // CHECKPOINT_EVERY + 1  # the first checkpoint these steps reach
         if checkpoints:
             self.checkpoints.truncate(first)
+            del self.state_checkpoints[first:]
+            held = self.state.copy() if self.state.any() else None  # plain SGD moves no state
             for theta_k in checkpoints:
                 self.checkpoints.append(np.array(theta_k))
+                self.state_checkpoints.append(held)
         self.step = start + len(losses)
+        self.furthest = max(self.furthest, self.step)
         self.theta[:] = theta
         self.grad[:] = grad
         self._record = None
+        self._terms_cache = None
         self._fresh = False
         if not finite:
             self.diverged = self.step
@@ -433,12 +709,13 @@ class Stepper:
 
     @_quiet
     def goto(self, step: int, stop: StopCheck | None = None) -> None:
-        """Go to step ``step``: back in history, or forward by running."""
+        """Go to step ``step`` (every event of it applied): back in history, or forward by running."""
         if step < 0:
             raise ValueError("step must be 0 or more")
         if step <= self.losses.size - 1 and step <= self.step:
-            self._jump_back(step)
+            self._jump(step, self._events_through(step))
         elif step > self.step:
+            self._catch_up()
             if self.diverged is not None:
                 raise DivergedError(f"diverged at step {self.diverged}: cannot go past it")
             self.run(step - self.step, stop)
@@ -446,22 +723,147 @@ class Stepper:
 
     @_quiet
     def back(self) -> bool:
-        """One step back (from a partial step: back to the step it started from)."""
+        """Undo the last edit of this step if there is one, else one step back.
+
+        From a partial step: back to the step it started from.
+        """
+        if self._applied > self._events_through(self.step - 1):
+            self._jump(self.step, self._applied - 1)
+            return True
         if self.step == 0:
             return False  # step 0 is always done: a walk begins with update 1
-        self._jump_back(self.step - 1)
+        self._jump(self.step - 1, self._events_through(self.step - 1))
         return True
 
-    def _jump_back(self, step: int) -> None:
-        self.theta = self.theta_at(step)
+    def _jump(self, step: int, applied: int) -> None:
+        """Move to ``step`` with the first ``applied`` events of the line, by replay."""
+        self.theta, self.state, self.setup, self._applied = self._replay(step, applied)
         self.step = step
-        self.losses.truncate(step + 1)
+        self._truncate_losses(step + 1)
         self.checkpoints.truncate(step // CHECKPOINT_EVERY + 1)
+        del self.state_checkpoints[step // CHECKPOINT_EVERY + 1 :]
         self.previous_theta = self.theta_at(step - 1) if step > 0 else None
-        self.diverged = None
         self.stop_reason = None
-        loss = self._loss_and_grad(self.theta, step)
-        self.losses.data[step] = loss
-        self._record = None
-        self._check_finite(loss)
+        self._recompute_here()
         self._rest()
+
+    # ------------------------------------------------------------ edits
+    @_quiet
+    def edit(self, kind: str, name: str, new: Any) -> Event:
+        """Change something at the current step, as an event of the history.
+
+        The current record is recomputed at once at the edited state.  An
+        edit made after stepping back starts a new line: the old one (its
+        events and furthest step) is left in :attr:`last_branch`.  On
+        :class:`EditError` nothing changes.
+        """
+        event = self._validated(kind, name, new)
+        if self._applied < len(self._line) or self.step < self.furthest:
+            self.last_branch = (tuple(self._line), self.furthest)
+            del self._line[self._applied :]
+            self.furthest = self.step
+        else:
+            self.last_branch = None
+        self._line.append(event)
+        self._apply(event, self.theta, self.state)
+        self._applied += 1
+        self._recompute_here()
+        self._rest()
+        return event
+
+    def _validated(self, kind: str, name: str, new: Any) -> Event:
+        """The event ``kind``/``name`` → ``new`` would be, or EditError saying what is wrong."""
+        setup = self.setup
+        net = self.network
+        if kind == "learning_rate":
+            rate = finite_number("learning_rate", new, "a positive finite number")
+            if rate <= 0:
+                raise EditError(
+                    f"learning_rate must be a positive finite number, got {number_text(rate)}"
+                )
+            return Event(self.step, kind, "learning_rate", setup.learning_rate, rate)
+        if kind == "param":
+            if name not in net.param_index:
+                known = ", ".join(net.param_names[:12])
+                raise EditError(f"no parameter named {name!r} (this network has {known}…)")
+            value = finite_number(name, new)
+            return Event(self.step, kind, name, float(self.theta[net.param_index[name]]), value)
+        if kind in ("x", "y"):
+            return self._data_event(kind, name, new)
+        if kind == "trainable":
+            return self._trainable_event(new)
+        if kind == "optimizer":
+            if name not in OPTIMIZER_FIELDS:
+                raise EditError(
+                    f"{name!r} is not an optimizer setting (one of {', '.join(OPTIMIZER_FIELDS)})"
+                )
+            problem = setting_problem(name, new)
+            if problem:
+                raise EditError(f"{name} {problem}")
+            value = new if name == "optimizer" else float(new)
+            old = getattr(setup.optimizer, "name" if name == "optimizer" else name)
+            return Event(self.step, kind, name, old, value)
+        raise EditError(f"unknown edit kind {kind!r} (one of {', '.join(KINDS)})")
+
+    def _data_event(self, kind: str, name: str, new: Any) -> Event:
+        data = self.x if kind == "x" else self.y
+        point = point_of(name, kind, data.shape)
+        value = finite_number(name, new)
+        if kind == "y":
+            loss = fn.LOSSES[self.network.arch.loss]
+            candidate = data.copy()
+            candidate[point] = value
+            if loss.bad_target(candidate) is not None:
+                if loss.name == "bce":
+                    raise EditError(
+                        f"{name} = {number_text(value)} is outside [0, 1], which bce needs"
+                    )
+                raise EditError(
+                    f"{name} = {number_text(value)}: {loss.name} targets must {loss.target_rule}"
+                )
+        return Event(self.step, kind, name, float(data[point]), value)
+
+    def _trainable_event(self, new: Any) -> Event:
+        names = self.network.param_names
+        if not isinstance(new, (list, tuple)) or any(not isinstance(v, str) for v in new):
+            raise EditError(f"trainable must be a list of parameter names, got {new!r}")
+        for v in new:
+            if v not in self.network.param_index:
+                raise EditError(f"trainable: no parameter named {v!r}")
+        if len(set(new)) != len(new):
+            raise EditError("trainable: a parameter is listed twice")
+        chosen = set(new)
+        current = self.setup.trainable
+        old = list(current) if current is not None else list(names)
+        return Event(self.step, "trainable", "trainable", old, [n for n in names if n in chosen])
+
+    # ---------------------------------------------------- the update phase
+    @_quiet
+    def update_terms(self, index: int) -> list[UpdateTerm]:
+        """The pieces of the last update (record step − 1 → step) of parameter ``index``.
+
+        g, the penalty term if any, the optimizer's state pieces, the step Δθ
+        and θ old → new; empty at step 0.
+        """
+        if self.step == 0:
+            return []
+        key = (self.step, self._applied, index)
+        if self._terms_cache is not None and self._terms_cache[0] == key:
+            return self._terms_cache[1]
+        before = self.step - 1
+        theta, state, setup, _ = self._replay(before, self._events_through(before))
+        grad = np.zeros_like(theta)
+        xb, yb = setup.batch_data[before % len(setup.batch_data)]
+        self._fresh = False
+        self.fast.loss_and_grad(theta, xb, yb, grad)
+        terms = optimizers.update_terms(
+            setup.optimizer,
+            setup.learning_rate,
+            self.network.param_names[index],
+            float(theta[index]),
+            float(grad[index]),
+            (float(state[0, index]), float(state[1, index]), float(state[2, index])),
+            bool(setup.mask[index]),
+        )
+        self._terms_cache = (key, terms)
+        return terms
