@@ -25,7 +25,7 @@ from bptui.engine.network import Network
 from bptui.errors import UsageError
 from bptui.scenario.loading import builtin_names, load_builtin
 
-BUILTINS = ["article", "deep", "diverge", "softmax3", "xor"]
+BUILTINS = ["article", "circle", "deep", "diverge", "softmax3", "spiral", "xor"]
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
 
 

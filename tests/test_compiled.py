@@ -214,6 +214,8 @@ def test_the_size_rule_picks_the_faster_path() -> None:
         "diverge": CompiledStep,
         "softmax3": FastStep,
         "deep": FastStep,
+        "circle": FastStep,
+        "spiral": FastStep,
     }
     big = Network(Architecture((784, 64, 10), "relu", "softmax", "cross_entropy"))
     assert not compilable(big, 1)

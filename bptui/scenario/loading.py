@@ -19,7 +19,8 @@ from bptui.engine import functions as fn
 from bptui.engine.network import Architecture, Network
 from bptui.engine.watches import Watch
 from bptui.errors import ScenarioError
-from bptui.scenario.model import Scenario
+from bptui.scenario import datasets
+from bptui.scenario.model import Data, Scenario
 from bptui.scenario.watches import parse_watches
 
 Array = np.ndarray
@@ -83,7 +84,7 @@ def load_file(path: str | Path) -> Scenario:
 TOP_KEYS = {"name", "description", "network", "training", "data", "init", "watch"}
 NETWORK_KEYS = {"layers", "activation", "output_activation", "loss", "node_names"}
 TRAINING_KEYS = {"learning_rate", "seed", "batch_size", "trainable"}
-DATA_KEYS = {"x", "y", "csv"}
+DATA_KEYS = {"x", "y", "csv", "generate", "n", "noise", "seed", "test_fraction"}
 
 
 def read_toml(text: str, where: str) -> dict[str, Any]:
@@ -147,7 +148,7 @@ class _Parser(DocumentParser):
         if lr <= 0:
             raise self.fail("training.learning_rate", f"must be positive, got {lr:g}")
         seed = self.integer(training.get("seed", 42), "training.seed", 0, 2**32 - 1)
-        x, y = self.data(arch)
+        data = self.data(arch)
         batch_size = self.integer(training.get("batch_size", 0), "training.batch_size", 0, None)
         net = Network(arch)
         trainable = self.trainable(training.get("trainable"), net.param_names)
@@ -158,8 +159,11 @@ class _Parser(DocumentParser):
             arch=arch,
             learning_rate=lr,
             seed=seed,
-            x=x,
-            y=y,
+            x=data.x,
+            y=data.y,
+            x_test=data.x_test,
+            y_test=data.y_test,
+            data_origin=data.origin,
             batch_size=batch_size,
             trainable=trainable,
             init_layers=init,
@@ -269,23 +273,87 @@ class _Parser(DocumentParser):
             raise self.fail("training.trainable", "a parameter is listed twice")
         return tuple(value)
 
-    def data(self, arch: Architecture) -> tuple[Array, Array]:
+    def data(self, arch: Architecture) -> Data:
         data = self.table("data", DATA_KEYS)
+        seed = self.integer(data.get("seed", 0), "data.seed", 0, 2**32 - 1)
+        origin: dict[str, Any] = {}
+        if "generate" in data:
+            x, y, origin = self.generated(data, arch, seed)
+        else:
+            for key in ("n", "noise"):
+                if key in data:
+                    raise self.fail(f"data.{key}", "only goes with data.generate")
+            x, y = self.given(data, arch)
+        self.check_targets(arch, y)
+        return self.split(data, x, y, seed, origin)
+
+    def given(self, data: dict[str, Any], arch: Architecture) -> tuple[Array, Array]:
+        """The points written in the file, inline or as CSV."""
         n_in, n_out = arch.layers[0], arch.layers[-1]
         if "csv" in data:
             if "x" in data or "y" in data:
                 raise self.fail("data", "give either csv or x and y, not both")
-            x, y = self.csv(data["csv"], n_in, n_out)
-        else:
-            for key in ("x", "y"):
-                if key not in data:
-                    raise self.fail(f"data.{key}", "missing (or give data.csv)")
-            x = self.matrix(data["x"], "data.x", n_in)
-            y = self.matrix(data["y"], "data.y", n_out)
-            if x.shape[0] != y.shape[0]:
-                raise self.fail("data.y", f"has {y.shape[0]} points but data.x has {x.shape[0]}")
-        self.check_targets(arch, y)
+            return self.csv(data["csv"], n_in, n_out)
+        for key in ("x", "y"):
+            if key not in data:
+                raise self.fail(f"data.{key}", "missing (or give data.csv or data.generate)")
+        x = self.matrix(data["x"], "data.x", n_in)
+        y = self.matrix(data["y"], "data.y", n_out)
+        if x.shape[0] != y.shape[0]:
+            raise self.fail("data.y", f"has {y.shape[0]} points but data.x has {x.shape[0]}")
         return x, y
+
+    def generated(
+        self, data: dict[str, Any], arch: Architecture, seed: int
+    ) -> tuple[Array, Array, dict[str, Any]]:
+        """One of Playground's sets (datasets.py), checked against the network it feeds."""
+        name = self.choice(data["generate"], "data.generate", tuple(datasets.DATASETS))
+        others = sorted({"x", "y", "csv"} & set(data))
+        if others:
+            raise self.fail("data", f"give either generate or {others[0]}, not both")
+        n = self.integer(data.get("n", 200), "data.n", 1, datasets.MAX_POINTS)
+        noise = self.number(data.get("noise", 0.0), "data.noise")
+        if noise < 0:
+            raise self.fail("data.noise", f"must be at least 0, got {noise:g}")
+        kind = datasets.DATASETS[name]
+        if arch.layers[0] != 2 or arch.layers[-1] != 1:
+            raise self.fail(
+                "network.layers",
+                f"data.generate = {name!r} gives 2 inputs and {kind.targets}, "
+                f"so layers must be [2, …, 1], got {list(arch.layers)}",
+            )
+        if not kind.classification and arch.loss == "bce":
+            raise self.fail(
+                "network.loss",
+                f"data.generate = {name!r} has real targets (about −1 … 1), "
+                "not the 0/1 that bce needs: use mse or ssr",
+            )
+        x, y = datasets.generate(name, n, noise, seed)
+        return x, y, {"generate": name, "n": n, "noise": noise, "seed": seed}
+
+    def split(
+        self, data: dict[str, Any], x: Array, y: Array, seed: int, origin: dict[str, Any]
+    ) -> Data:
+        """Hold out ``test_fraction`` of the points, chosen by the seed."""
+        fraction = self.number(data.get("test_fraction", 0.0), "data.test_fraction")
+        if not 0 <= fraction < 1:
+            raise self.fail(
+                "data.test_fraction", f"must be at least 0 and below 1, got {fraction:g}"
+            )
+        if fraction == 0:
+            return Data(x, y, None, None, origin)
+        n = x.shape[0]
+        held = datasets.held_out_count(n, fraction)
+        if not 1 <= held <= n - 1:
+            raise self.fail(
+                "data.test_fraction",
+                f"{fraction:g} of {_count(n, 'point')} holds out {held}: "
+                "the training and the test set each need at least one point",
+            )
+        test = np.zeros(n, dtype=bool)
+        test[datasets.held_out(n, fraction, seed)] = True
+        origin = {**origin, "seed": seed, "test_fraction": fraction}
+        return Data(x[~test], y[~test], x[test], y[test], origin)
 
     def matrix(self, value: Any, key: str, columns: int) -> Array:
         if not isinstance(value, list) or not value:

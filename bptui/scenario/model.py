@@ -14,6 +14,19 @@ from bptui.engine.watches import Watch
 Array = np.ndarray
 
 
+@dataclass(frozen=True)
+class Data:
+    """A scenario's points: those trained on, those held out, and how they were made."""
+
+    x: Array
+    y: Array
+    x_test: Array | None = None
+    y_test: Array | None = None
+    #: The [data] keys that made the points (generate, n, noise, seed, test_fraction);
+    #: empty for points written in the file without a test split.
+    origin: dict[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class Scenario:
     """A resolved, validated scenario: everything needed to train and to show."""
@@ -29,6 +42,9 @@ class Scenario:
     init_layers: list[tuple[Array, Array]] | None = None
     source: str = "built-in"
     watches: list[Watch] = field(default_factory=list)
+    x_test: Array | None = None
+    y_test: Array | None = None
+    data_origin: dict[str, Any] = field(default_factory=dict)
 
     def network(self) -> Network:
         return Network(self.arch)
@@ -47,6 +63,8 @@ class Scenario:
             learning_rate=self.learning_rate,
             batch_size=self.batch_size,
             trainable=self.trainable,
+            x_test=self.x_test,
+            y_test=self.y_test,
         )
 
     def initial_theta(self, net: Network | None = None) -> Array:
@@ -77,6 +95,14 @@ class Scenario:
                 if self.trainable is not None
                 else net.param_names,
             },
-            "data": {"x": self.x.tolist(), "y": self.y.tolist()},
+            "data": self.data_dict(),
             "init": {"layers": init},
         }
+
+    def data_dict(self) -> dict[str, Any]:
+        """How the points were made, then the points: trained on, and held out if any."""
+        data: dict[str, Any] = {**self.data_origin, "x": self.x.tolist(), "y": self.y.tolist()}
+        if self.x_test is not None and self.y_test is not None:
+            data["x_test"] = self.x_test.tolist()
+            data["y_test"] = self.y_test.tolist()
+        return data
