@@ -219,7 +219,7 @@ def update_terms(
     g_symbol = f"∂Loss/∂{name}"
     terms = [UpdateTerm(g_symbol, number_text(grad), grad)]
     if not trainable:
-        return [*terms, UpdateTerm(name, f"{number_text(theta)} ({name} does not train)", theta)]
+        return [*terms, UpdateTerm(f"{name} (does not train)", number_text(theta), theta)]
     g = grad
     if opt.penalized:
         g, text = grad, _operand(grad)
