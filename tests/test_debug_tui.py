@@ -395,7 +395,7 @@ async def test_endless_derivative_is_a_message_and_is_not_called_again(
     async with app.run_test() as pilot:
         await pilot.pause()
         messages = [n.message for n in app._notifications]
-        assert messages == ["d_b3 did not return within 0.2 s (an endless loop?)"]
+        assert messages == ["d_b3 (loop.py:3) did not return within 0.2 s (an endless loop?)"]
         await pilot.press("s")  # evaluated again at step 1: answered, not re-run
         assert "Step 1" in screen_text(app).split("\n")[0]
         assert parameter_cells(app.view, "b3")["yours"].plain == "error ✗"
@@ -406,7 +406,7 @@ RUNAWAYS_IN_THE_TUI = [
     (
         "def d_b3(ctx):\n    while True:\n        try:\n            while True:\n"
         "                pass\n        except BaseException:\n            pass\n",
-        "d_b3 did not return within 0.5 s (an endless loop?)",
+        "d_b3 (runaway.py:4) did not return within 0.5 s (an endless loop?)",
     ),
     ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", "d_b3 exited with status 0"),
 ]

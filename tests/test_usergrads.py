@@ -464,7 +464,8 @@ def test_endless_function_is_given_up_on(
     result = run_cli("check", "--grads", path)
     assert result.code == 2 and result.out == ""
     assert (
-        result.err == f"bptui: error: {path}: d_b3 did not return within 0.2 s (an endless loop?)\n"
+        result.err
+        == f"bptui: error: {path}: d_b3 (f.py:2) did not return within 0.2 s (an endless loop?)\n"
     )
 
 
@@ -537,17 +538,20 @@ def d_b3(ctx):
             pass
 """
 
-RUNAWAYS = [
-    (STUCK_IN_TRY, "d_b3 did not return within 0.5 s (an endless loop?)"),
-    ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", "d_b3 exited with status 0"),
-    ("import os\ndef d_b3(ctx):\n    os._exit(7)\n", "d_b3 exited with status 7"),
-    ("import sys\ndef d_b3(ctx):\n    sys.exit(3)\n", "d_b3 (f.py:3) exited with status 3"),
-    ("import ctypes\ndef d_b3(ctx):\n    ctypes.string_at(0)\n", "d_b3 crashed (signal SIGSEGV)"),
+RUNAWAYS = [  # what follows the file's name; the line is where it was stuck or crashed
+    (STUCK_IN_TRY, ": d_b3 (f.py:5) did not return within 0.5 s (an endless loop?)"),
+    ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", ": d_b3 exited with status 0"),
+    ("import os\ndef d_b3(ctx):\n    os._exit(7)\n", ": d_b3 exited with status 7"),
+    ("import sys\ndef d_b3(ctx):\n    sys.exit(3)\n", ": d_b3 (f.py:3) exited with status 3"),
+    (
+        "import ctypes\ndef d_b3(ctx):\n    ctypes.string_at(0)\n",
+        ": d_b3 (f.py:3) crashed (signal SIGSEGV)",
+    ),
     (
         "while True:\n    pass\ndef d_b3(ctx):\n    return 0.0\n",
-        "importing it did not finish within 0.5 s (an endless loop?)",
+        ":1: importing it did not finish within 0.5 s (an endless loop?)",
     ),
-    ("import os\nos._exit(4)\n", "importing it exited with status 4"),
+    ("import os\nos._exit(4)\n", ": importing it exited with status 4"),
 ]
 
 
@@ -563,7 +567,7 @@ def test_runaway_code_on_the_cli_is_one_line_in_seconds(
     result = run_cli("check", "--grads", path)
     assert time.monotonic() - start < 5.0
     assert result.code == 2 and result.out == ""
-    assert result.err == f"bptui: error: {path}: {expected}\n"
+    assert result.err == f"bptui: error: {path}{expected}\n"
 
 
 KILLER_FIRST = """
@@ -605,7 +609,7 @@ def test_the_time_limit_holds_off_the_main_thread(write_file, article_record, qu
     thread.start()
     thread.join(10.0)
     assert not thread.is_alive()
-    assert found["b3"].error == "d_b3 did not return within 0.5 s (an endless loop?)"
+    assert found["b3"].error == "d_b3 (f.py:5) did not return within 0.5 s (an endless loop?)"
 
 
 PRINTS = """
@@ -631,7 +635,10 @@ def test_what_a_function_prints_is_kept_not_shown(
     assert results["b3"].output == "hello 3\ncareful\n"
     assert results["w3"].agrees
     assert 1024 <= OUTPUT_CHARS <= 8192  # a few KB
-    assert results["w3"].output == "x" * OUTPUT_CHARS
+    assert (
+        results["w3"].output
+        == "x" * OUTPUT_CHARS + f"\n… {10_001 - OUTPUT_CHARS:,} more characters not kept\n"
+    )
     captured = capfd.readouterr()
     assert "hello" not in captured.out + captured.err
     assert "raw bytes" not in captured.out + captured.err

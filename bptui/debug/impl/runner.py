@@ -99,11 +99,16 @@ def _import(path: Path, source: str, printed: Kept) -> types.ModuleType:
 
 
 def _array(value: Any, what: str) -> np.ndarray:
+    """A float64 copy of what the user returned; complex or huge entries are refused, not cut."""
     try:
-        array = np.array(value, dtype=np.float64)
+        array = np.asarray(value)
+        if np.iscomplexobj(array):  # float64 would drop the imaginary part silently
+            raise _Refused(f"{what} has complex entries, not real numbers")
+        return np.array(array, dtype=np.float64)
+    except OverflowError:  # an int beyond float range, e.g. 10**400
+        raise _Refused(f"{what} holds an integer too large for a float") from None
     except (TypeError, ValueError):
         raise _Refused(f"{what} is a {type(value).__name__}, not an array of numbers") from None
-    return array
 
 
 def _def_line(path: Path, function: Any) -> str:
@@ -202,19 +207,19 @@ class ImplRunner:
         self.worker.stop()
 
     def _receive(self, seconds: float, doing: str) -> Any:
-        """The worker's next message, or one line saying it overran or ended."""
+        """The worker's next message, or one line saying it overran or ended (and on which line)."""
         try:
             return self.worker.receive(seconds)
         except Stuck:
             self.worker.abandon()
-            raise UserCodeError(
-                f"{self.path}: {doing} did not finish within {seconds:g} s (an endless loop?)"
-            ) from None
+            why = f"{doing} did not finish within {seconds:g} s (an endless loop?)"
         except Gone as e:
-            raise UserCodeError(f"{self.path}: its worker process {e} while {doing}") from None
+            why = f"{doing} {e}"
+        line = self.worker.line_in_file(self.path)
+        raise UserCodeError(f"{self.path}:{line}: {why}" if line else f"{self.path}: {why}")
 
     def _started(self) -> FileInfo:
-        self._receive(START_SECONDS, "starting")
+        self._receive(START_SECONDS, "starting its worker process")
         message = self._receive(IMPORT_SECONDS, "importing it")
         if isinstance(message, UserCodeError):
             raise message

@@ -194,22 +194,29 @@ def _serve(conn: Connection, path_text: str, source: str) -> None:
 
 
 # ---------------------------------------------------------- in bptui itself
-def _next(worker: Worker, seconds: float, too_slow: str, ended: tuple[str, str]) -> Any:
-    """The worker's next message, or UserCodeError: ``too_slow``, or how it ended within ``ended``."""
+def _at(worker: Worker, path: Path) -> str:
+    """`` (f.py:12)``: the line of the user's file a stuck or crashed worker was on, if known."""
+    line = worker.line_in_file(path)
+    return f" ({path.name}:{line})" if line else ""
+
+
+def _next(worker: Worker, seconds: float, doing: str, path: Path, hint: str = "") -> Any:
+    """The worker's next message while it is ``doing`` something; UserCodeError if not in time."""
     try:
         return worker.receive(seconds)
     except Stuck:
-        raise UserCodeError(too_slow) from None
+        worker.abandon()
+        why = f"{doing} did not finish within {seconds:g} s{hint}"
     except Gone as e:
-        raise UserCodeError(f"{ended[0]}{e}{ended[1]}") from None
+        why = f"{doing} {e}"
+    line = worker.line_in_file(path)
+    raise UserCodeError(f"{path}:{line}: {why}" if line else f"{path}: {why}")
 
 
 def _imported(worker: Worker, path: Path) -> list[Found]:
     """Wait for the worker to start and import the file; UserCodeError says why not."""
-    started = f"{path}: its worker process did not start within {START_SECONDS:g} s"
-    _next(worker, START_SECONDS, started, (f"{path}: its worker process ", " while starting"))
-    endless = f"{path}: importing it did not finish within {IMPORT_SECONDS:g} s (an endless loop?)"
-    kind, detail = _next(worker, IMPORT_SECONDS, endless, (f"{path}: importing it ", ""))
+    _next(worker, START_SECONDS, "starting its worker process", path)
+    kind, detail = _next(worker, IMPORT_SECONDS, "importing it", path, " (an endless loop?)")
     if kind == "failed":
         raise UserCodeError(detail)
     return detail
@@ -278,10 +285,13 @@ class Sandbox:
                 outcomes.append(worker.receive(CALL_SECONDS))
                 continue
             except Stuck:
-                why = f"{name} did not return within {CALL_SECONDS:g} s (an endless loop?)"
                 worker.abandon()
+                why = (
+                    f"{name}{_at(worker, self.path)} did not return within "
+                    f"{CALL_SECONDS:g} s (an endless loop?)"
+                )
             except Gone as e:
-                why = f"{name} {e}"
+                why = f"{name}{_at(worker, self.path)} {e}"
             self.given_up[name] = why
             outcomes.append(Outcome(None, why))
             self.close()
