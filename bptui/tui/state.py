@@ -24,6 +24,29 @@ PENDING = "·····"
 
 
 @dataclass(frozen=True)
+class Curve:
+    """One line of the loss pane when it overlays several: a run's loss, test loss or batch loss."""
+
+    label: str
+    losses: np.ndarray
+    #: The run's place in the list of runs (its colour).
+    run: int
+    #: "train" (the data loss), "test" (held-out points) or "batch" (the mini-batch's loss).
+    kind: str = "train"
+    current: bool = False
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Another run's parameters and gradient, for the parameters pane's differences."""
+
+    name: str
+    step: int
+    theta: np.ndarray
+    grad: np.ndarray
+
+
+@dataclass(frozen=True)
 class View:
     """A read-only picture of the stepper for one frame."""
 
@@ -50,6 +73,15 @@ class View:
     walked: bool = False
     #: ``--grads``: name → UserGradResult (yours, backprop, numeric, diagnosis).
     user_results: Mapping[str, Any] = field(default_factory=dict)
+    #: The pieces of the selected parameter's last update (the engine's UpdateTerms).
+    update_terms: tuple[Any, ...] = ()
+    optimizer_name: str = "sgd"
+    #: The current run's name when there are several (the status line says it).
+    run_name: str = ""
+    #: Every line the loss pane overlays (empty: the one loss curve of loss_history).
+    curves: tuple[Curve, ...] = ()
+    #: The run the parameters pane compares with (None: one run).
+    compare: Comparison | None = None
 
     @property
     def network(self) -> Network:
@@ -95,6 +127,8 @@ def view_of(
     previous_grad: np.ndarray | None = None,
     speed: str = "",
     user_results: Mapping[str, Any] | None = None,
+    runs: Any = None,
+    compare_index: int | None = None,
 ) -> View:
     """Snapshot the stepper (builds the full record of the current step)."""
     return View(
@@ -116,4 +150,79 @@ def view_of(
         speed=speed,
         walked=stepper.walked,
         user_results=user_results or {},
+        **(
+            run_fields(stepper, runs, selected_param, compare_index, running)
+            if runs is not None
+            else {}
+        ),
     )
+
+
+def last_update_terms(stepper: Stepper, selected_param: str | None) -> tuple[Any, ...]:
+    """The selected parameter's last update, piece by piece (none at step 0)."""
+    net = stepper.network
+    if stepper.step == 0 or selected_param not in net.param_index:
+        return ()
+    return tuple(stepper.update_terms(net.param_index[selected_param]))
+
+
+def loss_curves(stepper: Stepper, runs: Any) -> tuple[Curve, ...]:
+    """Every run's loss, then the current run's test and batch losses, when there is more than one line."""
+    curves: list[Curve] = []
+    every = list(runs.runs) if runs is not None else []
+    for index, run in enumerate(every):
+        current = run.stepper is stepper
+        curves.append(Curve(run.name, run.stepper.loss_history, index, "train", current))
+    place = next((c.run for c in curves if c.current), 0)
+    if not curves:
+        curves.append(Curve("loss", stepper.loss_history, 0, "train", True))
+    test = stepper.test_loss_history
+    if test is not None and len(test):
+        curves.append(Curve("test", test, place, "test", True))
+    batch = stepper.batch_loss_history
+    if batch is not None and len(batch) and len(stepper.batches) > 1:
+        curves.append(Curve("batch", batch, place, "batch", True))
+    if len(curves) == 1:
+        return ()  # one curve: the pane's own loss plot
+    if len(every) > 1:
+        curves = [replace_label(c, every[c.run].name) for c in curves]
+    return tuple(curves)
+
+
+def replace_label(curve: Curve, run_name: str) -> Curve:
+    """``test`` and ``batch`` lines say whose they are once there are several runs."""
+    if curve.kind == "train":
+        return curve
+    return Curve(f"{run_name} {curve.kind}", curve.losses, curve.run, curve.kind, curve.current)
+
+
+def comparison(runs: Any, stepper: Stepper, compare_index: int | None) -> Comparison | None:
+    """The run to compare with, as it stands now (None with one run or none chosen)."""
+    if runs is None or compare_index is None or not 0 <= compare_index < len(runs.runs):
+        return None
+    other = runs.runs[compare_index]
+    if other.stepper is stepper:
+        return None
+    return Comparison(other.name, other.stepper.step, other.stepper.theta, other.stepper.grad)
+
+
+def run_fields(
+    stepper: Stepper,
+    runs: Any,
+    selected_param: str | None,
+    compare_index: int | None,
+    running: bool = False,
+) -> dict[str, Any]:
+    """The View's fields that come from the optimizer and the runs.
+
+    The update's pieces are left out while running: they replay the step
+    before from a checkpoint, and a frame that flies past needs none.
+    """
+    several = len(runs.runs) > 1
+    return {
+        "update_terms": () if running else last_update_terms(stepper, selected_param),
+        "optimizer_name": stepper.optimizer.name,
+        "run_name": runs.current.name if several else "",
+        "curves": loss_curves(stepper, runs),
+        "compare": comparison(runs, stepper, compare_index) if several else None,
+    }

@@ -48,6 +48,23 @@ NAMED_COLOURS = {
     "yellow": (230, 210, 60),
 }
 PART_COLOUR = (150, 150, 150)
+#: Each run's colour, in the order of the runs (the first is the one loss curve's).
+RUN_COLOURS = [
+    LOSS_COLOUR,
+    (255, 150, 40),
+    (80, 200, 100),
+    (200, 120, 230),
+    (240, 90, 90),
+    (230, 210, 60),
+]
+
+
+def paler(colour: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A run's colour halfway to white: its test loss."""
+    r, g, b = colour
+    return ((r + 255) // 2, (g + 255) // 2, (b + 255) // 2)
+
+
 #: The loss plot's step axes, cycled by ``x``.
 STEP_AXES = ("all", "log", "recent")
 #: The recent view shows this many last steps.
@@ -265,7 +282,11 @@ class LossPane(PlotextPlot):
         common = (self.fit_mode, self.log_scale, self.size.width, self.size.height, view.step)
         if self.fit_mode:  # the curve depends on the parameters alone
             return (*common, self.heatmap_unit, hash(view.record.theta.tobytes()))
-        return (*common, self.step_axis, len(history), last, view.diverged, view.shows_loss)
+        lines = tuple(
+            (c.label, len(c.losses), float(c.losses[-1]) if len(c.losses) else math.nan)
+            for c in view.curves
+        )
+        return (*common, self.step_axis, len(history), last, view.diverged, view.shows_loss, lines)
 
     def _replot(self) -> None:
         view = self.view
@@ -292,37 +313,76 @@ class LossPane(PlotextPlot):
         plt.title(self.title_text(self.size.width - 2))
         self.refresh()
 
+    def _lines(self, view: View) -> list[tuple[str | None, np.ndarray, tuple[int, int, int], bool]]:
+        """(label, losses, colour, is the current run's loss) of every line to draw.
+
+        One run without a test set or mini-batches: the one unlabelled loss
+        curve.  Otherwise every run's loss in its colour, the current run's
+        test loss in a paler one and its mini-batch loss in grey, labelled.
+        """
+        if not view.curves:
+            return [(None, view.loss_history, LOSS_COLOUR, True)]
+        lines = []
+        for curve in view.curves:
+            colour = RUN_COLOURS[curve.run % len(RUN_COLOURS)]
+            if curve.kind == "test":
+                colour = paler(colour)
+            elif curve.kind == "batch":
+                colour = PART_COLOUR
+            label = f"{curve.label} ◂" if curve.current and curve.kind == "train" else curve.label
+            lines.append((label, curve.losses, colour, curve.current and curve.kind == "train"))
+        return lines
+
     def _plot_loss(self, view: View) -> None:
         plt = self.plt
-        history = view.loss_history
-        if not view.shows_loss:
-            history = history[:-1]  # mid phase walk: this step's loss is still pending
-        first = max(0, len(history) - RECENT_STEPS) if self.step_axis == "recent" else 0
+        lines = self._lines(view)
+        if not view.shows_loss:  # mid phase walk: this step's loss is still pending
+            lines = [(lab, h[:-1] if cur else h, col, cur) for lab, h, col, cur in lines]
+        longest = max(len(history) for _, history, _, _ in lines)
+        first = max(0, longest - RECENT_STEPS) if self.step_axis == "recent" else 0
         log_steps = self.step_axis == "log"
-        steps, losses = downsample(history[first:], self._columns(), log_spaced=log_steps)
-        steps = steps + first
-        if len(steps) == 0:
+        plotted: dict[str, list[float]] = {}
+        every: list[np.ndarray] = []
+        last_step = 0
+        for label, history, colour, current in lines:
+            steps, losses = downsample(history[first:], self._columns(), log_spaced=log_steps)
+            steps = steps + first
+            if len(steps) == 0:
+                continue
+            heights = self._heights(losses)
+            every.append(heights)
+            last_step = max(last_step, int(steps[-1]))
+            xs = (np.log10(steps + 1.0) if log_steps else steps).tolist()
+            ys = heights.tolist()
+            if len(xs) == 1:
+                plt.scatter(xs, ys, color=colour, marker="●", label=label)  # a lone point, visibly
+            else:
+                plt.plot(xs, ys, color=colour, marker=LINE_MARKER, label=label)
+            if current:
+                plotted.update(steps=steps.tolist(), loss=losses.tolist())
+            if label is not None:
+                plotted[f"line {label}"] = losses.tolist()
+        if not every:
             return
-        if self.log_scale:
-            # log10 by hand: plotext's log axis overflows on tiny values and
-            # writes every digit of huge tick values
-            heights = np.log10(np.clip(losses, 1 / CLIP, CLIP))
-        else:
-            heights = np.clip(losses, -CLIP, CLIP)
-        xs = (np.log10(steps + 1.0) if log_steps else steps).tolist()
-        ys = heights.tolist()
-        if len(xs) == 1:
-            plt.scatter(xs, ys, color=LOSS_COLOUR, marker="●")  # a lone point, visibly
-        else:
-            plt.plot(xs, ys, color=LOSS_COLOUR, marker=LINE_MARKER)
         if log_steps:
-            self._log_step_axis(int(steps[-1]))
+            self._log_step_axis(last_step)
         else:
-            self._step_axis(first, int(steps[-1]))
+            self._step_axis(first, last_step)
+        heights = np.concatenate(every)
         self._y_axis(float(heights.min()), float(heights.max()), log=self.log_scale)
         label = {"all": "step", "log": "step (log)", "recent": f"step (last {RECENT_STEPS})"}
         plt.xlabel(label[self.step_axis])
-        self.plotted = {"steps": steps.tolist(), "loss": losses.tolist()}
+        self.plotted = plotted
+
+    def _heights(self, losses: np.ndarray) -> np.ndarray:
+        """Where each loss is drawn: clipped, and log10 by hand on a log axis.
+
+        plotext's own log axis overflows on tiny values and writes every
+        digit of huge tick values.
+        """
+        if self.log_scale:
+            return np.log10(np.clip(losses, 1 / CLIP, CLIP))
+        return np.clip(losses, -CLIP, CLIP)
 
     def _step_axis(self, first: int, last: int) -> None:
         """Whole-number step ticks from ``first`` to the last step (at least one step apart)."""

@@ -86,6 +86,13 @@ def run_text(view: View, level: int = 0) -> Text:
     return Text(words, style="" if view.running else "dim")
 
 
+def run_name_text(name: str, level: int = 0) -> Text:
+    """``run α 0.1`` (one of several runs; ``{`` ``}`` switch), cut shorter at each level."""
+    room = (40, 16, 10)[level]
+    shown = _fit_name(clean_name(name), room) or name[:room]
+    return Text(f"run {shown}" if level < 2 else shown, style="bold magenta")
+
+
 def clean_name(name: str) -> str:
     """The scenario's name on one line: control characters (a newline) become spaces."""
     cleaned = "".join(" " if unicodedata.category(c).startswith("C") else c for c in name)
@@ -128,6 +135,10 @@ def status_text(view: View, width: int | None = None) -> Text:
             Text(f"α {fmt_plain(view.learning_rate)}"),
             run_text(view, level),
         ]
+        if view.optimizer_name != "sgd" and level < 2:
+            parts[3] = Text(f"{view.optimizer_name} α {fmt_plain(view.learning_rate)}")
+        if view.run_name:
+            parts.insert(0, run_name_text(view.run_name, level))
         fixed = _joined(parts)
         wanted = fixed.cell_len + len(SEPARATOR[0]) + min(cell_len(name), NAME_BEFORE_ABBREVIATING)
         if width is None or wanted <= width:
