@@ -13,7 +13,7 @@ import signal
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import NoReturn, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list built-in scenarios")
     parser.add_argument("--version", action="version", version=f"bptui {__version__}")
     parser.add_argument("--grads", metavar="FILE.py", help="your own d_<param> derivatives")
+    parser.add_argument(
+        "--impl", metavar="FILE.py", help="your own forward/backward, checked as it runs"
+    )
     return parser
 
 
@@ -343,12 +346,25 @@ def cmd_tui(argv: Sequence[str]) -> int:
         from bptui.debug.usergrads import load_user_grads
 
         user_grads = load_user_grads(args.grads, scenario.network().param_names)
+    impl = _impl_session(args.impl, args.grads, scenario)
     from bptui.tui.app import make_app
 
-    app = make_app(scenario, user_grads=user_grads)
+    app = make_app(scenario, user_grads=user_grads, impl=impl)
     app.run()
     # Textual prints the error and sets 1 when the app died of one: say so to scripts.
     return app.return_code or EXIT_OK
+
+
+def _impl_session(path: str | None, grads: str | None, scenario: Scenario) -> Any:
+    """``--impl FILE``: the user's code checked at step 0 now, so a broken file exits 2 here."""
+    if path is None:
+        return None
+    if grads:
+        raise UsageError("give --grads or --impl, not both")
+    from bptui.debug.session import ImplSession
+    from bptui.engine.stepper import Stepper
+
+    return ImplSession.open(path, Stepper(scenario.training()))
 
 
 def cmd_lesson(argv: Sequence[str]) -> int:

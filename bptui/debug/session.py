@@ -180,6 +180,7 @@ class ImplSession:
         try:
             if self._runner is None:
                 self._runner = start_runner(self.path)
+                self._runner.info  # noqa: B018 -- waits for the import (a broken one raises)
             ref = build_reference(self.network, job.theta, job.x, job.y)
             if self._layout is None:
                 self._layout, answer = run_user_code(self._runner, ref, self.path)

@@ -17,7 +17,7 @@ import io
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from textual import events, on, work
@@ -29,7 +29,7 @@ from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
 
-from bptui.debug.session import DebugState
+from bptui.debug.session import DebugState, ImplSession
 from bptui.engine.stepper import Stepper
 from bptui.engine.watches import Watch, stop_on
 from bptui.errors import BadInput, one_line
@@ -50,6 +50,9 @@ from bptui.tui.widgets.heatmap import unit_count
 from bptui.tui.widgets.loss_plot import STEP_AXES, LossPane
 from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
+
+if TYPE_CHECKING:  # the --impl modules load only with --impl
+    from bptui.debug.impl.live import ImplShown, ImplVerdict
 
 __all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app", "pane_layout", "shown_panes"]
 
@@ -123,12 +126,16 @@ class BptuiApp(App[None]):
         *,
         user_grads: Any = None,
         size: tuple[int, int] | None = None,
+        impl: ImplSession | None = None,
     ) -> None:
         super().__init__()
         self.scenario = scenario
         self.stepper = Stepper(scenario.training())
         self.user_grads = user_grads
         self.debug_state = DebugState(self.stepper, user_grads)
+        #: ``--impl``: the user's forward/backward, re-checked as the state changes.
+        self.impl = impl
+        self._impl_errors: set[str] = set()
         #: The watches a run stops on: the scenario's, then as the watches screen leaves them.
         self.watches: list[Watch] = list(scenario.watches)
         self.preferred_size = size
@@ -179,6 +186,7 @@ class BptuiApp(App[None]):
         params.select(self.selected_param)
         params.focus()
         self._announce_user_grads()
+        self._announce_impl()
         freeze_startup_objects()
 
     def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
@@ -197,6 +205,10 @@ class BptuiApp(App[None]):
         wrong = [name for name, result in results.items() if not result.agrees]
         if wrong:
             return wrong[0]
+        if self.impl is not None and self.impl.latest is not None:
+            first = self.impl.latest.first_wrong_param(self.stepper.network)
+            if first is not None:
+                return first
         if results:
             return next(iter(results))
         net = self.stepper.network
@@ -249,7 +261,49 @@ class BptuiApp(App[None]):
             previous_grad=self._previous_grad,
             speed=f"going to step {run.target}" if going else speed_label(self.speed_index),
             user_results=self.debug_state.results(),
+            impl=self._impl_frame(),
         )
+
+    # -------------------------------------------------------------- --impl
+    def _impl_frame(self) -> ImplShown | None:
+        """The latest check of the user's implementation, and a new one asked for if stale."""
+        session = self.impl
+        if session is None:
+            return None
+        from bptui.debug.impl.live import impl_shown
+
+        if session.want(self.stepper):
+            self._check_impl(session)
+        current = session.current(self.stepper)
+        return impl_shown(session.latest, self.stepper.network, current, self.selected_param)
+
+    @work(thread=True, group="impl")
+    def _check_impl(self, session: ImplSession) -> None:
+        """Check the newest states off the UI thread (the user's code has its time limit)."""
+        for verdict in session.checks():
+            self.call_from_thread(self._impl_checked, verdict)
+
+    def _impl_checked(self, verdict: ImplVerdict) -> None:
+        if verdict.error and verdict.error not in self._impl_errors:
+            self._impl_errors.add(verdict.error)
+            self.notify(verdict.error, title="your implementation", severity="error", timeout=10)
+        self.request_redraw()
+
+    def _announce_impl(self) -> None:
+        """One line on launch with ``--impl``: the first wrong tensor, or that all agree."""
+        verdict = self.impl.latest if self.impl else None
+        if verdict is None or verdict.check is None:
+            return
+        self.notify(
+            verdict.headline(),
+            title="your implementation",
+            timeout=6,
+            severity="information" if verdict.ok else "warning",
+        )
+
+    def on_unmount(self) -> None:
+        if self.impl is not None:
+            self.impl.close()
 
     def request_redraw(self) -> None:
         """The one "state changed" path: draw once after the current handler.
@@ -673,6 +727,9 @@ def make_app(
     *,
     user_grads: Any = None,
     size: tuple[int, int] | None = None,
+    impl: ImplSession | None = None,
 ) -> BptuiApp:
     """The app on ``scenario`` (the article by default); shared by the CLI and tests."""
-    return BptuiApp(scenario or load_builtin("article"), user_grads=user_grads, size=size)
+    return BptuiApp(
+        scenario or load_builtin("article"), user_grads=user_grads, size=size, impl=impl
+    )

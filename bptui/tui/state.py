@@ -73,6 +73,8 @@ class View:
     walked: bool = False
     #: ``--grads``: name → UserGradResult (yours, backprop, numeric, diagnosis).
     user_results: Mapping[str, Any] = field(default_factory=dict)
+    #: ``--impl``: the user's implementation as last checked (an ImplShown), or None.
+    impl: Any = None
     #: The pieces of the selected parameter's last update (the engine's UpdateTerms).
     update_terms: tuple[Any, ...] = ()
     optimizer_name: str = "sgd"
@@ -127,6 +129,7 @@ def view_of(
     previous_grad: np.ndarray | None = None,
     speed: str = "",
     user_results: Mapping[str, Any] | None = None,
+    impl: Any = None,
     runs: Any = None,
     compare_index: int | None = None,
 ) -> View:
@@ -150,6 +153,7 @@ def view_of(
         speed=speed,
         walked=stepper.walked,
         user_results=user_results or {},
+        impl=impl,
         **(
             run_fields(stepper, runs, selected_param, compare_index, running)
             if runs is not None

@@ -14,6 +14,10 @@ from bptui.debug.gradcheck import ABS_FLOOR, AGREE_REL
 
 Array = np.ndarray
 
+#: A tensor's verdict: it agrees, it differs, bptui has no such tensor to compare
+#: (a fused softmax output's dA), or it comes after the first wrong one (not judged).
+AGREES, DIFFERS, NOT_CHECKED, AFTER = "agrees", "differs", "not checked", "after"
+
 
 def close_entries(yours: Array, correct: Array) -> Array:
     """Per entry, ``gradcheck.close(yours, correct)`` (same shapes or broadcastable)."""

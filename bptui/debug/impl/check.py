@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bptui.debug.impl.agree import close_entries, same
+from bptui.debug.impl.agree import AFTER, AGREES, DIFFERS, NOT_CHECKED, close_entries, same
 from bptui.debug.impl.causes import Suspect, likely_cause
 from bptui.debug.impl.interface import (
     COLUMNS,
@@ -159,11 +159,6 @@ def _not_checked(name: TensorName, ref: Reference) -> str:
     )
 
 
-#: A tensor's verdict: it agrees, it differs, bptui has no such tensor to compare
-#: (a fused softmax output's dA), or it comes after the first wrong one.
-AGREES, DIFFERS, NOT_CHECKED, AFTER = "agrees", "differs", "not checked", "after"
-
-
 @dataclass(frozen=True)
 class TensorVerdict:
     """One of the user's tensors judged: its name, status and, when it differs, why."""
@@ -173,6 +168,14 @@ class TensorVerdict:
     shape: tuple[int, ...] = ()
     cause: str | None = None
     entries: tuple[str, ...] = ()  # how it differs (the report's lines)
+
+    @property
+    def explained(self) -> str:
+        """``dZ1: <its likely cause>`` (a cause that names its tensor already is left so)."""
+        key = self.name.key
+        cause = self.cause or "no mistake bptui knows explains it"
+        named = cause.startswith((f"{key} ", f"{key}:"))
+        return cause if named else f"{key}: {cause}"
 
     @property
     def backward_layer(self) -> int:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bptui.debug.gradcheck import close
-from bptui.debug.impl.check import AFTER, AGREES, DIFFERS, ImplCheck, TensorVerdict
+from bptui.debug.impl.agree import AFTER, AGREES, DIFFERS, close_entries
+from bptui.debug.impl.check import ImplCheck, TensorVerdict
 from bptui.debug.impl.interface import Layout
+from bptui.debug.impl.reference import Reference
 from bptui.engine.network import Network, ParamInfo
 
 Array = np.ndarray
@@ -34,6 +36,10 @@ class ParamComparison:
     #: per point, the user's dZ times the input the parameter multiplies (None without dZ)
     points: Array | None = None
     points_label: str = ""
+    #: per point, whether the user's value agrees with backprop's (the project's one rule)
+    points_agree: Array | None = None
+    #: why ``yours`` is None: "dW2 has shape (1, 2); W2's is (2, 1)"
+    unreadable: str = ""
 
     @property
     def agrees(self) -> bool:
@@ -77,6 +83,30 @@ class ImplVerdict:
         wrong = self.first_wrong
         return None if wrong is None else wrong.backward_layer
 
+    def first_wrong_param(self, network: Network) -> str | None:
+        """A parameter of the first wrong layer (its first weight), for the chain pane to open on."""
+        layer = self.first_wrong_layer
+        if layer is None or not 1 <= layer <= network.depth:
+            return None
+        return network.param_names[network.weight_slices[layer - 1].start]
+
+    def headline(self) -> str:
+        """One short line for a notice: the first wrong tensor, or that everything agrees."""
+        if self.error is not None:
+            return self.error
+        check = self.check
+        assert check is not None
+        if check.forward is not None:
+            return f"Your forward's yhat is wrong at step {self.step}: the chain pane says how."
+        wrong = self.first_wrong
+        if wrong is None:
+            agreeing = sum(1 for v in check.verdicts if v.status == AGREES)
+            return f"All {agreeing} of your tensors agree with backprop at step {self.step}."
+        return (
+            f"Your {wrong.name.key} is the first wrong tensor (backward layer "
+            f"{wrong.backward_layer}, step {self.step}). Why: the top of the chain pane."
+        )
+
     def by_layer(self) -> list[tuple[int, list[TensorVerdict]]]:
         """The verdicts grouped by the backward layer that computes them, output layer first."""
         groups: dict[int, list[TensorVerdict]] = {}
@@ -107,6 +137,13 @@ class ImplVerdict:
         mine = _engine(grads[key], correct.shape, info.kind, layout)
         yours = None if mine is None else float(mine[entry])
         points, label = _points(check, info)
+        expected = layout.weight(correct) if info.kind == "W" else layout.bias(correct)
+        unreadable = (
+            ""
+            if yours is not None
+            else f"{key} has shape {grads[key].shape}; {info.kind}{info.layer}'s is {expected.shape}"
+        )
+        agree = None if points is None else close_entries(points, _correct_points(ref, info))
         return ParamComparison(
             name,
             f"{key}{_user_index(info, layout)}",
@@ -115,6 +152,8 @@ class ImplVerdict:
             self.tensor(key),
             points,
             label,
+            agree,
+            unreadable,
         )
 
 
@@ -145,6 +184,12 @@ def _engine(values: Array, shape: tuple[int, ...], kind: str, layout: Layout) ->
     return values.reshape(shape) if values.shape == expected_b else None
 
 
+def _correct_points(ref: Reference, info: ParamInfo) -> Array:
+    """Backprop's per-point share of the parameter's gradient (dZ times its input)."""
+    column = ref.dz[info.layer - 1][:, info.row]
+    return column if info.kind == "b" else column * ref.a[info.layer - 1][:, info.col]
+
+
 def _points(check: ImplCheck, info: ParamInfo) -> tuple[Array | None, str]:
     """Per point, the user's dZ of the layer times the input the parameter multiplies."""
     ref, layout = check.reference, check.layout
@@ -162,4 +207,33 @@ def _points(check: ImplCheck, info: ParamInfo) -> tuple[Array | None, str]:
     return column * ref.a[info.layer - 1][:, info.col], f"your {key}·{prev}"
 
 
-__all__ = ["AFTER", "AGREES", "DIFFERS", "ImplVerdict", "ParamComparison"]
+@dataclass(frozen=True)
+class ImplShown:
+    """What one frame shows of ``--impl``: the latest verdict, whether it is of the state
+    on screen, and the selected parameter's comparison (of the verdict's state)."""
+
+    verdict: ImplVerdict
+    current: bool
+    param: ParamComparison | None = None
+
+
+def impl_shown(
+    verdict: ImplVerdict | None, network: Network, current: bool, selected: str | None
+) -> ImplShown | None:
+    """The frame's ImplShown (None without ``--impl``)."""
+    if verdict is None:
+        return None
+    ok_name = selected is not None and selected in network.param_index
+    param = verdict.param(network, selected) if ok_name else None
+    return ImplShown(verdict, current, param)
+
+
+__all__ = [
+    "AFTER",
+    "AGREES",
+    "DIFFERS",
+    "ImplShown",
+    "ImplVerdict",
+    "ParamComparison",
+    "impl_shown",
+]

@@ -2,7 +2,9 @@
 
 With ``--grads`` the pane opens with the verdict on the user's derivative
 (yours vs backprop, and which factor is wrong), so it is on screen at any
-size.  Then, for the selected parameter, it prints the chain (∂Loss/∂b1 = ∂Loss/∂green ·
+size; with ``--impl``, with the user's tensors judged per backward layer and
+the selected parameter's entry of their dW or db beside backprop's (the
+table then adds their per-point dZ·input beside backprop's product).  Then, for the selected parameter, it prints the chain (∂Loss/∂b1 = ∂Loss/∂green ·
 ∂green/∂blue · ∂blue/∂b1), one line per factor with its formula and whether
 backprop reused it, then a table with one row per data point: the factor
 values, their product, and the sum of the products, which is the gradient.
@@ -26,6 +28,7 @@ from bptui.engine.network import ParamInfo
 from bptui.tui.format import fmt_column, fmt_point_x, fmt_value, typographic
 from bptui.tui.state import PENDING, View
 from bptui.tui.widgets.comparison import comparison_lines
+from bptui.tui.widgets.impl import impl_lines
 
 
 def chain_equation(name: str, factors: list[Factor]) -> Text:
@@ -98,8 +101,11 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
     table = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
     table.add_column("point", no_wrap=True)
     for factor in factors:
-        table.add_column(factor.symbol, justify="right", no_wrap=True, style="")
+        table.add_column(Text(factor.symbol), justify="right", no_wrap=True, style="")
     table.add_column("product", justify="right", no_wrap=True)
+    yours = _impl_points(view, name)
+    if yours is not None:
+        table.add_column(yours[0], justify="right", no_wrap=True)
 
     in_batch = np.zeros(record.x.shape[0], dtype=bool)
     in_batch[record.batch] = True
@@ -115,8 +121,27 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
             else:
                 cells.append(Text(PENDING, style="dim"))
         cells.append(Text(products[i], style="bold") if complete else Text(PENDING, style="dim"))
+        if yours is not None:
+            cells.append(Text(yours[1][i], style=yours[2][i]))
         table.add_row(*cells)
     return table
+
+
+def _impl_points(view: View, name: str) -> tuple[str, list[str], list[str]] | None:
+    """``--impl``: the column of the user's per-point values (header, cells, styles).
+
+    Only when the verdict is of the state on screen and the step used every
+    point (the user's backward sees all points as one batch).
+    """
+    shown = view.impl
+    param = shown.param if shown is not None and shown.current else None
+    if param is None or param.points is None or param.name != name:
+        return None
+    if len(view.record.batch) != view.record.x.shape[0]:
+        return None
+    assert param.points_agree is not None
+    styles = ["green" if agrees else "bold red" for agrees in param.points_agree]
+    return param.points_label, fmt_column(param.points), styles
 
 
 def sum_line(view: View, name: str) -> Text:
@@ -153,7 +178,12 @@ def chain_renderable(view: View) -> RenderableType:
     verdict = comparison_lines(
         view.user_results, name, view.shows_backward(param_info(view, name).layer)
     )
-    parts: list[RenderableType] = [*verdict, chain_equation(name, factors), *factor_lines(factors)]
+    parts: list[RenderableType] = [
+        *impl_lines(view.impl),
+        *verdict,
+        chain_equation(name, factors),
+        *factor_lines(factors),
+    ]
     if not view.is_trainable(name):
         parts.append(Text("❄ frozen: its gradient is computed but never applied", style="dim"))
     parts += [Text(""), values_table(view, name, factors)]

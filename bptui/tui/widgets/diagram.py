@@ -61,6 +61,8 @@ NAME_STYLE = Style(bold=True)
 CHAIN_STYLE = Style(color="cyan", bold=True)
 #: The selected parameter's own label.
 SELECTED_STYLE = Style(color="cyan", bold=True, reverse=True)
+#: ``--impl``: the mark on the first layer whose tensor of the user's is wrong.
+WRONG_STYLE = Style(color="rgb(240,80,80)", bold=True)
 
 #: What the labels show, in the order ``v`` cycles through them.
 DIAGRAM_MODES = ("both", "values", "gradients")
@@ -361,10 +363,28 @@ class _Drawing:
         selected = view.selected_param
         self.selected = selected if selected in self.net.param_index else None
         self.chain = self.net.params[self.net.param_index[selected]] if self.selected else None
+        #: ``--impl``: the layer of the user's first wrong tensor (marked ✗), and its name
+        self.wrong_layer, self.wrong_what = self._wrong(view)
         self.show_header = height >= 6
         self.show_legend = height >= 8
         self.graph_top = 1 if self.show_header else 0
         self.graph_bottom = height - (1 if self.show_legend else 0)
+
+    @staticmethod
+    def _wrong(view: View) -> tuple[int | None, str]:
+        shown = view.impl
+        if shown is None:
+            return None, ""
+        verdict = shown.verdict
+        first = verdict.first_wrong
+        what = "yhat (forward)" if first is None else first.name.key
+        return verdict.first_wrong_layer, what
+
+    def marked(self, layer: int, lines: list[Segments]) -> list[Segments]:
+        """A node's lines, with ✗ before its name when its layer is the first wrong one."""
+        if layer != self.wrong_layer:
+            return lines
+        return [[("✗", WRONG_STYLE), *lines[0]], *lines[1:]]
 
     # --------------------------------------------------------------- chain
     def node_on_chain(self, layer: int, row: int | None) -> bool:
@@ -439,7 +459,7 @@ class _Drawing:
             if bias:
                 lines.append(_joined(*bias))
         param = self.bias_name(layer, row) if layer > 0 else None
-        return _Node(layer, lines, param=param)
+        return _Node(layer, self.marked(layer, lines), param=param)
 
     def bias_name(self, layer: int, row: int) -> str:
         return self.net.param_names[self.net.bias_slices[layer - 1].start + row]
@@ -488,7 +508,7 @@ class _Drawing:
                 lines.append([(f"{fmt_short(low)}…{fmt_short(high)}", Style())])
             else:
                 lines.append([(PENDING, DIM)])
-        return _Node(layer, lines, rows=range(count))
+        return _Node(layer, self.marked(layer, lines), rows=range(count))
 
     # --------------------------------------------------------------- edges
     def edges(self, layout: _Layout, layer: int) -> list[_Edge]:
@@ -643,6 +663,9 @@ class _Drawing:
         ]
         if values_hidden:
             parts.append([("  edge values: parameters pane", HEADER)])
+        if self.wrong_layer is not None:
+            mark = f"✗ your {self.wrong_what} is wrong (layer {self.wrong_layer})  "
+            parts.insert(0, [(mark, WRONG_STYLE)])
         out: Segments = []
         used = 0
         for part in parts:
