@@ -25,7 +25,7 @@ from bptui.engine.network import Network
 from bptui.errors import UsageError
 from bptui.scenario.loading import builtin_names, load_builtin
 
-BUILTINS = ["article", "circle", "deep", "diverge", "softmax3", "spiral", "xor"]
+BUILTINS = ["adam", "article", "circle", "deep", "diverge", "softmax3", "spiral", "xor"]
 ARTICLE_PARAMS = ["w1", "w2", "w3", "w4", "b1", "b2", "b3"]
 
 
@@ -279,7 +279,7 @@ def test_real_process_check_and_list() -> None:
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout.splitlines()[-1] == "all gradients agree"
     proc = python_m_bptui("--list")
-    assert proc.returncode == 0 and proc.stdout.split()[0] == "article"
+    assert proc.returncode == 0 and proc.stdout.split()[0] == "adam"
 
 
 def test_real_process_help_exits_0() -> None:

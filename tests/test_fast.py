@@ -77,7 +77,9 @@ def test_fast_step_equals_the_readable_network(hidden: str, output: str, loss: s
                         assert np.array_equal(a, b, equal_nan=True)
 
 
-@pytest.mark.parametrize("name", builtin_names())
+@pytest.mark.parametrize(
+    "name", [n for n in builtin_names() if load_builtin(n).optimizer.plain]
+)  # tests/test_optimizers.py holds the other optimizers to their own reference
 def test_every_builtin_trains_as_its_step_code_would(name: str) -> None:
     """200 plain steps equal 200 steps of θ ← θ − α·∇ with the gradient of the stepper's path.
 

@@ -88,8 +88,8 @@ CASES = [
     ),
     (
         "unknown-training-key",
-        changed(VALID, "seed = 42", "seed = 42\nmomentum = 0.9"),
-        ["training.momentum"],
+        changed(VALID, "seed = 42", "seed = 42\ndropout = 0.5"),
+        ["training.dropout"],
     ),
     ("unknown-data-key", VALID + "z = [1]\n", ["data.z"]),
     (

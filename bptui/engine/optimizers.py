@@ -74,10 +74,11 @@ def _operand(value: float) -> str:
     return f"({text})" if text.startswith("−") else text
 
 
-def setting_problem(name: str, value: object) -> str | None:
+def setting_problem(name: str, value: object, typographic: bool = True) -> str | None:
     """What is wrong with ``value`` for the setting ``name`` (None when it is fine).
 
-    One rule for scenario files and live edits alike, so both say the same.
+    One rule for scenario files and live edits alike, so both say the same;
+    a file's error keeps the ASCII minus (``typographic=False``).
     """
     if name == "optimizer":
         if value not in OPTIMIZERS:
@@ -86,11 +87,12 @@ def setting_problem(name: str, value: object) -> str | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return f"must be a number, got {value!r}"
     number = float(value)
+    shown = number_text(number) if typographic else f"{number:.6g}"
     if not math.isfinite(number):
-        return f"must be finite, got {number_text(number)}"
+        return f"must be finite, got {shown}"
     rule, ok = _RULES[name]
     if not ok(number):  # type: ignore[operator]
-        return f"{rule}, got {number_text(number)}"
+        return f"{rule}, got {shown}"
     return None
 
 
@@ -196,7 +198,7 @@ def apply(
 
 def state_dict(opt: Optimizer, names: list[str], state: Array) -> dict[str, dict[str, float]]:
     """The state as the trace writes it: state name → parameter name → value (t included)."""
-    out = {"t": dict(zip(names, state[0].tolist()))}
+    out: dict[str, dict[str, float]] = {"t": {n: int(t) for n, t in zip(names, state[0].tolist())}}
     for row, key in enumerate(opt.state_names, start=1):
         out[key] = dict(zip(names, state[row].tolist()))
     return out

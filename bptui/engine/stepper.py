@@ -461,8 +461,27 @@ class Stepper:
         """Apply the line's events of the current step not applied yet (no recompute)."""
         line = self._line
         while self._applied < len(line) and line[self._applied].step == self.step:
-            self._apply(line[self._applied], self.theta, self.state)
+            event = line[self._applied]
+            if event.old is None:  # a scenario file's event: what it changes is known now
+                event = line[self._applied] = replace(event, old=self._old_value(event))
+            self._apply(event, self.theta, self.state)
             self._applied += 1
+
+    def _old_value(self, event: Event) -> Any:
+        """The value ``event`` replaces, at the current position."""
+        setup = self.setup
+        if event.kind == "learning_rate":
+            return setup.learning_rate
+        if event.kind == "param":
+            return float(self.theta[self.network.param_index[event.name]])
+        if event.kind in ("x", "y"):
+            data = setup.x if event.kind == "x" else setup.y
+            return float(data[point_of(event.name, event.kind, data.shape)])
+        if event.kind == "trainable":
+            current = setup.trainable
+            return list(current) if current is not None else list(self.network.param_names)
+        field = "name" if event.name == "optimizer" else event.name
+        return getattr(setup.optimizer, field)
 
     def _apply(self, event: Event, theta: Array, state: Array) -> None:
         if event.kind != "param":

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from bptui.engine.optimizers import state_dict
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
 from bptui.scenario.model import Scenario
@@ -39,9 +40,13 @@ def _named(names: list[str], values: Array) -> dict[str, float]:
 
 
 def record_to_dict(record: StepRecord) -> dict[str, Any]:
-    """One trace record, as docs/trace.md lays it out (arrays stay numpy: orjson writes them)."""
+    """One trace record, as docs/trace.md lays it out (arrays stay numpy: orjson writes them).
+
+    ``optimizer``, ``penalty`` and ``test_loss`` are there only when the run
+    has them, so a plain-SGD trace reads as it always did.
+    """
     names = record.network.param_names
-    return {
+    out = {
         "step": record.step,
         "loss": record.loss,
         "batch": record.batch.tolist(),
@@ -63,15 +68,25 @@ def record_to_dict(record: StepRecord) -> dict[str, Any]:
             for name, factors in record.factors.items()
         },
     }
+    if record.test_loss is not None:
+        out["test_loss"] = record.test_loss
+    if record.optimizer_state is not None:
+        out["optimizer"] = state_dict(record.optimizer, names, record.optimizer_state)
+    if record.penalty is not None:
+        out["penalty"] = _named(names, record.penalty)
+    return out
 
 
-def iter_records(scenario: Scenario, steps: int) -> Iterator[StepRecord]:
+def iter_records(
+    scenario: Scenario, steps: int, stepper: Stepper | None = None
+) -> Iterator[StepRecord]:
     """Records 0…steps one at a time, ending early at the first non-finite record.
 
     Records are built as they are written, so a long trace never holds more
-    than one record in memory.
+    than one record in memory.  A ``stepper`` given is the one stepped (its
+    events are then known, old values included).
     """
-    stepper = Stepper(scenario.training())
+    stepper = Stepper(scenario.training()) if stepper is None else stepper
     yield stepper.record()
     while stepper.step < steps and stepper.diverged is None:
         stepper.step_once()
@@ -97,9 +112,14 @@ def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
     yield f' "parameters": {_dump(scenario.network().param_names)},\n'
     yield f' "diverged": {_dump(divergence_step(scenario, steps))},\n'
     yield ' "steps": [\n'
-    for k, record in enumerate(iter_records(scenario, steps)):
+    stepper = Stepper(scenario.training())
+    for k, record in enumerate(iter_records(scenario, steps, stepper)):
         yield ("  " if k == 0 else ",\n  ") + _dump(record_to_dict(record))
-    yield "\n ]\n}\n"
+    events = [event.to_dict() for event in stepper.applied_events]
+    if events:  # only then: a trace without edits stays as it always was
+        yield f'\n ],\n "events": {_dump(events)}\n}}\n'
+    else:
+        yield "\n ]\n}\n"
 
 
 def trace_csv(scenario: Scenario, steps: int) -> Iterator[str]:

@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 
 from bptui.engine import functions as fn
+from bptui.engine.events import KINDS, OPTIMIZER_FIELDS, EditError, Event, finite_number, point_of
 from bptui.engine.network import Architecture, Network
+from bptui.engine.optimizers import Optimizer, setting_problem
 from bptui.engine.watches import Watch
 from bptui.errors import ScenarioError
 from bptui.scenario import datasets
@@ -81,9 +83,10 @@ def load_file(path: str | Path) -> Scenario:
     return parse_scenario(text, where=str(path), base_dir=path.parent)
 
 
-TOP_KEYS = {"name", "description", "network", "training", "data", "init", "watch"}
+TOP_KEYS = {"name", "description", "network", "training", "data", "init", "watch", "event"}
 NETWORK_KEYS = {"layers", "activation", "output_activation", "loss", "node_names"}
-TRAINING_KEYS = {"learning_rate", "seed", "batch_size", "trainable"}
+TRAINING_KEYS = {"learning_rate", "seed", "batch_size", "trainable", *OPTIMIZER_FIELDS}
+EVENT_KEYS = {"step", "kind", "name", "new"}
 DATA_KEYS = {"x", "y", "csv", "generate", "n", "noise", "seed", "test_fraction"}
 
 
@@ -154,6 +157,8 @@ class _Parser(DocumentParser):
         trainable = self.trainable(training.get("trainable"), net.param_names)
         init = self.init(arch)
         watches = self.watches(net.param_names)
+        optimizer = self.optimizer(training)
+        events = self.events(net, data.x, data.y)
         return Scenario(
             name=name,
             arch=arch,
@@ -169,6 +174,8 @@ class _Parser(DocumentParser):
             init_layers=init,
             source=self.where,
             watches=watches,
+            optimizer=optimizer,
+            events=events,
         )
 
     # -------------------------------------------------------------- pieces
@@ -470,3 +477,89 @@ class _Parser(DocumentParser):
         if not isinstance(watches, list) or any(not isinstance(w, dict) for w in watches):
             raise self.fail("watch", "must be an array of tables ([[watch]])")
         return parse_watches(watches, param_names, self.where)
+
+    # ------------------------------------------------- optimizer and events
+    def optimizer(self, training: dict[str, Any]) -> Optimizer:
+        """[training] optimizer and its settings; each bad value names its key."""
+        values: dict[str, Any] = {}
+        for key in OPTIMIZER_FIELDS:
+            if key not in training:
+                continue
+            problem = setting_problem(key, training[key], typographic=False)
+            if problem:
+                raise self.fail(f"training.{key}", problem)
+            values["name" if key == "optimizer" else key] = (
+                training[key] if key == "optimizer" else float(training[key])
+            )
+        return Optimizer(**values)
+
+    def events(self, net: Network, x: Array, y: Array) -> tuple[Event, ...]:
+        """The [[event]] tables (a saved session's edits), checked as a live edit would be.
+
+        Their ``old`` is left None: the stepper knows it when it gets there.
+        """
+        tables = self.doc.get("event", [])
+        if not isinstance(tables, list) or any(not isinstance(t, dict) for t in tables):
+            raise self.fail("event", "must be an array of tables ([[event]])")
+        events: list[Event] = []
+        y = y.copy()
+        for i, table in enumerate(tables):
+            key = f"event[{i}]"
+            extra = sorted(set(table) - EVENT_KEYS)
+            if extra:
+                raise self.fail(f"{key}.{extra[0]}", "unknown key (expected step, kind, name, new)")
+            step = self.integer(table.get("step"), f"{key}.step", 0, None)
+            if events and step < events[-1].step:
+                raise self.fail(
+                    f"{key}.step",
+                    f"events must be in step order, {step} comes after {events[-1].step}",
+                )
+            kind = self.choice(table.get("kind"), f"{key}.kind", KINDS)
+            name = table.get("name", kind if kind in ("learning_rate", "trainable") else None)
+            if "new" not in table:
+                raise self.fail(key, "needs new (the value the event sets)")
+            try:
+                new = self.event_value(kind, name, table["new"], net, x, y)
+            except EditError as e:
+                raise self.fail(key, str(e)) from None
+            events.append(Event(step, kind, str(name), None, new))
+        return tuple(events)
+
+    def event_value(self, kind: str, name: Any, new: Any, net: Network, x: Array, y: Array) -> Any:
+        """``new`` checked for an event of ``kind`` on ``name`` (EditError when wrong)."""
+        if not isinstance(name, str):
+            raise EditError(f"name must be a string, got {name!r}")
+        if kind == "learning_rate":
+            rate = finite_number("learning_rate", new, "a positive finite number")
+            if rate <= 0 or name != "learning_rate":
+                raise EditError(f"learning_rate must be a positive finite number, got {rate:g}")
+            return rate
+        if kind == "param":
+            if name not in net.param_index:
+                raise EditError(f"no parameter named {name!r}")
+            return finite_number(name, new)
+        if kind in ("x", "y"):
+            return self.data_value(kind, name, new, net, x if kind == "x" else y)
+        if kind == "trainable":
+            if not isinstance(new, list) or any(n not in net.param_index for n in new):
+                raise EditError(f"new must be a list of parameter names, got {new!r}")
+            return [n for n in net.param_names if n in set(new)]
+        if name not in OPTIMIZER_FIELDS:
+            raise EditError(
+                f"{name!r} is not an optimizer setting (one of {', '.join(OPTIMIZER_FIELDS)})"
+            )
+        problem = setting_problem(name, new, typographic=False)
+        if problem:
+            raise EditError(f"{name} {problem}")
+        return new if name == "optimizer" else float(new)
+
+    def data_value(self, kind: str, name: str, new: Any, net: Network, data: Array) -> float:
+        """A data event's value; a y event must keep the loss's targets valid."""
+        point = point_of(name, kind, data.shape)
+        value = finite_number(name, new)
+        if kind == "y":
+            data[point] = value  # later events see it, as a replay would
+            loss = fn.LOSSES[net.arch.loss]
+            if loss.bad_target(data) is not None:
+                raise EditError(f"{name} = {value:g}: {loss.name} targets must {loss.target_rule}")
+        return value

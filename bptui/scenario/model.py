@@ -7,7 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from bptui.engine.events import Event
 from bptui.engine.network import Architecture, Network
+from bptui.engine.optimizers import Optimizer
 from bptui.engine.stepper import Training
 from bptui.engine.watches import Watch
 
@@ -45,6 +47,9 @@ class Scenario:
     x_test: Array | None = None
     y_test: Array | None = None
     data_origin: dict[str, Any] = field(default_factory=dict)
+    optimizer: Optimizer = Optimizer()
+    #: A saved session's edits ([[event]] tables), replayed at their steps.
+    events: tuple[Event, ...] = ()
 
     def network(self) -> Network:
         return Network(self.arch)
@@ -65,6 +70,8 @@ class Scenario:
             trainable=self.trainable,
             x_test=self.x_test,
             y_test=self.y_test,
+            optimizer=self.optimizer,
+            events=self.events,
         )
 
     def initial_theta(self, net: Network | None = None) -> Array:
@@ -78,6 +85,14 @@ class Scenario:
         """The resolved scenario, as the JSON trace embeds it."""
         net = self.network()
         init = [{"W": W.tolist(), "b": b.tolist()} for W, b in net.views(self.initial_theta())]
+        training = {
+            "learning_rate": self.learning_rate,
+            "seed": self.seed,
+            "batch_size": self.batch_size,
+            "trainable": list(self.trainable) if self.trainable is not None else net.param_names,
+        }
+        if not self.optimizer.plain:  # plain SGD's traces stay as they were
+            training.update(self.optimizer.settings())
         return {
             "name": self.name,
             "network": {
@@ -87,14 +102,7 @@ class Scenario:
                 "loss": self.arch.loss,
                 "node_names": net.all_node_names,
             },
-            "training": {
-                "learning_rate": self.learning_rate,
-                "seed": self.seed,
-                "batch_size": self.batch_size,
-                "trainable": list(self.trainable)
-                if self.trainable is not None
-                else net.param_names,
-            },
+            "training": training,
             "data": self.data_dict(),
             "init": {"layers": init},
         }
