@@ -388,7 +388,7 @@ async def test_endless_derivative_is_a_message_and_is_not_called_again(
     calls = tmp_path / "calls.txt"
     path = tmp_path / "loop.py"
     path.write_text(
-        f"def d_b3(ctx):\n    open({str(calls)!r}, 'a').write('x')\n    while True:\n        pass\n",
+        f"def d_b3(ctx):\n    open({str(calls)!r}, 'a').write('x')\n    while True: pass\n",
         encoding="utf-8",
     )
     app = article_app(path)
@@ -404,8 +404,8 @@ async def test_endless_derivative_is_a_message_and_is_not_called_again(
 
 RUNAWAYS_IN_THE_TUI = [
     (
-        "def d_b3(ctx):\n    while True:\n        try:\n            while True:\n"
-        "                pass\n        except BaseException:\n            pass\n",
+        "def d_b3(ctx):\n    while True:\n        try:\n            while True: pass\n"
+        "        except BaseException:\n            pass\n",
         "d_b3 (runaway.py:4) did not return within 0.5 s (an endless loop?)",
     ),
     ("import os\ndef d_b3(ctx):\n    os._exit(0)\n", "d_b3 exited with status 0"),

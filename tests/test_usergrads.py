@@ -460,7 +460,7 @@ def test_endless_function_is_given_up_on(
 ) -> None:
     """An endless loop in a derivative is exit 2 with its name, not a hang."""
     monkeypatch.setattr(sandbox, "CALL_SECONDS", 0.2)
-    path = write_file("f.py", "def d_b3(ctx):\n    while True:\n        pass\n")
+    path = write_file("f.py", "def d_b3(ctx):\n    while True: pass\n")
     result = run_cli("check", "--grads", path)
     assert result.code == 2 and result.out == ""
     assert (
@@ -532,8 +532,7 @@ STUCK_IN_TRY = """
 def d_b3(ctx):
     while True:
         try:
-            while True:
-                pass
+            while True: pass  # one line: the dump names it whichever instruction runs
         except BaseException:
             pass
 """
@@ -548,7 +547,7 @@ RUNAWAYS = [  # what follows the file's name; the line is where it was stuck or 
         ": d_b3 (f.py:3) crashed (signal SIGSEGV)",
     ),
     (
-        "while True:\n    pass\ndef d_b3(ctx):\n    return 0.0\n",
+        "while True: pass\ndef d_b3(ctx):\n    return 0.0\n",
         ":1: importing it did not finish within 0.5 s (an endless loop?)",
     ),
     ("import os\nos._exit(4)\n", ": importing it exited with status 4"),
@@ -652,8 +651,11 @@ def test_nothing_the_user_does_reaches_bptui(write_file, article_record) -> None
         "import bptui.debug.gradcheck as g\n"
         "def d_b3(ctx):\n"
         "    g.AGREE_REL = 1.0\n"
-        "    ctx.y.setflags(write=True)\n"
-        "    ctx.y[:] = 0.0\n"
+        "    try:\n"
+        "        ctx.y.setflags(write=True)\n"
+        "        ctx.y[:] = 0.0\n"
+        "    except ValueError:\n"  # its memory is immutable
+        "        pass\n"
         "    return 0.0\n",
     )
     y = article_record.y.copy()

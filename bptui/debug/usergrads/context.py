@@ -77,11 +77,12 @@ class NodeValues(Mapping[str, Array]):
 
 
 def _frozen(values: Array) -> Array:
+    """A copy in immutable memory: ``setflags(write=True)`` cannot make it writable again,
+    so one function of the user's file cannot change what the next one is given."""
     out = np.array(values, dtype=np.float64, copy=True)
     if out.ndim == 2 and out.shape[1] == 1:
         out = out[:, 0]
-    out.setflags(write=False)
-    return out
+    return np.frombuffer(out.tobytes(), dtype=np.float64).reshape(out.shape)
 
 
 def values_of(record: StepRecord, learning_rate: float | None = None) -> dict[str, Any]:
