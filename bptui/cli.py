@@ -345,7 +345,7 @@ def cmd_tui(argv: Sequence[str]) -> int:
     if args.grads:
         from bptui.debug.usergrads import load_user_grads
 
-        user_grads = load_user_grads(args.grads, scenario.network().param_names)
+        user_grads = load_user_grads(args.grads, scenario.network())
     impl = _impl_session(args.impl, args.grads, scenario)
     from bptui.tui.app import make_app
 
@@ -389,7 +389,7 @@ def cmd_serve(argv: Sequence[str]) -> int:
     if args.grads:
         from bptui.debug.usergrads import load_user_grads
 
-        load_user_grads(args.grads, scenario.network().param_names)
+        load_user_grads(args.grads, scenario.network())
     command = session_command(args.name, args.config, args.grads)
     serve(command, args.host, args.port, scenario=scenario.name)
     return EXIT_OK

@@ -19,7 +19,7 @@ def _user_results(
     stepper: Stepper, record: StepRecord, grads_path: str
 ) -> dict[str, UserGradResult]:
     """The user's values at this record; a function that fails is bad input (exit 2)."""
-    user_grads = load_user_grads(grads_path, stepper.network.param_names)
+    user_grads = load_user_grads(grads_path, stepper.network)
     try:
         results = user_grads.evaluate(record, stepper.learning_rate)
     finally:
@@ -59,7 +59,9 @@ def _user_row(m: UserGradResult) -> str:
     if m.agrees and rel is not None and rel > AGREE_REL:
         rel = None  # agreeing within the absolute floor: the ratio of two ~0s means nothing
     mark = "agrees" if m.agrees else "WRONG"
-    return f"{m.name:<8}{m.user:>16.9g}{m.backprop:>16.9g}{_rel_text(rel)}  {mark}"
+    row = f"{m.name:<8}{m.user:>16.9g}{m.backprop:>16.9g}{_rel_text(rel)}  {mark}"
+    # An entry of a d_W / d_b function: which one, as the user indexes it.
+    return row if m.function == f"d_{m.name}" else f"{row:<67}{m.function}"
 
 
 def _printed(m: UserGradResult) -> list[str]:
@@ -80,11 +82,10 @@ def _user_section(
     results: dict[str, UserGradResult], grads_path: str, names: list[str]
 ) -> list[str]:
     """The user's file against backprop: a table, what was printed, each diagnosis, the verdict."""
-    lines = [
-        "",
-        f"Your derivatives ({grads_path}) vs backprop:",
-        f"{'param':<8}{'yours':>16}{'backprop':>16}{'rel error':>12}  verdict",
-    ]
+    header = f"{'param':<8}{'yours':>16}{'backprop':>16}{'rel error':>12}  verdict"
+    if any(m.function != f"d_{m.name}" for m in results.values()):
+        header = f"{header:<67}function"
+    lines = ["", f"Your derivatives ({grads_path}) vs backprop:", header]
     lines += [_user_row(results[name]) for name in names if name in results]
     missing = [name for name in names if name not in results]
     if missing:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,7 +27,9 @@ class GradContext:
 
     Per-point values are 1-D arrays when there is one column (the article's x,
     y, and every node); all arrays are read-only copies, so a user's function
-    cannot change what bptui shows.
+    cannot change what bptui shows.  For ``d_W<l>`` / ``d_b<l>`` functions the
+    layers come as matrices too, by layer number: ``A[l]`` and ``Z[l]`` are
+    (points, nodes) with ``A[0]`` the inputs, ``W[l]`` is (out, in), ``b[l]`` (out,).
     """
 
     x: Array
@@ -40,6 +42,10 @@ class GradContext:
     loss: float
     yhat: Array
     step: int
+    A: Mapping[int, Array] = field(default_factory=dict)
+    Z: Mapping[int, Array] = field(default_factory=dict)
+    W: Mapping[int, Array] = field(default_factory=dict)
+    b: Mapping[int, Array] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Any:
         """``ctx["w3"]`` or ``ctx["blue"]``: a parameter or a node by name."""
@@ -85,10 +91,25 @@ def _frozen(values: Array) -> Array:
     return np.frombuffer(out.tobytes(), dtype=np.float64).reshape(out.shape)
 
 
+def _read_only(values: Array) -> Array:
+    out = np.array(values, dtype=np.float64, copy=True)
+    out.setflags(write=False)
+    return out
+
+
+def _by_layer(arrays: Mapping[int, Array]) -> Mapping[int, Array]:
+    return types.MappingProxyType({l: _read_only(a) for l, a in arrays.items()})
+
+
 def values_of(record: StepRecord, learning_rate: float | None = None) -> dict[str, Any]:
     """A record's ctx as plain values, restricted to the points its gradient descends."""
     batch = record.batch
+    layers = dict(enumerate(record.layers, start=1))
     return {
+        "A": {0: record.x[batch], **{l: layer.a[batch] for l, layer in layers.items()}},
+        "Z": {l: layer.z[batch] for l, layer in layers.items()},
+        "W": {l: layer.W for l, layer in layers.items()},
+        "b": {l: layer.b for l, layer in layers.items()},
         "x": record.x[batch],
         "y": record.y[batch],
         "nodes": {k: v[batch] for k, v in record.nodes.items()},
@@ -115,6 +136,7 @@ def context_from(values: Mapping[str, Any]) -> GradContext:
         loss=values["loss"],
         yhat=_frozen(values["yhat"]),
         step=values["step"],
+        **{key: _by_layer(values[key]) for key in ("A", "Z", "W", "b")},
     )
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from bptui.debug.usergrads.context import GradContext, context_from
+from bptui.debug.usergrads.layers import layer_functions
 from bptui.debug.worker import (
     START_SECONDS,
     Gone,
@@ -58,9 +59,9 @@ class Found:
 
 @dataclass(frozen=True)
 class Outcome:
-    """One call: the user's number, or a one-line reason there is none; what it printed."""
+    """One call: the user's number (an array from a d_W/d_b function), or why there is none."""
 
-    value: float | None
+    value: float | np.ndarray | None
     error: str | None
     output: str = ""
 
@@ -104,6 +105,19 @@ def _as_number(value: Any, what: str) -> float:
     return number
 
 
+def _as_array(value: Any, what: str) -> np.ndarray:
+    """A d_W/d_b function's return value as float64 (its shape is judged in bptui)."""
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError, OverflowError):
+        array = np.asarray(None)
+    if np.iscomplexobj(array):  # float64 would drop the imaginary part silently
+        raise _NotANumber(f"{what} returned complex values, not real numbers")
+    if array.dtype.kind not in "iuf":  # bool, text, objects such as 10**400 or None
+        raise _NotANumber(f"{what} returned {type(value).__name__}, not an array of numbers")
+    return array.astype(np.float64)
+
+
 def _found(attr: str, value: object) -> Found:
     """What the loader checks about one ``d_…`` name of the user's module."""
     try:
@@ -145,8 +159,9 @@ def _import_file(path: Path, source: str) -> tuple[types.ModuleType | None, tupl
     return module, ("imported", found)
 
 
-def _call(function: Any, name: str, path: Path, ctx: GradContext) -> Outcome:
+def _call(function: Any, name: str, path: Path, ctx: GradContext, whole_layer: bool) -> Outcome:
     """One call of the user's function, everything it could do turned into an Outcome."""
+    convert = _as_array if whole_layer else _as_number
     output = Kept()
     try:
         with (
@@ -156,7 +171,7 @@ def _call(function: Any, name: str, path: Path, ctx: GradContext) -> Outcome:
             np.errstate(all="ignore"),
         ):
             warnings.simplefilter("ignore")
-            return Outcome(_as_number(function(ctx), name), None, output.getvalue())
+            return Outcome(convert(function(ctx), name), None, output.getvalue())
     except _NotANumber as e:
         return Outcome(None, str(e), output.getvalue())
     except BaseException as e:
@@ -179,6 +194,7 @@ def _serve(conn: Connection, path_text: str, source: str) -> None:
     if module is None:
         return
     functions = _user_functions(module)
+    whole_layers = layer_functions(functions)
     while True:
         try:
             jobs = conn.recv()
@@ -190,7 +206,8 @@ def _serve(conn: Connection, path_text: str, source: str) -> None:
         for name, values in jobs:
             if id(values) not in contexts:
                 contexts[id(values)] = context_from(values)
-            conn.send(_call(functions[name], name, path, contexts[id(values)]))
+            call = _call(functions[name], name, path, contexts[id(values)], name in whole_layers)
+            conn.send(call)
 
 
 # ---------------------------------------------------------- in bptui itself
