@@ -255,3 +255,11 @@ def test_the_docs_example_agrees(write_file, xor_record) -> None:
         "b3": "d_b2[0]",
     }
     assert all(r.agrees for r in results.values())
+
+
+def test_ctx_matrices_cannot_be_made_writable(xor_record) -> None:
+    """One function must not change what the next is given: setflags(write=True) fails too."""
+    ctx = context_of(xor_record, 2.0)
+    for array in (ctx.A[1], ctx.W[2], ctx.b[1], ctx.Z[2]):
+        with pytest.raises(ValueError):
+            array.setflags(write=True)

@@ -85,20 +85,19 @@ class NodeValues(Mapping[str, Array]):
 def _frozen(values: Array) -> Array:
     """A copy in immutable memory: ``setflags(write=True)`` cannot make it writable again,
     so one function of the user's file cannot change what the next one is given."""
-    out = np.array(values, dtype=np.float64, copy=True)
-    if out.ndim == 2 and out.shape[1] == 1:
-        out = out[:, 0]
+    out = np.asarray(values, dtype=np.float64)
+    return _immutable(out[:, 0] if out.ndim == 2 and out.shape[1] == 1 else out)
+
+
+def _immutable(values: Array) -> Array:
+    """A float64 copy in immutable memory, in the shape it had."""
+    out = np.asarray(values, dtype=np.float64)
     return np.frombuffer(out.tobytes(), dtype=np.float64).reshape(out.shape)
 
 
-def _read_only(values: Array) -> Array:
-    out = np.array(values, dtype=np.float64, copy=True)
-    out.setflags(write=False)
-    return out
-
-
 def _by_layer(arrays: Mapping[int, Array]) -> Mapping[int, Array]:
-    return types.MappingProxyType({l: _read_only(a) for l, a in arrays.items()})
+    """Layer number → that layer's matrix, each immutable (as :func:`_frozen`, never squeezed)."""
+    return types.MappingProxyType({l: _immutable(a) for l, a in arrays.items()})
 
 
 def values_of(record: StepRecord, learning_rate: float | None = None) -> dict[str, Any]:
