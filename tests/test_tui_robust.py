@@ -23,12 +23,12 @@ WIDE = (140, 45)
 BOUND = 60
 
 
-def bounded(test: Callable[[], Awaitable[None]]) -> Callable[[], None]:
+def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
     """Run an async pilot test, failing (not hanging) if it takes more than :data:`BOUND` s."""
 
     @functools.wraps(test)
-    def run() -> None:
-        asyncio.run(asyncio.wait_for(test(), BOUND))
+    def run(*args: object, **kwargs: object) -> None:
+        asyncio.run(asyncio.wait_for(test(*args, **kwargs), BOUND))
 
     return run
 
@@ -119,4 +119,119 @@ async def test_palette_bursts_of_every_kind_leave_the_app_answering_q() -> None:
         assert not app.screen.is_modal
         await pilot.press("q")
         await wait_until(pilot, lambda: app._exit_renderables == [] and not app.is_running)
+    assert app.return_code in (None, 0)
+
+
+# ------------------------------------------------- markup in the user's text
+#: Rich and Textual markup that does not parse: each crashed a pane or a notice.
+MARKUP_NAMES = ["[/]", "[b]", "[red]x", "h[/bold]"]
+MARKUP_SCENARIO = """name = "[/]net[b]"
+[network]
+layers = [1, 2, 1]
+activation = "softplus"
+output_activation = "identity"
+loss = "ssr"
+node_names = ["[/]", "[b]", "[red]x", "h[/bold]"]
+[training]
+learning_rate = 0.01
+seed = 42
+[data]
+x = [0.1, 0.53, 0.82]
+y = [1.2, 3.2, 1.1]
+"""
+MARKUP_GRADS = """
+def d_b3(ctx):
+    print("[/] printed [bold]")
+    raise ValueError("[/] broke [red]")
+
+
+def d_w1(ctx):
+    return 12345.0
+"""
+
+
+def markup_app(size: tuple[int, int], grads: str | None = None) -> BptuiApp:
+    from bptui.debug.usergrads import load_user_grads
+    from bptui.scenario.loading import parse_scenario
+
+    scenario = parse_scenario(MARKUP_SCENARIO, "markup.toml", None)
+    user = None
+    if grads is not None:
+        user = load_user_grads(grads, scenario.network().param_names)
+    return make_app(scenario, user_grads=user, size=size)
+
+
+async def walk_the_markup_net(size: tuple[int, int]) -> None:
+    app = markup_app(size)
+    async with app.run_test(notifications=True) as pilot:
+        await pilot.press("4")  # the chain pane: its table's columns are named by nodes
+        await pilot.pause(0.1)
+        assert "∂Loss/∂h[/bold]" in screen_text(app)  # b1's chain starts at the output node
+        assert "[/]net[b]" in status(app)
+        for keys in (("n",) * 6, ("s", "s"), ("c",), ("escape", "?"), ("escape", "w")):
+            await pilot.press(*keys)
+            await pilot.pause(0.05)
+        await pilot.press("escape", "escape", "s")
+        await wait_until(pilot, lambda: "Step 4" in status(app))
+    assert app.return_code in (None, 0)
+
+
+@bounded
+async def test_node_names_that_look_like_markup_are_shown_as_written() -> None:
+    for size in (WIDE, (80, 24)):
+        await walk_the_markup_net(size)
+
+
+@bounded
+async def test_an_error_message_that_looks_like_markup_is_shown_as_written(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    grads = tmp_path / "g.py"  # short: the whole notice fits on one line of its box
+    grads.write_text(MARKUP_GRADS)
+    app = markup_app(WIDE, str(grads))
+    async with app.run_test(notifications=True) as pilot:
+        await wait_until(pilot, lambda: "[/] broke [red]" in screen_text(app))  # the notice
+        await pilot.press("c")
+        await wait_until(pilot, lambda: "raised ValueError: [/] broke [red]" in screen_text(app))
+        await pilot.press("escape", "s")
+        await wait_until(pilot, lambda: "Step 1" in status(app))
+    assert app.return_code in (None, 0)
+
+
+@bounded
+async def test_a_lesson_title_and_notice_that_look_like_markup() -> None:
+    from bptui.scenario.lesson import parse_lesson
+    from bptui.tui.lesson import make_lesson_app
+
+    lesson = parse_lesson(
+        'title = "[/]lesson"\nscenario = "article"\n'
+        '[[stop]]\nstep = 0\ntitle = "[/] first [b]"\ntext = "Look at [/] this."\n'
+        '[[stop]]\nstep = 1\ntitle = "h[/bold]"\ntext = "More."\n',
+        "markup_lesson.toml",
+        None,
+    )
+    app = make_lesson_app(lesson, size=WIDE)
+    async with app.run_test(notifications=True) as pilot:
+        await wait_until(pilot, lambda: "[/] first [b]" in screen_text(app))
+        await pilot.press("right")
+        await wait_until(pilot, lambda: "h[/bold]" in screen_text(app))
+        await pilot.press("right", "s")  # past the last stop: a notice
+        await wait_until(pilot, lambda: "Step 2" in status(app))
+    assert app.return_code in (None, 0)
+
+
+@bounded
+async def test_a_watch_parameter_typed_as_markup_is_quoted_as_written() -> None:
+    from textual.widgets import Input, Select
+
+    app = make_app()
+    async with app.run_test(size=WIDE) as pilot:
+        await pilot.press("w")
+        screen = app.screen
+        screen.query_one("#watch-kind", Select).value = "param_crosses"
+        await pilot.pause()
+        screen.query_one("#watch-amount", Input).value = "0.5"
+        screen.query_one("#watch-param", Input).value = "[/]"
+        await pilot.click("#watch-add")
+        await wait_until(pilot, lambda: "no parameter named '[/]'" in screen_text(app))
+        await pilot.press("escape", "s")
+        await wait_until(pilot, lambda: "Step 1" in status(app))
     assert app.return_code in (None, 0)

@@ -238,6 +238,10 @@ class BptuiApp(App[None]):
             timeout=5,  # short: it sits over the panes; the chain pane keeps the verdict
         )
 
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """A notice in plain text: its words may be the user's (an error message, a path)."""
+        super().notify(message, markup=markup, **kwargs)
+
     def user_grad_values(self) -> dict[str, float]:
         """The user's own derivatives at the current record ("yours" column).
 

@@ -15,6 +15,10 @@ Two rules hold for everything on screen:
   style, fixed or scientific, chosen from its largest and smallest magnitude
   (:func:`fmt_column`): ``[1.000e−01, 5.300e−01, 8.200e−01]`` or
   ``[0.1000, 0.5300, 0.8200]``, never a mix.
+
+And one rule for words: text the user wrote (node names, titles, the
+messages of their code's errors) is shown as written, never read as markup
+(:func:`plain`; notifications are plain text too).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+from rich.text import Text
 
 #: An ASCII hyphen used as a minus: before a digit, not inside a word (``h1-2``),
 #: or an exponent's sign (``1e-05``).
@@ -43,6 +48,17 @@ def typographic(text: str) -> str:
     words and ranges (``leaky-relu``, ``h1-2``) are left alone.
     """
     return _ASCII_MINUS.sub("−", text)
+
+
+def plain(text: str, style: str = "") -> Text:
+    """Text written by the user (a name, a title, an error message) exactly as written.
+
+    Rich and Textual read ``[...]`` in a plain string as markup, so a node
+    named ``[/]`` or an error saying ``[red]`` crashed the pane that showed it
+    (``MarkupError``).  Every such text enters a table, a label or a border
+    title as this :class:`~rich.text.Text`, which is never parsed.
+    """
+    return Text(text, style=style)
 
 
 def _needs_scientific(magnitude: float, decimals: int) -> bool:

@@ -22,6 +22,7 @@ from textual.widgets import Button, DataTable, Input, Label, Select, Static
 from bptui.engine.watches import Watch
 from bptui.errors import ScenarioError
 from bptui.scenario.watches import KIND_HELP, KINDS, make_watch
+from bptui.tui.format import plain
 
 
 def form_table(kind: str, amount: str, param: str) -> dict[str, Any]:
@@ -98,7 +99,7 @@ class WatchesScreen(ModalScreen[tuple[Watch, ...]]):
 
     def _message(self, text: str, error: bool = False) -> None:
         label = self.query_one("#watch-message", Label)
-        label.update(text)
+        label.update(plain(text))  # it may quote what the user typed
         label.set_class(error, "-error")
 
     @on(Select.Changed, "#watch-kind")

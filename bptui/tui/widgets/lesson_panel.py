@@ -12,6 +12,7 @@ from textual.containers import VerticalScroll
 from textual.widgets import Markdown
 
 from bptui.scenario.lesson import Stop
+from bptui.tui.format import plain
 
 
 def stop_caption(index: int, count: int) -> str:
@@ -61,7 +62,7 @@ class LessonPanel(VerticalScroll):
 
     async def show(self, stop: Stop, index: int, count: int) -> None:
         """Show ``stop``, the ``index``-th (0-based) of ``count``, from its top."""
-        self.border_title = stop.title
+        self.border_title = plain(stop.title)  # the lesson's words, never markup
         self.border_subtitle = stop_caption(index, count)
         await self.query_one(Markdown).update(stop.text)
         self.scroll_home(animate=False)
