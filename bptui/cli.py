@@ -82,6 +82,9 @@ def build_check_parser() -> argparse.ArgumentParser:
         metavar="FILE.py",
         help="check your own forward/backward tensor by tensor (docs/impl.md)",
     )
+    parser.add_argument(
+        "--step", type=_count, default=0, help="check at this step, after N updates (default 0)"
+    )
     return parser
 
 
@@ -273,9 +276,11 @@ def cmd_check(argv: Sequence[str]) -> int:
     if args.impl:
         from bptui.debug.impl.check import impl_report
 
+        if args.step:
+            raise UsageError("--step goes with the gradient check and --grads, not --impl")
         text, ok = impl_report(scenario, args.impl)
     else:
-        text, ok = check_report(scenario, args.grads)
+        text, ok = check_report(scenario, args.grads, args.step)
     _stdout().write(text)
     return EXIT_OK if ok else EXIT_DISAGREE
 

@@ -12,6 +12,7 @@ from bptui.debug.gradcheck import (
 from bptui.debug.usergrads import UserCodeError, UserGradResult, load_user_grads
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
+from bptui.errors import UsageError
 from bptui.scenario.model import Scenario
 
 
@@ -113,17 +114,24 @@ def _user_summary(results: dict[str, UserGradResult]) -> list[str]:
     return lines
 
 
-def _numeric_verdict(rows: list[CheckRow], finite: bool, labelled: bool) -> str:
+def _numeric_verdict(rows: list[CheckRow], finite: bool, labelled: bool, step: int = 0) -> str:
     """The last line of the backprop-vs-numeric section."""
     if not finite:
-        return "the loss or a gradient is not finite at step 0: nothing can be compared"
+        return f"the loss or a gradient is not finite at step {step}: nothing can be compared"
     bad = [r.name for r in rows if not r.agrees]
     verdict = "all gradients agree" if not bad else f"disagree: {', '.join(bad)}"
     return f"backprop vs numeric: {verdict}" if labelled else verdict
 
 
-def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str, bool]:
-    """The gradient-check table at step 0 and whether every parameter agrees.
+def check_report(
+    scenario: Scenario, grads_path: str | None = None, step: int = 0
+) -> tuple[str, bool]:
+    """The gradient-check table at ``step`` and whether every parameter agrees.
+
+    A bug may hide at step 0 (a relu that is still all positive, a bias
+    still zero), so ``step`` replays that many updates first, the scenario's
+    events included; a step past a divergence is bad input (exit 2) saying
+    where the run diverged.
 
     With ``grads_path`` a second, labelled section judges the user's
     ``d_<param>`` values against backprop, each wrong one with the chain
@@ -132,6 +140,13 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
     (:class:`UserCodeError`, exit 2), not a disagreement.
     """
     stepper = Stepper(scenario.training())
+    if step and stepper.diverged is None:
+        stepper.run(step)  # stops where the run diverges
+    if stepper.step != step:
+        raise UsageError(
+            f"--step {step}: the run diverges at step {stepper.diverged}, "
+            f"so step {step} is never reached"
+        )
     record = stepper.record()
     batch = record.batch
     rows = gradient_check(
@@ -140,11 +155,11 @@ def check_report(scenario: Scenario, grads_path: str | None = None) -> tuple[str
     results = {} if grads_path is None else _user_results(stepper, record, grads_path)
 
     header = f"{'param':<8}{'backprop':>16}{'numeric':>16}{'rel error':>12}  {'verdict':<9}"
-    lines = [f"Gradient check: {scenario.name}, step 0, loss {record.loss:.10g}"]
+    lines = [f"Gradient check: {scenario.name}, step {step}, loss {record.loss:.10g}"]
     if grads_path is not None:
         lines.append("Backprop vs numeric (central differences):")
     lines += [header.rstrip(), *(_row(r) for r in rows)]
-    lines.append(_numeric_verdict(rows, record.finite, grads_path is not None))
+    lines.append(_numeric_verdict(rows, record.finite, grads_path is not None, step))
     ok = record.finite and all(r.agrees for r in rows)
     if grads_path is not None:
         lines += _user_section(results, grads_path, stepper.network.param_names)
