@@ -330,6 +330,23 @@ class Stepper:
         return tuple(self._line)
 
     @property
+    def has_future(self) -> bool:
+        """True when history holds more than this position (steps or edits ahead of it).
+
+        An edit here would start a new line, leaving the old one in
+        :attr:`last_branch`.
+        """
+        return self._applied < len(self._line) or self.step < self.furthest
+
+    def keep_events(self) -> None:
+        """Make the applied events part of this run's scenario, so reset (R) keeps them.
+
+        A fork is its parent's scenario plus the events up to the fork and its
+        one change: that, not step 0 of the parent, is where it starts.
+        """
+        self.training = replace(self.training, events=self.applied_events)
+
+    @property
     def applied_events(self) -> tuple[Event, ...]:
         """The events applied at the current position (what a saved session replays)."""
         return tuple(self._line[: self._applied])
@@ -777,7 +794,7 @@ class Stepper:
         :class:`EditError` nothing changes.
         """
         event = self._validated(kind, name, new)
-        if self._applied < len(self._line) or self.step < self.furthest:
+        if self.has_future:
             self.last_branch = (tuple(self._line), self.furthest)
             del self._line[self._applied :]
             self.furthest = self.step
