@@ -20,26 +20,16 @@ from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from bptui.engine import functions as fn
 from bptui.engine import optimizers
 from bptui.engine.compiled import CompiledStep, compilable
-from bptui.engine.events import (
-    KINDS,
-    OPTIMIZER_FIELDS,
-    EditError,
-    Event,
-    finite_number,
-    point_of,
-)
+from bptui.engine.events import Event, checked_value, point_of
 from bptui.engine.fast import FastStep, all_finite
 from bptui.engine.network import Network
 from bptui.engine.optimizers import (
     Optimizer,
     UpdateTerm,
     new_state,
-    number_text,
     penalty,
-    setting_problem,
 )
 from bptui.engine.record import StepRecord, record_from_values
 
@@ -809,69 +799,10 @@ class Stepper:
 
     def _validated(self, kind: str, name: str, new: Any) -> Event:
         """The event ``kind``/``name`` → ``new`` would be, or EditError saying what is wrong."""
-        setup = self.setup
-        net = self.network
-        if kind == "learning_rate":
-            rate = finite_number("learning_rate", new, "a positive finite number")
-            if rate <= 0:
-                raise EditError(
-                    f"learning_rate must be a positive finite number, got {number_text(rate)}"
-                )
-            return Event(self.step, kind, "learning_rate", setup.learning_rate, rate)
-        if kind == "param":
-            if name not in net.param_index:
-                known = ", ".join(net.param_names[:12])
-                raise EditError(f"no parameter named {name!r} (this network has {known}…)")
-            value = finite_number(name, new)
-            return Event(self.step, kind, name, float(self.theta[net.param_index[name]]), value)
-        if kind in ("x", "y"):
-            return self._data_event(kind, name, new)
-        if kind == "trainable":
-            return self._trainable_event(new)
-        if kind == "optimizer":
-            if name not in OPTIMIZER_FIELDS:
-                raise EditError(
-                    f"{name!r} is not an optimizer setting (one of {', '.join(OPTIMIZER_FIELDS)})"
-                )
-            problem = setting_problem(name, new)
-            if problem:
-                raise EditError(f"{name} {problem}")
-            value = new if name == "optimizer" else float(new)
-            old = getattr(setup.optimizer, "name" if name == "optimizer" else name)
-            return Event(self.step, kind, name, old, value)
-        raise EditError(f"unknown edit kind {kind!r} (one of {', '.join(KINDS)})")
-
-    def _data_event(self, kind: str, name: str, new: Any) -> Event:
-        data = self.x if kind == "x" else self.y
-        point = point_of(name, kind, data.shape)
-        value = finite_number(name, new)
-        if kind == "y":
-            loss = fn.LOSSES[self.network.arch.loss]
-            candidate = data.copy()
-            candidate[point] = value
-            if loss.bad_target(candidate) is not None:
-                if loss.name == "bce":
-                    raise EditError(
-                        f"{name} = {number_text(value)} is outside [0, 1], which bce needs"
-                    )
-                raise EditError(
-                    f"{name} = {number_text(value)}: {loss.name} targets must {loss.target_rule}"
-                )
-        return Event(self.step, kind, name, float(data[point]), value)
-
-    def _trainable_event(self, new: Any) -> Event:
-        names = self.network.param_names
-        if not isinstance(new, (list, tuple)) or any(not isinstance(v, str) for v in new):
-            raise EditError(f"trainable must be a list of parameter names, got {new!r}")
-        for v in new:
-            if v not in self.network.param_index:
-                raise EditError(f"trainable: no parameter named {v!r}")
-        if len(set(new)) != len(new):
-            raise EditError("trainable: a parameter is listed twice")
-        chosen = set(new)
-        current = self.setup.trainable
-        old = list(current) if current is not None else list(names)
-        return Event(self.step, "trainable", "trainable", old, [n for n in names if n in chosen])
+        value = checked_value(kind, name, new, self.network, self.x, self.y)
+        canonical = kind if kind in ("learning_rate", "trainable") else name
+        event = Event(self.step, kind, canonical, None, value)
+        return replace(event, old=self._old_value(event))
 
     # ---------------------------------------------------- the update phase
     @_quiet

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from bptui.engine import functions as fn
-from bptui.engine.events import KINDS, OPTIMIZER_FIELDS, EditError, Event, finite_number, point_of
+from bptui.engine.events import KINDS, OPTIMIZER_FIELDS, EditError, Event, checked_value, point_of
 from bptui.engine.network import Architecture, Network
 from bptui.engine.optimizers import Optimizer, setting_problem
 from bptui.engine.watches import Watch
@@ -502,7 +502,7 @@ class _Parser(DocumentParser):
         if not isinstance(tables, list) or any(not isinstance(t, dict) for t in tables):
             raise self.fail("event", "must be an array of tables ([[event]])")
         events: list[Event] = []
-        y = y.copy()
+        x, y = x.copy(), y.copy()
         for i, table in enumerate(tables):
             key = f"event[{i}]"
             extra = sorted(set(table) - EVENT_KEYS)
@@ -515,51 +515,18 @@ class _Parser(DocumentParser):
                     f"events must be in step order, {step} comes after {events[-1].step}",
                 )
             kind = self.choice(table.get("kind"), f"{key}.kind", KINDS)
-            name = table.get("name", kind if kind in ("learning_rate", "trainable") else None)
+            name = table.get("name", kind)
             if "new" not in table:
                 raise self.fail(key, "needs new (the value the event sets)")
+            if not isinstance(name, str):
+                raise self.fail(f"{key}.name", f"must be a string, got {name!r}")
             try:
-                new = self.event_value(kind, name, table["new"], net, x, y)
-            except EditError as e:
-                raise self.fail(key, str(e)) from None
-            events.append(Event(step, kind, str(name), None, new))
+                new = checked_value(kind, name, table["new"], net, x, y)
+            except EditError as e:  # a file's messages keep the ASCII minus
+                raise self.fail(key, str(e).replace("\u2212", "-")) from None
+            if kind in ("x", "y"):  # later events see the change, as a replay would
+                data = x if kind == "x" else y
+                data[point_of(name, kind, data.shape)] = new
+            canonical = kind if kind in ("learning_rate", "trainable") else name
+            events.append(Event(step, kind, canonical, None, new))
         return tuple(events)
-
-    def event_value(self, kind: str, name: Any, new: Any, net: Network, x: Array, y: Array) -> Any:
-        """``new`` checked for an event of ``kind`` on ``name`` (EditError when wrong)."""
-        if not isinstance(name, str):
-            raise EditError(f"name must be a string, got {name!r}")
-        if kind == "learning_rate":
-            rate = finite_number("learning_rate", new, "a positive finite number")
-            if rate <= 0 or name != "learning_rate":
-                raise EditError(f"learning_rate must be a positive finite number, got {rate:g}")
-            return rate
-        if kind == "param":
-            if name not in net.param_index:
-                raise EditError(f"no parameter named {name!r}")
-            return finite_number(name, new)
-        if kind in ("x", "y"):
-            return self.data_value(kind, name, new, net, x if kind == "x" else y)
-        if kind == "trainable":
-            if not isinstance(new, list) or any(n not in net.param_index for n in new):
-                raise EditError(f"new must be a list of parameter names, got {new!r}")
-            return [n for n in net.param_names if n in set(new)]
-        if name not in OPTIMIZER_FIELDS:
-            raise EditError(
-                f"{name!r} is not an optimizer setting (one of {', '.join(OPTIMIZER_FIELDS)})"
-            )
-        problem = setting_problem(name, new, typographic=False)
-        if problem:
-            raise EditError(f"{name} {problem}")
-        return new if name == "optimizer" else float(new)
-
-    def data_value(self, kind: str, name: str, new: Any, net: Network, data: Array) -> float:
-        """A data event's value; a y event must keep the loss's targets valid."""
-        point = point_of(name, kind, data.shape)
-        value = finite_number(name, new)
-        if kind == "y":
-            data[point] = value  # later events see it, as a replay would
-            loss = fn.LOSSES[net.arch.loss]
-            if loss.bad_target(data) is not None:
-                raise EditError(f"{name} = {value:g}: {loss.name} targets must {loss.target_rule}")
-        return value
