@@ -75,6 +75,36 @@ MODES = ("wide", "tall", "compact", "lean", "names")
 MODE_LOSS = {"wide": 0, "tall": 0, "compact": 1, "lean": 2, "names": 3}
 #: Beyond this many edges in one gap, bare names (w17, w18, …) only add noise.
 MAX_SHORT_LABELS = 8
+#: What a crossbar with bare names (w17, w18, …) lost: more than a gradient, less than a label.
+BARE = 3
+#: A crossbar takes a richer label form only if every other gap keeps this many columns.
+CROSSBAR_OTHER_GAP = 16
+#: A crossbar's junction of a source line (left, right) and a bus (up, down), by which arms it has.
+JUNCTIONS = {
+    (True, True, True, True): "┼",
+    (True, True, True, False): "┤",
+    (False, True, True, True): "┬",
+    (False, True, True, False): "┐",
+    (True, False, True, True): "┴",
+    (True, False, True, False): "┘",
+    (True, True, False, True): "├",
+    (False, True, False, True): "┌",
+    (True, False, False, True): "└",
+    (False, False, True, True): "─",
+    (False, False, True, False): "─",
+    (False, False, False, True): "─",
+}
+
+
+def crossbar_width(diagram: _Drawing, layer: int, form: int) -> int:
+    """Columns a crossbar into ``layer`` takes with label form ``form``.
+
+    A lead-in, then per target a slot "─label─┼" (the label padded to the
+    widest), then the run to the targets.
+    """
+    labels = diagram.crossbar_forms(layer)[form]
+    width = max(len(label) for label in labels)
+    return 4 + diagram.net.layers[layer] * (width + 3)
 
 
 def weight_style(value: float, largest: float, *, strong: bool = False) -> Style:
@@ -263,13 +293,27 @@ class _Crowding:
 
 
 class _Layout:
-    """Positions of every node and edge for one mode and canvas size."""
+    """Positions of every node and edge for one mode and canvas size.
 
-    def __init__(self, diagram: _Drawing, mode: str, collapse: bool) -> None:
+    With ``crossbar``, each dense gap (more edges than straight lines can
+    carry labels for) is drawn as a crossbar instead: every source's line runs
+    flat to the right, every target has a vertical bus, and each weight's
+    label sits on its source's line just before its target's bus, so no label
+    is ever on a crossing.  ``crossbars`` maps such a gap (its target layer)
+    to the label form used; ``ports`` gives each of its targets the row its
+    bus turns into (a row of the node block no source line uses).
+    """
+
+    def __init__(
+        self, diagram: _Drawing, mode: str, collapse: bool, crossbar: bool = False
+    ) -> None:
         self.d = diagram
         self.mode = mode
         self.collapsed: set[int] = set()
         self.layers: list[list[_Node]] = []
+        self.crossbar = crossbar
+        self.crossbars: dict[int, int] = {}
+        self.ports: dict[int, list[int]] = {}
         self.ok = self._place(collapse)
 
     def _place(self, collapse: bool) -> bool:
@@ -294,7 +338,9 @@ class _Layout:
         gaps = len(self.layers) - 1
         if gaps == 0 or spare < gaps * 4:
             return False
-        gap = spare // gaps
+        widths = self._gap_widths(spare, gaps)
+        if widths is None:
+            return False
         x = 0
         for layer, nodes in enumerate(self.layers):
             # Inputs hug the left edge, outputs the right; the rest share the room.
@@ -302,8 +348,48 @@ class _Layout:
                 x = d.width - column_widths[layer]
             for node in nodes:
                 node.x = x
-            x += column_widths[layer] + gap
+            if layer < gaps:
+                x += column_widths[layer] + widths[layer]
             self._stack(nodes, top, avail)
+        return self._place_ports()
+
+    def _gap_widths(self, spare: int, gaps: int) -> list[int] | None:
+        """Each gap's columns: equal, or a crossbar's own need and the rest shared.
+
+        A crossbar takes the richest label form that leaves every other gap
+        room for labels (:data:`CROSSBAR_OTHER_GAP`), else the barest that fits.
+        """
+        if not self.crossbar:
+            return [spare // gaps] * gaps
+        dense = [l for l in range(1, gaps + 1) if self.d.dense_gap(l, self.collapsed)]
+        if not dense:
+            return None
+        others = gaps - len(dense)
+        forms = min(len(self.d.crossbar_forms(l)) for l in dense)
+        for form in [*range(forms), None]:
+            if form is None:
+                return None
+            needs = {l: crossbar_width(self.d, l, form) for l in dense}
+            rest = spare - sum(needs.values())
+            if rest >= 0 and others == 0:
+                break
+            if others and rest // others >= (CROSSBAR_OTHER_GAP if form < forms - 1 else 4):
+                break
+        self.crossbars = dict.fromkeys(dense, form)
+        share = rest // others if others else 0
+        return [needs.get(l, share) for l in range(1, gaps + 1)]
+
+    def _place_ports(self) -> bool:
+        """Each crossbar target's row for its bus: its first row no source line is on."""
+        for layer in self.crossbars:
+            source_rows = {node.y for node in self.layers[layer - 1]}
+            ports = []
+            for node in self.layers[layer]:
+                free = [y for y in range(node.y, node.y + len(node.lines)) if y not in source_rows]
+                if not free:
+                    return False
+                ports.append(free[0])
+            self.ports[layer] = ports
         return True
 
     @property
@@ -562,6 +648,84 @@ class _Drawing:
             return [(f"{name} {grad}",), (name, grad)]
         return [(f"{name} {value}",)]
 
+    # ------------------------------------------------------------ crossbars
+    def dense_gap(self, layer: int, collapsed: set[int]) -> bool:
+        """A gap into ``layer`` with more edges than rows for straight lines' labels (a crossbar's)."""
+        if layer in collapsed or layer - 1 in collapsed:
+            return False
+        return self.too_many_labels(self.net.layers[layer - 1] * self.net.layers[layer])
+
+    def crossbar_forms(self, layer: int) -> list[list[str]]:
+        """The one-row label forms of the gap's weights, richest first, bare names last."""
+        cache: dict[int, list[list[str]]] = self.__dict__.setdefault("_forms", {})
+        if layer not in cache:
+            n_in, n_out = self.net.layers[layer - 1], self.net.layers[layer]
+            start = self.net.weight_slices[layer - 1].start
+            per_edge = []
+            for index in range(start, start + n_in * n_out):
+                one_row = [label[0] for label in self.edge_labels(index, layer) if len(label) == 1]
+                per_edge.append([*one_row, self.net.param_names[index]])
+            count = min(len(forms) for forms in per_edge)
+            cache[layer] = [[forms[k] for forms in per_edge] for k in range(count - 1)] + [
+                [forms[-1] for forms in per_edge]
+            ]
+        return cache[layer]
+
+    def paint_crossbar(self, canvas: _Canvas, layout: _Layout, layer: int) -> int:
+        """Draw the crossbar into ``layer``; returns what it lost: 0 nothing, 1 the gradients
+        (or values), 3 all but the names (still every edge labelled, unlike 2)."""
+        sources, targets = layout.layers[layer - 1], layout.layers[layer]
+        form = layout.crossbars[layer]
+        labels = self.crossbar_forms(layer)[form]
+        width = max(len(label) for label in labels)
+        slot = width + 3
+        x0 = sources[0].x + max(node.width for node in sources) + 2
+        buses = [x0 + t * slot + width + 2 for t in range(len(targets))]
+        ports = layout.ports[layer]
+        rows = [node.y for node in sources]
+        spans = [(min(*rows, port), max(*rows, port)) for port in ports]
+        edges = self.edges(layout, layer)  # target-major: edges[t * len(sources) + s]
+        bus_styles = [
+            CHAIN_STYLE
+            if any(edges[t * len(sources) + s].style is CHAIN_STYLE for s in range(len(sources)))
+            else NEUTRAL
+            for t in range(len(targets))
+        ]
+        for t, (bus, (top, bottom)) in enumerate(zip(buses, spans)):
+            for y in range(top, bottom + 1):
+                canvas.put(bus, y, "│", bus_styles[t])
+            up, down = ports[t] > top, ports[t] < bottom
+            canvas.put(bus, ports[t], JUNCTIONS[up, down, False, True], bus_styles[t])
+            for x in range(bus + 1, targets[t].x - 1):
+                crossed = any(
+                    b == x and spans[k][0] <= ports[t] <= spans[k][1] for k, b in enumerate(buses)
+                )
+                if not crossed:
+                    canvas.put(x, ports[t], "─", bus_styles[t])
+        for s, source in enumerate(sources):
+            y = source.y
+            lead = NEUTRAL
+            for x in range(source.x + source.first_width + 1, x0):
+                canvas.put(x, y, "─", lead)
+            for t, bus in enumerate(buses):
+                edge = edges[t * len(sources) + s]
+                left = x0 + t * slot
+                text = labels[t * len(sources) + s]
+                canvas.put(left, y, "─", edge.style)
+                canvas.write(left + 1, y, [(text, edge.label_style)], reserve=False)
+                for x in range(left + 1 + len(text), bus):
+                    canvas.put(x, y, "─", edge.style)
+                top, bottom = spans[t]
+                arms = (y > top, y < bottom, True, t < len(buses) - 1)
+                canvas.put(bus, y, JUNCTIONS[arms], bus_styles[t])
+                canvas.labels.append((left + 1, y, len(text)))
+                if edge.param is not None:
+                    canvas.targets.append((left + 1, y, len(text), edge.param))
+                    canvas.line_styles[edge.param] = edge.style
+        if form == 0:
+            return 0
+        return BARE if form == len(self.crossbar_forms(layer)) - 1 else 1
+
     def route(self, edge: _Edge) -> None:
         """A straight line from the right of the source block to the target.
 
@@ -681,26 +845,43 @@ class _Drawing:
         return out
 
     def draw(self) -> _Canvas:
-        """Try the layouts richest first; keep the first that loses nothing avoidable."""
-        best: tuple[tuple[int, int, int, int, int], _Canvas] | None = None
+        """Try the layouts richest first; keep the best, stopping once none after it can win.
+
+        Nodes matter more than edge labels (:data:`MODE_LOSS`), so a mode that
+        loses more of the nodes is tried only while the best so far lost edge
+        labels it might keep; where a gap is dense, each mode is also tried
+        with crossbars (every edge labelled, no label on a crossing).
+        """
+        # score: (collapsed layers, MODE_LOSS, unlabelled gaps, bare-name gaps, gaps without ∂, rank)
+        best: tuple[tuple[int, ...], _Canvas] | None = None
         sizes = self.net.layers
         hopeless = sum(
             1 for l in range(1, len(sizes)) if self.too_many_labels(sizes[l - 1] * sizes[l])
         )
-        for collapse in (False, True):
-            for rank, mode in enumerate(MODES):
-                layout = _Layout(self, mode, collapse)
+        dense = any(self.dense_gap(l, set()) for l in range(1, len(sizes)))
+        for rank, mode in enumerate(MODES):
+            for crossbar in (False, True) if dense else (False,):
+                layout = _Layout(self, mode, False, crossbar)
                 if not layout.ok:
                     continue
-                canvas, unlabelled, partial = self.paint(layout)
-                score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, partial, rank)
+                canvas, unlabelled, bare, partial = self.paint(layout)
+                score = (0, MODE_LOSS[mode], unlabelled, bare, partial, rank)
                 if best is None or score < best[0]:
                     best = (score, canvas)
-                if score[2:4] == (hopeless, 0) and (score[:2] == (0, 0) or not collapse):
-                    # later modes lose more of the nodes and cannot label more
-                    return best[1]
-            if best is not None:
-                break
+            if best is not None and self._nothing_later_wins(best[0], rank, hopeless, dense):
+                return best[1]
+        if best is not None:
+            return best[1]
+        for rank, mode in enumerate(MODES):
+            layout = _Layout(self, mode, True)
+            if not layout.ok:
+                continue
+            canvas, unlabelled, bare, partial = self.paint(layout)
+            score = (len(layout.collapsed), MODE_LOSS[mode], unlabelled, bare, partial, rank)
+            if best is None or score < best[0]:
+                best = (score, canvas)
+            if score[2:5] == (hopeless, 0, 0) and score[:2] == (0, 0):
+                return best[1]  # nothing collapses fewer layers or labels more
         if best is None:
             canvas = _Canvas(self.width, self.height)
             message = "enlarge the pane to see the network"
@@ -708,19 +889,31 @@ class _Drawing:
             return canvas
         return best[1]
 
+    @staticmethod
+    def _nothing_later_wins(best: tuple[int, ...], rank: int, hopeless: int, dense: bool) -> bool:
+        """Can no mode after ``rank`` beat ``best`` (it keeps more of the nodes, or all labels)?"""
+        if rank + 1 >= len(MODES):
+            return True
+        if best[1] < MODE_LOSS[MODES[rank + 1]]:
+            return True
+        floor = 0 if dense else hopeless  # crossbars label every edge of a dense gap
+        return best[2:5] == (floor, 0, 0)
+
     def too_many_labels(self, edges: int) -> bool:
         """More labels than rows to put them in: not worth trying."""
         return edges > self.graph_bottom - self.graph_top
 
-    def paint(self, layout: _Layout) -> tuple[_Canvas, int, int]:
-        """Draw one layout; returns the canvas, how many edge gaps lost labels and how many
-        lost their gradients."""
+    def paint(self, layout: _Layout) -> tuple[_Canvas, int, int, int]:
+        """Draw one layout; returns the canvas and how many edge gaps lost their labels, kept
+        bare names only (crossbars) and lost their gradients."""
         canvas = _Canvas(self.width, self.height)
         if self.show_header:
             canvas.write(0, 0, self.header(), reserve=True)
         self.paint_nodes(canvas, layout)
         gaps = []
         for layer in range(1, len(layout.layers)):
+            if layer in layout.crossbars:
+                continue
             edges = self.edges(layout, layer)
             for edge in edges:
                 self.route(edge)
@@ -732,10 +925,12 @@ class _Drawing:
                 if 0 <= y < canvas.height and not canvas.taken[y][x]:
                     canvas.put(x, y, char, edge.style)
         losses = [self.label_gap(canvas, edges) for edges in gaps]
-        unlabelled, partial = losses.count(2), losses.count(1)
+        losses += [self.paint_crossbar(canvas, layout, layer) for layer in layout.crossbars]
+        unlabelled, bare, partial = losses.count(2), losses.count(BARE), losses.count(1)
         if self.show_legend:
-            canvas.write(0, self.height - 1, self.legend(unlabelled > 0), reserve=False)
-        return canvas, unlabelled, partial
+            legend = self.legend(unlabelled > 0 or bare > 0)
+            canvas.write(0, self.height - 1, legend, reserve=False)
+        return canvas, unlabelled, bare, partial
 
     @staticmethod
     def paint_nodes(canvas: _Canvas, layout: _Layout) -> None:
