@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bptui.debug.gradcheck import CheckRow, gradient_check
-from bptui.debug.usergrads import Diagnosis, UserGradResult, UserGrads
 from bptui.engine.network import Network
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
 from bptui.errors import UserCodeError, one_line
 
-if TYPE_CHECKING:  # the --impl modules load only with --impl (they cost every launch otherwise)
+if TYPE_CHECKING:  # loaded with --grads or --impl: each costs every launch otherwise
     from bptui.debug.impl.interface import Layout
     from bptui.debug.impl.live import ImplVerdict
     from bptui.debug.impl.runner import ImplRunner
+    from bptui.debug.usergrads import UserGradResult, UserGrads
 
 
 class DebugState:
@@ -57,6 +57,8 @@ class DebugState:
 
     def _not_evaluated(self, record: StepRecord) -> dict[str, UserGradResult]:
         """A diverged state: keep the column, evaluate nothing."""
+        from bptui.debug.usergrads import Diagnosis, UserGradResult
+
         assert self.user_grads is not None
         why = Diagnosis("skipped", "not evaluated: the loss or a gradient is not finite")
         grads = record.grads

@@ -10,11 +10,14 @@ verdict, labelled and bounded.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 
-from bptui.debug.usergrads import UserGradResult
 from bptui.tui.format import fmt_error, fmt_list, fmt_value, typographic
+
+if TYPE_CHECKING:  # only with --grads: the judging side is a tenth of a launch
+    from bptui.debug.usergrads import UserGradResult
 
 #: At most this many lines of what a ``d_`` function printed, each at most this wide.
 PRINTED_LINES = 6
