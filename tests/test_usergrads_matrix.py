@@ -263,3 +263,49 @@ def test_ctx_matrices_cannot_be_made_writable(xor_record) -> None:
     for array in (ctx.A[1], ctx.W[2], ctx.b[1], ctx.Z[2]):
         with pytest.raises(ValueError):
             array.setflags(write=True)
+
+
+WIDE = """
+[network]
+layers = [2, 40, 1]
+activation = "tanh"
+output_activation = "sigmoid"
+loss = "bce"
+[data]
+generate = "circle"
+n = 12
+seed = 3
+"""
+
+WIDE_DOUBLED = """
+def d_W1(ctx):
+    dz2 = (ctx.A[2] - ctx.y.reshape(-1, 1)) / ctx.n
+    dz1 = (dz2 @ ctx.W[2]) * (1 - ctx.A[1] ** 2)
+    return 2 * dz1.T @ ctx.A[0]
+"""
+
+
+def test_a_wide_layer_diagnoses_its_first_wrong_entries_and_says_so(write_file) -> None:
+    from bptui.debug.usergrads.judge import MAX_DIAGNOSED_ENTRIES
+    from bptui.scenario.loading import parse_scenario
+
+    record = Stepper(parse_scenario(WIDE, where="wide", base_dir=None).training()).record()
+    grads = load_user_grads(write_file("w.py", WIDE_DOUBLED), record.network)
+    jobs: list[str] = []
+    run = grads.sandbox.run
+    grads.sandbox.run = lambda batch: (jobs.extend(name for name, _ in batch), run(batch))[1]
+    try:
+        results = grads.evaluate(record, 0.1)
+    finally:
+        grads.close()
+    assert len(results) == 80 and not any(r.agrees for r in results.values())
+    first = list(results.values())[:MAX_DIAGNOSED_ENTRIES]
+    rest = list(results.values())[MAX_DIAGNOSED_ENTRIES:]
+    assert all("2 × backprop's value" in r.diagnosis.message for r in first)
+    assert {r.diagnosis.message for r in rest} == {
+        "not diagnosed: only the first 32 wrong entries of d_W1 are (the others cost as many "
+        "calls each)"
+    }
+    # The real call, the y probes once for all entries, two θ probes per diagnosed entry:
+    y_probes = min(8, record.x.shape[0])
+    assert len(jobs) == 1 + y_probes + 2 * MAX_DIAGNOSED_ENTRIES

@@ -22,7 +22,7 @@ from bptui.debug.usergrads.diagnosis import Diagnosis
 from bptui.debug.usergrads.hypotheses import constant_ratio, first_fit, hypotheses_for
 from bptui.debug.usergrads.layers import layer_functions
 from bptui.debug.usergrads.localise import localise
-from bptui.debug.usergrads.probes import Probes
+from bptui.debug.usergrads.probes import Probes, ProbeState
 from bptui.debug.usergrads.sandbox import Found, Outcome, Sandbox
 from bptui.engine.network import Network
 from bptui.engine.record import StepRecord
@@ -109,6 +109,28 @@ class UserGradResult:
         return None if self.user is None else relative_error(self.user, self.backprop)
 
 
+#: At most this many wrong entries of one d_W / d_b function are diagnosed at a
+#: state: each costs calls of it at probe states, and a wide layer has thousands.
+MAX_DIAGNOSED_ENTRIES = 32
+
+
+class _Calls:
+    """The user's functions called at probe states, each (function, state) once per evaluation.
+
+    Every entry of a d_W function asks for the same y probes; the matrix is computed once.
+    """
+
+    def __init__(self, sandbox: Sandbox) -> None:
+        self.sandbox = sandbox
+        self._done: dict[tuple[str, int], Outcome] = {}
+
+    def at(self, called: str, states: Sequence[ProbeState]) -> list[Outcome]:
+        todo = [s for s in states if (called, id(s)) not in self._done]
+        for state, outcome in zip(todo, self.sandbox.run([(called, s.values) for s in todo])):
+            self._done[called, id(state)] = outcome
+        return [self._done[called, id(s)] for s in states]
+
+
 class UserGrads:
     """The loaded ``d_<param>`` functions of one file, and the sandbox they run in."""
 
@@ -136,8 +158,10 @@ class UserGrads:
         called = list(dict.fromkeys(f.function for f in self.functions))  # each once
         outcomes = dict(zip(called, self.sandbox.run([(name, values) for name in called])))
         probes = Probes(record, learning_rate)
+        calls = _Calls(self.sandbox)
         grads = record.grads
         transposed: dict[str, bool] = {}  # per d_W function, tested once
+        diagnosed: dict[str, int] = {}  # wrong entries diagnosed, per d_W / d_b function
         results: dict[str, UserGradResult] = {}
         for function in self.functions:
             name = function.param
@@ -149,24 +173,33 @@ class UserGrads:
             elif close(user, grads[name]):
                 diagnosis = Diagnosis("agrees", "agrees with backprop")
             elif function.square_matrix and self._transposed(
-                function, outcome.value, probes, transposed
+                function, outcome.value, probes, calls, transposed
             ):
                 diagnosis = _transpose_diagnosis(function)
+            elif function.called and diagnosed.get(function.called, 0) >= MAX_DIAGNOSED_ENTRIES:
+                diagnosis = _undiagnosed(function)
             else:
-                diagnosis = self._diagnose(function, user, probes)
+                if function.called:
+                    diagnosed[function.called] = diagnosed.get(function.called, 0) + 1
+                diagnosis = self._diagnose(function, user, probes, calls)
             results[name] = UserGradResult(
                 name, function.name, user, grads[name], num, why, diagnosis, outcome.output
             )
         return results
 
     def _transposed(
-        self, function: UserFunction, user: object, probes: Probes, seen: dict[str, bool]
+        self,
+        function: UserFunction,
+        user: object,
+        probes: Probes,
+        calls: _Calls,
+        seen: dict[str, bool],
     ) -> bool:
         """Whether a d_W<l> is backprop's ∂Loss/∂W<l> transposed, here and at every y probe."""
         if function.function in seen:
             return seen[function.function]
         states = [s for _, s in probes.y_states()]
-        outcomes = self.sandbox.run([(function.function, s.values) for s in states])
+        outcomes = calls.at(function.function, states)
         observed = [(probes.record, user), *((s.record, o.value) for s, o in zip(states, outcomes))]
         answer = True
         for record, value in observed:
@@ -180,12 +213,14 @@ class UserGrads:
         seen[function.function] = answer
         return answer
 
-    def _diagnose(self, function: UserFunction, user: float, probes: Probes) -> Diagnosis:
+    def _diagnose(
+        self, function: UserFunction, user: float, probes: Probes, calls: _Calls
+    ) -> Diagnosis:
         """What the user's wrong value is consistent with, tested at the probe states."""
         record = probes.record
         y_states = probes.y_states()
         states = [s for _, s in y_states] + probes.theta_states(function.param)
-        outcomes = self.sandbox.run([(function.function, s.values) for s in states])
+        outcomes = calls.at(function.function, states)
         values = [function.value(o)[0] for o in outcomes]
         answers = [(s.record, v) for s, v in zip(states, values) if v is not None]
         if len(answers) < len(states):
@@ -198,6 +233,15 @@ class UserGrads:
             return hypothesis.describe(record, user)
         y_responses = [(i, probe, v) for (i, _), (probe, v) in zip(y_states, answers)]
         return localise(function.param, user, record, y_responses)
+
+
+def _undiagnosed(function: UserFunction) -> Diagnosis:
+    """A wrong entry past the first MAX_DIAGNOSED_ENTRIES of its function."""
+    return Diagnosis(
+        "undiagnosed",
+        f"not diagnosed: only the first {MAX_DIAGNOSED_ENTRIES} wrong entries of "
+        f"{function.called} are (the others cost as many calls each)",
+    )
 
 
 def _transpose_diagnosis(function: UserFunction) -> Diagnosis:
