@@ -105,7 +105,7 @@ def values_table(view: View, name: str, factors: list[Factor]) -> Table:
     table.add_column("product", justify="right", no_wrap=True)
     yours = _impl_points(view, name)
     if yours is not None:
-        table.add_column(yours[0], justify="right", no_wrap=True)
+        table.add_column(Text(yours[0]), justify="right", no_wrap=True)
 
     in_batch = np.zeros(record.x.shape[0], dtype=bool)
     in_batch[record.batch] = True
