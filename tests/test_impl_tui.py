@@ -278,3 +278,40 @@ def test_grads_and_impl_together_are_refused_for_the_tui(run_cli) -> None:  # ty
 @pytest.mark.parametrize("size", [(140, 45), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_snapshot_wrong_slope(snap_compare, size: tuple[int, int]) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(impl_app(EXAMPLES / "impl_wrong_slope.py", size), terminal_size=size)
+
+
+# ------------------------------------------------------------ both layouts
+@pytest.mark.parametrize("layout", ["rows", "columns"])
+@sync
+async def test_the_users_entry_is_read_in_their_layout(tmp_path: Path, layout: str) -> None:
+    from test_impl import implementation
+
+    source = implementation("deep", layout, slope="np.exp(-Z) / (1 + np.exp(-Z)) ** 2")
+    path = tmp_path / f"{layout}.py"
+    path.write_text(source)
+    app = impl_app(path, scenario="deep")
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        net = app.stepper.network
+        name = app.selected_param  # the first wrong layer's (2) first weight
+        info = net.params[net.param_index[name]]
+        assert (info.layer, info.kind) == (2, "W")
+        record = app.stepper.record()
+        rows = layout == "rows"
+        params, x, y = {}, app.stepper.x, app.stepper.y
+        for l, lay in enumerate(record.layers, start=1):
+            params[f"W{l}"] = lay.W.T.copy() if rows else lay.W.copy()
+            params[f"b{l}"] = lay.b.copy() if rows else lay.b.reshape(-1, 1).copy()
+        module = ModuleType("planted")
+        exec(compile(source, str(path), "exec"), module.__dict__)
+        X, Y = (x.copy(), y.copy()) if rows else (x.T.copy(), y.T.copy())
+        _, cache = module.forward(params, X)
+        dW2 = module.backward(params, X, Y, cache)["dW2"]
+        at = (info.col, info.row) if rows else (info.row, info.col)
+        chain = chain_text(app)
+        backprop = float(record.grad[info.index])
+        assert (
+            f"{name}: yours dW2[{at[0]}, {at[1]}] = {fmt_value(float(dW2[at]))}   "
+            f"backprop ∂Loss/∂{name} = {fmt_value(backprop)}" in chain
+        ), chain
+        assert "✗ dZ2: sigmoid'(Z2) used where tanh'(Z2) belongs" in chain
