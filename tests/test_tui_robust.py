@@ -235,3 +235,116 @@ async def test_a_watch_parameter_typed_as_markup_is_quoted_as_written() -> None:
         await pilot.press("escape", "s")
         await wait_until(pilot, lambda: "Step 1" in status(app))
     assert app.return_code in (None, 0)
+
+
+# ------------------------------------------------------ the exception boundary
+def notices(app: BptuiApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+@bounded
+async def test_an_action_that_raises_costs_one_notice_and_the_session_goes_on() -> None:
+    app = make_app()
+    real_step = app.stepper.step_once
+    failures = [RuntimeError("boom")]
+
+    def step_once_failing_once() -> None:
+        if failures:
+            raise failures.pop()
+        real_step()
+
+    app.stepper.step_once = step_once_failing_once  # type: ignore[method-assign]
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await pilot.press("s")
+        line = "internal error in the step action: RuntimeError: boom; the session goes on"
+        await wait_until(pilot, lambda: line in notices(app))
+        await wait_until(pilot, lambda: "the session goes on" in screen_text(app))
+        assert "Step 0" in status(app)
+        await pilot.press("s", "s")
+        await wait_until(pilot, lambda: "Step 2" in status(app))
+        assert app.internal_errors == [line]
+    assert app.return_code in (None, 0)
+
+
+@bounded
+async def test_a_pane_that_fails_to_draw_leaves_the_others_drawing(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bptui.tui.widgets.chain import ChainPane
+
+    def broken_show(self: ChainPane, view: object) -> None:
+        raise ValueError("no chain today")
+
+    monkeypatch.setattr(ChainPane, "show", broken_show)
+    app = make_app()
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        line = "internal error in ChainPane.show: ValueError: no chain today; the session goes on"
+        await wait_until(pilot, lambda: line in notices(app))
+        await pilot.press("s", "s", "n", "n")
+        await wait_until(pilot, lambda: "Step 3" in status(app) and "Loss" in status(app))
+        assert app.internal_errors == [line]  # said once, not once a frame
+        assert "2.981741" not in screen_text(app)  # the parameters pane moved on too
+    assert app.return_code in (None, 0)
+
+
+@bounded
+async def test_a_run_that_raises_stops_the_run_not_the_app(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from bptui.tui.runner import Run
+
+    real_frame = Run.frame
+    frames: list[int] = []
+
+    async def frame_failing_on_the_third(self: Run) -> None:
+        frames.append(1)
+        if len(frames) == 3:
+            raise ArithmeticError("the run broke")
+        await real_frame(self)
+
+    monkeypatch.setattr(Run, "frame", frame_failing_on_the_third)
+    app = make_app()
+    async with app.run_test(size=WIDE, notifications=True) as pilot:
+        await pilot.press("r")
+        await wait_until(pilot, lambda: len(frames) >= 3 and not app.running)
+        line = "internal error in the run: ArithmeticError: the run broke; the session goes on"
+        assert app.internal_errors == [line]
+        reached = app.stepper.step
+        await pilot.press("s")
+        await wait_until(pilot, lambda: f"Step {reached + 1}" in status(app))
+    assert app.return_code in (None, 0)
+
+
+def test_when_the_app_must_stop_it_exits_1_with_one_line(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """Textual's own machinery failing (here a mount) cannot be survived: one line, exit 1."""
+    from pathlib import Path
+
+    from bptui import cli
+    from bptui.tui import app as app_module
+
+    class Exploding(app_module.BptuiApp):
+        CSS_PATH = str(Path(app_module.__file__).with_name("app.tcss"))  # not beside this file
+
+        def on_mount(self) -> None:
+            raise RuntimeError("boom on mount")
+
+        def run(self, **kwargs):  # type: ignore[no-untyped-def]  # headless: no terminal here
+            return super().run(headless=True, **kwargs)
+
+    made: list[BptuiApp] = []
+
+    def make(scenario, **kw):  # type: ignore[no-untyped-def]
+        made.append(Exploding(scenario, **kw))
+        return made[-1]
+
+    monkeypatch.setattr(app_module, "make_app", make)
+    assert cli.main(["article"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    prefix = (
+        "bptui: internal error: RuntimeError: boom on mount (the app stopped; the traceback is in "
+    )
+    assert err.startswith(prefix) and err.endswith(")\n")
+    report = Path(err[len(prefix) : -2])
+    try:
+        text = report.read_text()
+        assert "in on_mount" in text and "RuntimeError: boom on mount" in text
+    finally:
+        report.unlink()
+    assert made[0].fatal_error_line == err.strip()

@@ -14,16 +14,20 @@ drawn a second.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+import traceback
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.text import Text
 from textual import events, on, work
+from textual.actions import ActionParseResult
 from textual.app import App, ComposeResult, SystemCommand
 from textual.command import CommandPalette
 from textual.containers import Container
+from textual.dom import DOMNode
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
@@ -36,6 +40,7 @@ from bptui.errors import BadInput, one_line
 from bptui.scenario.loading import load_builtin
 from bptui.scenario.model import Scenario
 from bptui.tui import keys
+from bptui.tui.boundary import fatal_line, save_traceback, survived_line
 from bptui.tui.fast import freeze_startup_objects
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
@@ -146,6 +151,10 @@ class BptuiApp(App[None]):
         self._previous_grad: np.ndarray | None = None
         #: Views drawn so far (a test and the benchmark count frames with it).
         self.frames = 0
+        #: Notices of internal errors survived so far (each shown once).
+        self.internal_errors: list[str] = []
+        #: The line left on stderr when the app had to stop (see :meth:`_handle_exception`).
+        self.fatal_error_line: str | None = None
         self._redraw_pending = False
         self._bindings_can_step = (True, True)
         #: The three-pane layout's third pane (it keeps its choice while the chain is chosen).
@@ -330,7 +339,11 @@ class BptuiApp(App[None]):
         A diverged state is full of inf and nan; showing it must not warn.
         """
         with np.errstate(all="ignore"):
-            view = self.build_view()
+            try:
+                view = self.build_view()
+            except Exception as error:  # the boundary (boundary.py): keep the last frame
+                self.survive("building the view", error)
+                return
             self.view = view
             for widget in (
                 self.query_one(StatusBar),
@@ -341,7 +354,7 @@ class BptuiApp(App[None]):
                 self.query_one(ChainPane),
                 self.query_one(LossPane),
             ):
-                widget.show(view)
+                self._show_on(widget, view)
         self._sync_plot_modes()
         self.frames += 1
         # The Footer rebuilds itself on every refresh_bindings(): only when dimming changes.
@@ -349,6 +362,47 @@ class BptuiApp(App[None]):
         if can_step != self._bindings_can_step:
             self._bindings_can_step = can_step
             self.refresh_bindings()
+
+    def _show_on(self, pane: Widget, view: View) -> None:
+        """One pane draws the view; one that fails says so and the others still draw."""
+        try:
+            pane.show(view)  # type: ignore[attr-defined]
+        except Exception as error:  # the boundary (boundary.py)
+            self.survive(f"{type(pane).__name__}.show", error)
+
+    def survive(self, where: str, error: Exception) -> None:
+        """An exception the session survives: one notice (once per kind), the traceback logged."""
+        line = survived_line(where, error)
+        self.log.error(line, "".join(traceback.format_exception(error)))
+        if line not in self.internal_errors:
+            self.internal_errors.append(line)
+            self.notify(line, title="bptui", severity="error", timeout=10)
+
+    async def run_action(
+        self,
+        action: str | ActionParseResult,
+        default_namespace: DOMNode | None = None,
+        namespaces: Mapping[str, DOMNode] | None = None,
+    ) -> bool:
+        """Every key, click and palette command: an exception in one costs a notice only."""
+        try:
+            return await super().run_action(action, default_namespace, namespaces)
+        except Exception as error:  # the boundary (boundary.py)
+            name = action if isinstance(action, str) else action[1]
+            self.survive(f"the {name} action", error)
+            return True
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Textual's last resort (its own machinery failed): exit 1 with one line.
+
+        The traceback goes to a file that line names, not a screenful of
+        locals on the terminal.
+        """
+        super()._handle_exception(error)
+        if self.fatal_error_line is None:  # the first error is the cause; later ones follow it
+            self.fatal_error_line = fatal_line(error, save_traceback(error))
+        self.error_console.soft_wrap = True  # one line, however narrow the terminal
+        self._exit_renderables[:] = [Text(self.fatal_error_line)]
 
     # ---------------------------------------------------------- watchers
     def watch_selected_param(self, name: str) -> None:
@@ -674,11 +728,14 @@ class BptuiApp(App[None]):
         Pausing cancels this worker where it waits, so no step is taken
         after the key that paused.
         """
-        while True:
-            await run.frame()
-            if run.finished:
-                break
-            self.refresh_view()
+        try:
+            while True:
+                await run.frame()
+                if run.finished:
+                    break
+                self.refresh_view()
+        except Exception as error:  # the boundary (boundary.py): the run stops, the app goes on
+            self.survive("the run", error)
         self.pause()
 
     def pause(self) -> None:
