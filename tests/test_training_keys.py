@@ -8,6 +8,7 @@ import pytest
 from cli_support import assert_one_line_error
 
 from bptui.engine.optimizers import OPTIMIZERS, Optimizer
+from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin, parse_scenario
 
 BASE = """\
@@ -96,3 +97,16 @@ def test_plain_sgd_traces_gain_no_fields(run_cli) -> None:
     assert set(doc) == {"scenario", "parameters", "diverged", "steps"}
     assert "optimizer" not in doc["scenario"]["training"]
     assert not {"optimizer", "penalty", "test_loss"} & set(doc["steps"][1])
+
+
+def test_records_carry_the_test_loss_when_points_are_held_out(run_cli) -> None:
+    scenario = load_builtin("circle")
+    assert scenario.x_test is not None
+    doc = json.loads(run_cli("trace", "circle", "--steps", "2").out)
+    stepper = Stepper(scenario.training())
+    stepper.run(2)
+    net = stepper.network
+    expected = net.loss_value(stepper.theta, scenario.x_test, scenario.y_test)
+    assert doc["steps"][2]["test_loss"] == pytest.approx(expected, rel=1e-12)
+    assert doc["steps"][2]["test_loss"] == stepper.test_loss_history[2]
+    assert doc["steps"][2]["test_loss"] != doc["steps"][2]["loss"]
