@@ -13,6 +13,7 @@ deterministic.  A million steps of the article net cost a few megabytes.
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -207,9 +208,7 @@ class _Setup:
         self.set_trainable(training.trainable)
 
     def copy(self) -> _Setup:
-        twin = object.__new__(_Setup)
-        twin.__dict__.update(self.__dict__)
-        return twin
+        return copy.copy(self)  # shallow: arrays are replaced on an edit, never written into
 
     def set_data(self, x: Array, y: Array) -> None:
         self.x, self.y = x, y
