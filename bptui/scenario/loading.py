@@ -33,6 +33,12 @@ Array = np.ndarray
 #: (a [1, 2000, 2000, 2000, 1] net was OOM-killed), and a one-line typo such as
 #: ``[1, 2000000000, 1]`` must be a message, not an allocation.
 MAX_PARAMETERS = 100_000
+#: ... and the same holds for points: a 784-64-10 net's record of 256 points
+#: (13 million parameter-points) took 1.9 GB and 32 s to build and write, and
+#: at 1,000 points it ran out of memory.  So parameters × points is capped too.
+MAX_PARAMETER_POINTS = 16_000_000
+#: Values of data (points × (inputs + targets)) a file may give: 80 MB of floats.
+MAX_DATA_VALUES = 10_000_000
 
 
 def _count(n: int, noun: str) -> str:
@@ -291,8 +297,23 @@ class _Parser(DocumentParser):
                 if key in data:
                     raise self.fail(f"data.{key}", "only goes with data.generate")
             x, y = self.given(data, arch)
+        self.check_size(
+            arch, x, "data.n" if "generate" in data else "data.csv" if "csv" in data else "data.x"
+        )
         self.check_targets(arch, y)
         return self.split(data, x, y, seed, origin)
+
+    def check_size(self, arch: Architecture, x: Array, key: str) -> None:
+        """Parameters × points within MAX_PARAMETER_POINTS: a record holds every pair's chain."""
+        size = sum(a * b + b for a, b in zip(arch.layers, arch.layers[1:]))
+        points = x.shape[0]
+        if size * points > MAX_PARAMETER_POINTS:
+            raise self.fail(
+                key,
+                f"{points:,} points × {size:,} parameters = {size * points:,}; bptui keeps "
+                f"every parameter's chain for every point, so at most {MAX_PARAMETER_POINTS:,} "
+                f"(at most {max(MAX_PARAMETER_POINTS // size, 1):,} points for this network)",
+            )
 
     def given(self, data: dict[str, Any], arch: Architecture) -> tuple[Array, Array]:
         """The points written in the file, inline or as CSV."""
@@ -365,6 +386,12 @@ class _Parser(DocumentParser):
     def matrix(self, value: Any, key: str, columns: int) -> Array:
         if not isinstance(value, list) or not value:
             raise self.fail(key, "must be a non-empty list")
+        if len(value) * columns > MAX_DATA_VALUES:
+            raise self.fail(
+                key,
+                f"{len(value):,} rows × {columns} = {len(value) * columns:,} values, "
+                f"more than {MAX_DATA_VALUES:,}",
+            )
         rows = []
         for i, row in enumerate(value):
             cells = row if isinstance(row, list) else [row]
@@ -375,6 +402,20 @@ class _Parser(DocumentParser):
             rows.append([self.number(c, f"{key}[{i}]") for c in cells])
         return np.array(rows, dtype=np.float64).reshape(len(rows), columns)
 
+    def numbered_rows(self, reader: Any, path: Path, width: int) -> list[tuple[int, list[str]]]:
+        """Each row with its line in the file (errors name the line a user sees), and
+        no more than the header and MAX_DATA_VALUES values: reading stops there."""
+        numbered = []
+        for row in reader:
+            numbered.append((reader.line_num, row))
+            if (len(numbered) - 1) * width > MAX_DATA_VALUES:
+                raise self.fail(
+                    "data.csv",
+                    f"{path}: more than {MAX_DATA_VALUES:,} values ({width} a row): "
+                    f"stopped reading at line {reader.line_num}",
+                )
+        return numbered
+
     def csv(self, value: Any, n_in: int, n_out: int) -> tuple[Array, Array]:
         if not isinstance(value, str):
             raise self.fail("data.csv", "must be a file path")
@@ -382,8 +423,7 @@ class _Parser(DocumentParser):
         try:
             with open(path, newline="", encoding="utf-8") as handle:
                 reader = csv.reader(handle, strict=True)
-                # Each row with its line in the file, so errors name the line a user sees.
-                numbered = [(reader.line_num, row) for row in reader]
+                numbered = self.numbered_rows(reader, path, n_in + n_out)
         except FileNotFoundError:
             raise self.fail("data.csv", f"{path}: no such file") from None
         except (OSError, UnicodeDecodeError) as e:
