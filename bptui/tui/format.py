@@ -87,6 +87,34 @@ def _scientific(value: float) -> str:
     return _minus(f"{value:.2e}")
 
 
+def column_is_scientific(values: Iterable[float], decimals: int = 6) -> bool:
+    """Whether a column of these numbers is written in scientific notation.
+
+    It is when any finite non-zero entry needs it (too small to keep four
+    significant digits, or too wide); zeros and non-finite entries do not
+    choose.  A pane that fills a column cell by cell asks this once for the
+    whole column, then writes each cell with :func:`fmt_in_column`.
+    """
+    numbers = np.asarray(values if isinstance(values, np.ndarray) else list(values), dtype=float)
+    with np.errstate(invalid="ignore"):
+        sizes = np.abs(numbers[np.isfinite(numbers) & (numbers != 0.0)])
+    return bool(np.any((sizes < 10.0 ** (3 - decimals)) | (sizes >= 1e6)))
+
+
+def fmt_in_column(value: float, scientific: bool, decimals: int = 6) -> str:
+    """One cell of a column whose style :func:`column_is_scientific` chose."""
+    value = float(value)
+    if scientific and math.isfinite(value):
+        return _scientific(0.0 if value == 0.0 else value)
+    return fmt_value(value, decimals)
+
+
+def fmt_signed_in_column(value: float, scientific: bool, decimals: int = 6) -> str:
+    """Like :func:`fmt_in_column` with an explicit + for positive changes."""
+    text = fmt_in_column(value, scientific, decimals)
+    return text if text[0] in "−n" or value == 0 else "+" + text
+
+
 def fmt_column(values: Iterable[float], decimals: int = 6) -> list[str]:
     """A column (or list) of numbers in one style, chosen from its extremes.
 
@@ -96,10 +124,8 @@ def fmt_column(values: Iterable[float], decimals: int = 6) -> list[str]:
     entries do not choose the style.
     """
     numbers = [float(v) for v in values]
-    sizes = [abs(v) for v in numbers if math.isfinite(v) and v != 0.0]
-    if not any(_needs_scientific(size, decimals) for size in sizes):
-        return [fmt_value(v, decimals) for v in numbers]
-    return [_scientific(v) if math.isfinite(v) else fmt_value(v) for v in numbers]
+    scientific = column_is_scientific(numbers, decimals)
+    return [fmt_in_column(v, scientific, decimals) for v in numbers]
 
 
 def fmt_loss(value: float) -> str:

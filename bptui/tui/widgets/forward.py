@@ -104,6 +104,8 @@ class ForwardPane(DataTable):
         super().__init__(cursor_type="row", fixed_columns=1, **kwargs)  # type: ignore[arg-type]
         self.border_title = "Forward pass"
         self._columns_for: tuple[object, ...] = ()
+        #: The last column's own width (:meth:`_align_far_right` may widen it).
+        self._last_width = 0
         self._keys: list[str] = []
         self._shown: dict[tuple[int, str], tuple[object, ...]] = {}
 
@@ -121,8 +123,10 @@ class ForwardPane(DataTable):
                 width = max(len(label), VALUE_WIDTH if not key.startswith(("in:", "y:")) else 7)
             justify = "left" if key == "point" else "right"
             self.add_column(Text(label, justify=justify), key=key, width=width)
+            self._last_width = width
         for i in range(view.record.x.shape[0]):
             self.add_row(*(Text("") for _ in columns), key=f"p{i}")
+        self._align_far_right()
 
     def _column_starts(self) -> list[int]:
         """scroll_x values at which a scrolled column begins exactly at the left."""
@@ -130,6 +134,33 @@ class ForwardPane(DataTable):
         for column in self.ordered_columns[self.fixed_columns :]:
             starts.append(starts[-1] + column.get_render_width(self))
         return [x for x in starts if x < self.max_scroll_x] + [self.max_scroll_x]
+
+    def on_resize(self) -> None:
+        self._align_far_right()
+
+    def _align_far_right(self) -> None:
+        """Widen the last column so that the far-right scroll position starts a column.
+
+        Scrolled fully right, the table's left edge would otherwise fall inside
+        a column and cut its numbers (``994143`` for ``0.994143``); the extra
+        width is blank space after the last column.
+        """
+        columns = self.ordered_columns
+        if len(columns) <= self.fixed_columns or not self.scrollable_content_region:
+            return
+        last = columns[-1]
+        fixed = sum(c.get_render_width(self) for c in columns[: self.fixed_columns])
+        room = self.scrollable_content_region.width - fixed  # what the scrolled columns get
+        starts = [0]
+        for column in columns[self.fixed_columns : -1]:
+            starts.append(starts[-1] + column.get_render_width(self))
+        natural = starts[-1] + 2 * self.cell_padding + self._last_width
+        overflow = natural - room  # how far the table scrolls at most
+        pad = 0 if overflow <= 0 else min(s for s in starts + [natural] if s >= overflow) - overflow
+        if last.width != self._last_width + pad:
+            last.width = self._last_width + pad
+            self._require_update_dimensions = True  # the DataTable re-measures on idle
+            self.refresh()
 
     def scroll_right(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
         """→ and the wheel move to the next column's start, not one cell on."""

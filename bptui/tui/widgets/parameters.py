@@ -8,12 +8,18 @@ few hundred cheap assignments and the cursor never jumps.
 
 from __future__ import annotations
 
+import numpy as np
 from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.debug.gradcheck import close
 from bptui.tui.fast import drop_stale_renders
-from bptui.tui.format import fmt_plain, fmt_signed, fmt_value
+from bptui.tui.format import (
+    column_is_scientific,
+    fmt_in_column,
+    fmt_plain,
+    fmt_signed_in_column,
+)
 from bptui.tui.state import PENDING, View
 
 COLUMNS = (
@@ -37,8 +43,41 @@ def pending_cell() -> Text:
     return table_cell(PENDING, "dim")
 
 
-def parameter_cells(view: View, name: str) -> dict[str, Text]:
-    """The cells of one parameter's row for this view (column key → text)."""
+def column_styles(view: View) -> dict[str, bool]:
+    """Whether each number column is scientific, chosen from every row's numbers.
+
+    One style per column (``format.fmt_column``'s rule), though the pane fills
+    its cells row by row: ``0.049671`` never stands above ``−1.76e−04``.
+    """
+    record, old = view.record, view.previous_theta
+    theta, grad = record.theta, record.grad
+    updating = view.phase.kind == "update" and not view.done and old is not None
+    numbers: dict[str, list[object]] = {"value": [theta], "change": []}
+    if updating:
+        numbers["value"].append(old)
+        numbers["grad"] = [] if view.previous_grad is None else [view.previous_grad]
+        numbers["step"] = [theta - old]
+    else:
+        numbers["grad"] = [grad]
+        numbers["step"] = [-view.learning_rate * grad]
+    if old is not None:
+        numbers["change"] = [theta - old]
+    numbers["yours"] = [list(view.user_grads.values())]
+    numbers["numeric"] = [[r.numeric for r in view.user_results.values()]]
+    return {
+        key: any(column_is_scientific(np.ravel(part)) for part in parts)  # type: ignore[arg-type]
+        for key, parts in numbers.items()
+    }
+
+
+def parameter_cells(
+    view: View, name: str, styles: dict[str, bool] | None = None
+) -> dict[str, Text]:
+    """The cells of one parameter's row for this view (column key → text).
+
+    ``styles`` is :func:`column_styles` of the view (computed when not given).
+    """
+    styles = column_styles(view) if styles is None else styles
     net = view.network
     index = net.param_index[name]
     info = net.params[index]
@@ -53,20 +92,28 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
 
     if updating and old is not None:
         cells["value"] = Text.assemble(
-            (fmt_value(old), "dim"), " → ", (fmt_value(value), "bold"), justify="right"
+            (fmt_in_column(old, styles["value"]), "dim"),
+            " → ",
+            (fmt_in_column(value, styles["value"]), "bold"),
+            justify="right",
         )
         used = None if view.previous_grad is None else float(view.previous_grad[index])
         cells["grad"] = (
-            table_cell(fmt_value(used), "italic") if used is not None else pending_cell()
+            table_cell(fmt_in_column(used, styles["grad"]), "italic")
+            if used is not None
+            else pending_cell()
         )
-        cells["step"] = table_cell(fmt_signed(value - old), "bold" if trainable else "dim")
+        cells["step"] = table_cell(
+            fmt_signed_in_column(value - old, styles["step"]), "bold" if trainable else "dim"
+        )
     else:
-        cells["value"] = table_cell(fmt_value(value), frozen_style)
+        cells["value"] = table_cell(fmt_in_column(value, styles["value"]), frozen_style)
         if view.shows_backward(info.layer):
             grad = float(view.record.grad[index])
-            cells["grad"] = table_cell(fmt_value(grad), frozen_style)
+            cells["grad"] = table_cell(fmt_in_column(grad, styles["grad"]), frozen_style)
             if trainable:
-                cells["step"] = table_cell(fmt_signed(-view.learning_rate * grad))
+                step = -view.learning_rate * grad
+                cells["step"] = table_cell(fmt_signed_in_column(step, styles["step"]))
             else:
                 cells["step"] = table_cell("frozen", "dim")
         else:
@@ -77,13 +124,14 @@ def parameter_cells(view: View, name: str) -> dict[str, Text]:
         cells["change"] = table_cell("—", "dim")
     else:
         change = value - old
-        cells["change"] = table_cell(fmt_signed(change), "dim" if change == 0 else "")
+        text = fmt_signed_in_column(change, styles["change"])
+        cells["change"] = table_cell(text, "dim" if change == 0 else "")
 
-    cells.update(user_cells(view, name))
+    cells.update(user_cells(view, name, styles))
     return cells
 
 
-def user_cells(view: View, name: str) -> dict[str, Text]:
+def user_cells(view: View, name: str, styles: dict[str, bool]) -> dict[str, Text]:
     """``--grads``: the "numeric" and "yours" cells of one parameter (none without it)."""
     cells: dict[str, Text] = {}
     index = view.network.param_index[name]
@@ -95,7 +143,7 @@ def user_cells(view: View, name: str) -> dict[str, Text]:
         elif not ready:
             cells["numeric"] = pending_cell()
         else:
-            cells["numeric"] = table_cell(fmt_value(result.numeric), "dim")
+            cells["numeric"] = table_cell(fmt_in_column(result.numeric, styles["numeric"]), "dim")
     if not (view.user_grads or view.user_results):
         return cells
     yours = view.user_grads.get(name)
@@ -106,9 +154,9 @@ def user_cells(view: View, name: str) -> dict[str, Text]:
     elif not ready:
         cells["yours"] = pending_cell()
     elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
-        cells["yours"] = table_cell(f"{fmt_value(yours)} ✗", "bold red")
+        cells["yours"] = table_cell(f"{fmt_in_column(yours, styles['yours'])} ✗", "bold red")
     else:
-        cells["yours"] = table_cell(f"{fmt_value(yours)} ✓", "green")
+        cells["yours"] = table_cell(f"{fmt_in_column(yours, styles['yours'])} ✓", "green")
     return cells
 
 
@@ -154,9 +202,10 @@ class ParametersPane(DataTable):
             self._with_user_column = with_user
             self._build(view)
         self.border_subtitle = self._subtitle(view)
+        styles = column_styles(view)
         changed = False
         for name in self._names:
-            for key, cell in parameter_cells(view, name).items():
+            for key, cell in parameter_cells(view, name, styles).items():
                 if key not in self._keys:
                     continue
                 signature = cell_signature(cell)
