@@ -850,17 +850,27 @@ class _Drawing:
         Nodes matter more than edge labels (:data:`MODE_LOSS`), so a mode that
         loses more of the nodes is tried only while the best so far lost edge
         labels it might keep; where a gap is dense, each mode is also tried
-        with crossbars (every edge labelled, no label on a crossing).
+        with crossbars (every edge labelled, no label on a crossing).  Layers
+        collapse only when no layout fits without.
         """
-        # score: (collapsed layers, MODE_LOSS, unlabelled gaps, bare-name gaps, gaps without ∂, rank)
-        best: tuple[tuple[int, ...], _Canvas] | None = None
         sizes = self.net.layers
         hopeless = sum(
             1 for l in range(1, len(sizes)) if self.too_many_labels(sizes[l - 1] * sizes[l])
         )
-        dense = any(self.dense_gap(l, set()) for l in range(1, len(sizes)))
+        best = self._best_uncollapsed(hopeless) or self._best_collapsed(hopeless)
+        if best is None:
+            canvas = _Canvas(self.width, self.height)
+            message = "enlarge the pane to see the network"
+            canvas.write(0, 0, [(message if len(message) <= self.width else "…", DIM)], False)
+            return canvas
+        return best
+
+    def _best_uncollapsed(self, hopeless: int) -> _Canvas | None:
+        # score: (collapsed layers, MODE_LOSS, unlabelled gaps, bare-name gaps, gaps without ∂, rank)
+        best: tuple[tuple[int, ...], _Canvas] | None = None
+        dense = any(self.dense_gap(l, set()) for l in range(1, len(self.net.layers)))
         for rank, mode in enumerate(MODES):
-            for crossbar in (False, True) if dense else (False,):
+            for crossbar in (True, False) if dense else (False,):
                 layout = _Layout(self, mode, False, crossbar)
                 if not layout.ok:
                     continue
@@ -868,10 +878,14 @@ class _Drawing:
                 score = (0, MODE_LOSS[mode], unlabelled, bare, partial, rank)
                 if best is None or score < best[0]:
                     best = (score, canvas)
+                if crossbar and unlabelled == 0:
+                    break  # straight lines leave a dense gap unlabelled: they cannot win
             if best is not None and self._nothing_later_wins(best[0], rank, hopeless, dense):
-                return best[1]
-        if best is not None:
-            return best[1]
+                break
+        return None if best is None else best[1]
+
+    def _best_collapsed(self, hopeless: int) -> _Canvas | None:
+        best: tuple[tuple[int, ...], _Canvas] | None = None
         for rank, mode in enumerate(MODES):
             layout = _Layout(self, mode, True)
             if not layout.ok:
@@ -881,13 +895,8 @@ class _Drawing:
             if best is None or score < best[0]:
                 best = (score, canvas)
             if score[2:5] == (hopeless, 0, 0) and score[:2] == (0, 0):
-                return best[1]  # nothing collapses fewer layers or labels more
-        if best is None:
-            canvas = _Canvas(self.width, self.height)
-            message = "enlarge the pane to see the network"
-            canvas.write(0, 0, [(message if len(message) <= self.width else "…", DIM)], False)
-            return canvas
-        return best[1]
+                break  # nothing collapses fewer layers or labels more
+        return None if best is None else best[1]
 
     @staticmethod
     def _nothing_later_wins(best: tuple[int, ...], rank: int, hopeless: int, dense: bool) -> bool:
