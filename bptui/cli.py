@@ -52,10 +52,32 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--list", action="store_true", help="list built-in scenarios")
     parser.add_argument("--version", action="version", version=f"bptui {__version__}")
     parser.add_argument("--grads", metavar="FILE.py", help="your own d_<param> derivatives")
+    _train_with_yours_arg(parser)
     parser.add_argument(
         "--impl", metavar="FILE.py", help="your own forward/backward, checked as it runs"
     )
     return parser
+
+
+def _train_with_yours_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--train-with-yours",
+        action="store_true",
+        help="with --grads: a second run whose updates descend your derivatives",
+    )
+
+
+def _your_training(scenario: Scenario, grads: str | None, train_with_yours: bool) -> Any:
+    """``--grads FILE --train-with-yours``: the file loaded and its training (None without)."""
+    if not train_with_yours:
+        return None
+    if not grads:
+        raise UsageError("--train-with-yours needs --grads FILE: the derivatives to train with")
+    from bptui.debug.usergrads import load_user_grads
+    from bptui.debug.usergrads.yours import training_with_yours
+
+    user_grads = load_user_grads(grads, scenario.network())
+    return training_with_yours(scenario.training(), user_grads)
 
 
 def build_trace_parser() -> argparse.ArgumentParser:
@@ -68,6 +90,10 @@ def build_trace_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output", metavar="FILE", help="write here (atomically) instead of stdout"
     )
+    parser.add_argument(
+        "--grads", metavar="FILE.py", help="with --train-with-yours: your d_<param> derivatives"
+    )
+    _train_with_yours_arg(parser)
     return parser
 
 
@@ -256,14 +282,31 @@ def cmd_trace(argv: Sequence[str]) -> int:
     from bptui.scenario.export import trace_csv, trace_json
 
     args = build_trace_parser().parse_args(argv)
+    if args.grads and not args.train_with_yours:
+        raise UsageError("trace --grads goes with --train-with-yours (bptui check --grads checks)")
     scenario = resolve_scenario(args.name, args.config)
-    chunks = (trace_json if args.format == "json" else trace_csv)(scenario, args.steps)
+    yours = _your_training(scenario, args.grads, args.train_with_yours)
+    if args.format == "csv":
+        chunks = trace_csv(scenario, args.steps, yours)
+    else:
+        about = None if yours is None else {"update_gradient": _update_gradient(yours, args.grads)}
+        chunks = trace_json(scenario, args.steps, yours, about)
     if args.output:
         config = args.config or (args.name if args.name and args.name.endswith(".toml") else None)
         write_atomically(args.output, chunks, protected=[config] if config else [])
     else:
         _stdout().writelines(chunks)
+    failure = None if yours is None else yours.gradient.failure
+    if failure:  # the trace ends at the step whose update your derivatives could not give
+        sys.stderr.write(f"bptui: {one_line(failure)}\n")
+        return EXIT_DISAGREE
     return EXIT_OK
+
+
+def _update_gradient(training: Any, path: str) -> dict[str, Any]:
+    """The trace's note of what the updates descended: which parameters were yours."""
+    gradient = training.gradient
+    return {"file": path, "yours": gradient.covered, "backprop": gradient.uncovered}
 
 
 def cmd_check(argv: Sequence[str]) -> int:

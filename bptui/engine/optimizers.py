@@ -212,13 +212,15 @@ def update_terms(
     grad: float,
     state: tuple[float, float, float],
     trainable: bool = True,
+    g_symbol: str | None = None,
 ) -> list[UpdateTerm]:
     """The pieces of one parameter's update, in order, from its θ, g and state before it.
 
     Plain floats with the operations of :func:`apply`, so every value is the
     one the update used; each formula holds the numbers it was computed from.
+    ``g_symbol`` names a gradient that is not backprop's (default ∂Loss/∂<name>).
     """
-    g_symbol = f"∂Loss/∂{name}"
+    g_symbol = g_symbol or f"∂Loss/∂{name}"
     terms = [UpdateTerm(g_symbol, number_text(grad), grad)]
     if not trainable:
         return [*terms, UpdateTerm(f"{name} (does not train)", number_text(theta), theta)]

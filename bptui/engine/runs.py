@@ -14,7 +14,7 @@ from typing import Any
 
 from bptui.engine.events import Event
 from bptui.engine.optimizers import number_text
-from bptui.engine.stepper import Stepper
+from bptui.engine.stepper import Stepper, Training
 from bptui.errors import BadInput
 
 #: The most runs held at once: each is a full history, and the panes must stay readable.
@@ -112,6 +112,17 @@ class Runs:
         while f"{name} ({k})" in taken:
             k += 1
         return f"{name} ({k})"
+
+    def add(self, name: str, training: Training) -> Run:
+        """A run of another training beside the others, from its step 0 (not selected).
+
+        For a run that differs in what no edit changes, e.g. updates that
+        descend the learner's own derivatives (``Training.gradient``).
+        """
+        self._room(f"run {name!r}")
+        run = Run(self._unique(name), Stepper(training))
+        self.runs.append(run)
+        return run
 
     def fork(self, kind: str, name: str, new: Any) -> Run:
         """A copy of the current run at its current step with one change, added to the runs.

@@ -17,7 +17,7 @@ import copy
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import numpy as np
 
@@ -163,6 +163,28 @@ class _GrowingArray:
 StopCheck = Callable[["Stepper", float, Array], "str | None"]
 
 
+class GradientUnavailable(Exception):
+    """An :class:`UpdateGradient` could not give its gradient; ``str()`` is one line saying why.
+
+    The run stops at the step whose update needed it (:attr:`Stepper.halted`),
+    as it stops at a divergence; nothing else is raised out of a step.
+    """
+
+
+class UpdateGradient(Protocol):
+    """The gradient an update descends instead of backprop's (e.g. a learner's own derivatives).
+
+    Called with θ, the batch the update descends (its x and y), the step and
+    backprop's gradient there; returns a new array of θ's shape.  It must be a
+    deterministic function of those, since replaying history calls it again;
+    :class:`GradientUnavailable` when it has no answer.  It may have
+    ``symbols``: parameter name → how the update phase names the value it
+    gives there (default ∂Loss/∂<name>, which it no longer is).
+    """
+
+    def __call__(self, theta: Array, x: Array, y: Array, step: int, backprop: Array) -> Array: ...
+
+
 @dataclass(frozen=True)
 class Training:
     """What to train and how: a network, its data, its start and its descent.
@@ -184,6 +206,9 @@ class Training:
     optimizer: Optimizer = Optimizer()
     #: Edits that belong to the scenario (a saved session), in step order.
     events: tuple[Event, ...] = ()
+    #: What the updates descend instead of backprop's gradient (None: backprop's).
+    #: Loss, records and ``grad`` stay backprop's, the true ones.
+    gradient: UpdateGradient | None = None
 
 
 class _Setup:
@@ -280,6 +305,9 @@ class Stepper:
         self.has_test = training.x_test is not None and training.y_test is not None
         self.initial = training.initial.copy()
         self.stop_reason: str | None = None
+        #: Why the update from the current step could not be made (the training's
+        #: ``gradient`` failed here); the run stands at this step, like a divergence.
+        self.halted: str | None = None
         #: The line an edit made in the past replaced: (its events, its furthest step).
         self.last_branch: tuple[tuple[Event, ...], int] | None = None
         self.reset()
@@ -364,6 +392,7 @@ class Stepper:
         self.test_losses = _GrowingArray(0)
         self.diverged: int | None = None
         self.stop_reason = None
+        self.halted = None
         self._record: StepRecord | None = None
         self._terms_cache: tuple[tuple[int, int, int], list[UpdateTerm]] | None = None
         self._apply_events_here()
@@ -545,6 +574,30 @@ class Stepper:
         self._fresh = True
         return loss
 
+    def _descent_gradient(self, theta: Array, grad: Array, setup: _Setup, step: int) -> Array:
+        """What the update from ``step`` descends: backprop's ``grad``, or the training's own.
+
+        GradientUnavailable (one line, naming the step) when the training's
+        gradient has no answer there.
+        """
+        hook = self.training.gradient
+        if hook is None:
+            return grad
+        xb, yb = setup.batch_data[step % len(setup.batch_data)]
+        try:
+            with np.errstate(all="ignore"):
+                descent = np.asarray(
+                    hook(theta.copy(), xb, yb, step, grad.copy()), dtype=np.float64
+                )
+        except GradientUnavailable as e:
+            raise GradientUnavailable(f"stopped at step {step}: {e}") from None
+        if descent.shape != grad.shape:
+            raise GradientUnavailable(
+                f"stopped at step {step}: the update gradient has shape {descent.shape}, "
+                f"not {grad.shape}"
+            )
+        return descent
+
     @staticmethod
     def _update(setup: _Setup, theta: Array, grad: Array, state: Array) -> None:
         """θ ← θ − α·∂Loss/∂θ, or the optimizer's update (penalties included)."""
@@ -559,7 +612,7 @@ class Stepper:
         xb, yb = setup.batch_data[step % len(setup.batch_data)]
         self._fresh = False  # the step's kept arrays are now those of a replayed theta
         self.fast.loss_and_grad(theta, xb, yb, grad)
-        self._update(setup, theta, grad, state)
+        self._update(setup, theta, self._descent_gradient(theta, grad, setup, step), state)
 
     def _check_finite(self, loss: float) -> bool:
         """False (and mark the step diverged) when the loss or a gradient is not finite."""
@@ -569,9 +622,14 @@ class Stepper:
         return False
 
     def _advance(self) -> float:
-        """Apply one update and compute the new loss and gradient."""
+        """Apply one update and compute the new loss and gradient.
+
+        GradientUnavailable, with nothing changed, when the training's own
+        gradient fails here.
+        """
+        descent = self._descent_gradient(self.theta, self.grad, self.setup, self.step)
         self.previous_theta = self.theta.copy()
-        self._update(self.setup, self.theta, self.grad, self.state)
+        self._update(self.setup, self.theta, descent, self.state)
         self.step += 1
         self.furthest = max(self.furthest, self.step)
         if self.step % CHECKPOINT_EVERY == 0:
@@ -586,9 +644,25 @@ class Stepper:
         self._terms_cache = None
         return loss
 
+    def _try_advance(self) -> float | None:
+        """:meth:`_advance`, or None when the training's gradient failed (the run halts here)."""
+        try:
+            loss = self._advance()
+        except GradientUnavailable as e:
+            self.halted = self.stop_reason = str(e)
+            return None
+        self._clear_halt()
+        return loss
+
+    def _clear_halt(self) -> None:
+        if self.halted is not None and self.stop_reason == self.halted:
+            self.stop_reason = None
+        self.halted = None
+
     def _recompute_here(self) -> None:
         """Loss, gradient and record of the current position, after an edit or a redo."""
         self.diverged = None
+        self._clear_halt()
         self._terms_cache = None
         loss = self._loss_and_grad(self.theta, self.step)
         self.losses.data[self.step] = loss
@@ -619,7 +693,9 @@ class Stepper:
             self._require_steppable()
         self.walked = True
         if self.done:
-            loss = self._advance()
+            loss = self._try_advance()
+            if loss is None:
+                return self.phase
             self.phase_index = 0
             self._check_finite(loss)
         else:
@@ -632,18 +708,21 @@ class Stepper:
         if self.done:
             self._catch_up()
             self._require_steppable()
-            self._check_finite(self._advance())
+            loss = self._try_advance()
+            if loss is not None:
+                self._check_finite(loss)
         self._rest()
 
     def _fused_room(self, wanted: int) -> int:
         """How many of ``wanted`` steps the generated code may take in one call (0: none).
 
-        Only plain SGD on one batch without a test set, and never across a
+        Only plain SGD on backprop's gradient, one batch, no test set, and never across a
         step that has events: those steps go through :meth:`_advance`.
         """
         setup = self.setup
         if not (
             isinstance(self.fast, CompiledStep)
+            and self.training.gradient is None
             and setup.optimizer.plain
             and len(setup.batches) == 1
             and not self.has_test
@@ -655,7 +734,8 @@ class Stepper:
 
     @_quiet
     def run(self, count: int, stop: StopCheck | None = None) -> int:
-        """Up to ``count`` whole steps; stops on divergence or when ``stop`` gives a reason.
+        """Up to ``count`` whole steps; stops on divergence, when ``stop`` gives a reason,
+        or when the training's own gradient fails (:attr:`halted`).
 
         Returns how many steps were taken; the reason, if any, is
         ``stop_reason``.  This is the flat-out path: no record is built and
@@ -675,7 +755,9 @@ class Stepper:
                 if not finite:
                     break
                 continue
-            loss = self._advance()
+            loss = self._try_advance()
+            if loss is None:
+                break
             taken += 1
             finite = self._check_finite(loss)
             # The diverged step is asked too, so a non-finite watch can name it.
@@ -822,6 +904,10 @@ class Stepper:
         xb, yb = setup.batch_data[before % len(setup.batch_data)]
         self._fresh = False
         self.fast.loss_and_grad(theta, xb, yb, grad)
+        try:
+            grad = self._descent_gradient(theta, grad, setup, before)
+        except GradientUnavailable:
+            return []  # cannot happen once the update was made: the gradient is deterministic
         terms = optimizers.update_terms(
             setup.optimizer,
             setup.learning_rate,
@@ -830,6 +916,7 @@ class Stepper:
             float(grad[index]),
             (float(state[0, index]), float(state[1, index]), float(state[2, index])),
             bool(setup.mask[index]),
+            getattr(self.training.gradient, "symbols", {}).get(self.network.param_names[index]),
         )
         self._terms_cache = (key, terms)
         return terms

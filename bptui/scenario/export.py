@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -12,7 +12,7 @@ import orjson
 
 from bptui.engine.optimizers import state_dict
 from bptui.engine.record import StepRecord
-from bptui.engine.stepper import Stepper
+from bptui.engine.stepper import Stepper, Training
 from bptui.scenario.model import Scenario
 
 Array = np.ndarray
@@ -77,52 +77,77 @@ def record_to_dict(record: StepRecord) -> dict[str, Any]:
     return out
 
 
+def _stands(stepper: Stepper, steps: int) -> bool:
+    """Has the trace's run ended: the last step, a divergence, or an update it could not make?"""
+    return stepper.step >= steps or stepper.diverged is not None or stepper.halted is not None
+
+
 def iter_records(
-    scenario: Scenario, steps: int, stepper: Stepper | None = None
+    scenario: Scenario,
+    steps: int,
+    stepper: Stepper | None = None,
+    training: Training | None = None,
 ) -> Iterator[StepRecord]:
-    """Records 0…steps one at a time, ending early at the first non-finite record.
+    """Records 0…steps one at a time, ending early at the first non-finite record
+    (or where the training's own update gradient failed: ``stepper.halted``).
 
     Records are built as they are written, so a long trace never holds more
     than one record in memory.  A ``stepper`` given is the one stepped (its
-    events are then known, old values included).
+    events are then known, old values included); else one of ``training``
+    (default: the scenario's).
     """
-    stepper = Stepper(scenario.training()) if stepper is None else stepper
+    if stepper is None:
+        stepper = Stepper(scenario.training() if training is None else training)
     yield stepper.record()
-    while stepper.step < steps and stepper.diverged is None:
+    while not _stands(stepper, steps):
         stepper.step_once()
-        yield stepper.record()
+        if stepper.halted is None:
+            yield stepper.record()
 
 
-def divergence_step(scenario: Scenario, steps: int) -> int | None:
+def divergence_step(scenario: Scenario, steps: int, training: Training | None = None) -> int | None:
     """Where a run of ``steps`` steps diverges, found by the cheap plain step."""
-    stepper = Stepper(scenario.training())
+    stepper = Stepper(scenario.training() if training is None else training)
     if stepper.diverged is None and steps:
         stepper.run(steps)
     return stepper.diverged
 
 
-def trace_json(scenario: Scenario, steps: int) -> Iterator[str]:
+def trace_json(
+    scenario: Scenario,
+    steps: int,
+    training: Training | None = None,
+    about: Mapping[str, Any] | None = None,
+) -> Iterator[str]:
     """The trace document in chunks, one record per line (greppable, streamable).
 
     ``diverged`` precedes ``steps`` as docs/trace.md orders it, so a first pass with the
-    plain step finds it before the records are built and written.
+    plain step finds it before the records are built and written.  ``training``
+    replaces the scenario's (a run on the learner's own derivatives); ``about``
+    adds top-level fields after ``parameters`` saying so.  A run whose update
+    gradient failed ends with ``"stopped": {"step", "reason"}``.
     """
     yield "{\n"
     yield f' "scenario": {_dump(scenario.to_dict())},\n'
     yield f' "parameters": {_dump(scenario.network().param_names)},\n'
-    yield f' "diverged": {_dump(divergence_step(scenario, steps))},\n'
+    for key, value in (about or {}).items():
+        yield f" {_dump(key)}: {_dump(value)},\n"
+    yield f' "diverged": {_dump(divergence_step(scenario, steps, training))},\n'
     yield ' "steps": [\n'
-    stepper = Stepper(scenario.training())
+    stepper = Stepper(scenario.training() if training is None else training)
     for k, record in enumerate(iter_records(scenario, steps, stepper)):
         yield ("  " if k == 0 else ",\n  ") + _dump(record_to_dict(record))
+    yield "\n ]"
     events = [event.to_dict() for event in stepper.applied_events]
     if events:  # only then: a trace without edits stays as it always was
-        yield f'\n ],\n "events": {_dump(events)}\n}}\n'
-    else:
-        yield "\n ]\n}\n"
+        yield f',\n "events": {_dump(events)}'
+    if stepper.halted is not None:
+        stopped = {"step": stepper.step, "reason": stepper.halted}
+        yield f',\n "stopped": {_dump(stopped)}'
+    yield "\n}\n"
 
 
-def trace_csv(scenario: Scenario, steps: int) -> Iterator[str]:
+def trace_csv(scenario: Scenario, steps: int, training: Training | None = None) -> Iterator[str]:
     """One CSV row per record: step, loss, parameters, then their gradients.
 
     The row holds only what the plain step computes (its loss, theta and
@@ -132,13 +157,15 @@ def trace_csv(scenario: Scenario, steps: int) -> Iterator[str]:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["step", "loss", *names, *(f"d{n}" for n in names)])
-    stepper = Stepper(scenario.training())
+    stepper = Stepper(scenario.training() if training is None else training)
     while True:
         row = [stepper.step, repr(stepper.loss)]
         writer.writerow(row + list(map(repr, stepper.theta.tolist() + stepper.grad.tolist())))
         yield out.getvalue()
         out.seek(0)
         out.truncate()
-        if stepper.step >= steps or stepper.diverged is not None:
+        if _stands(stepper, steps):
             return
         stepper.step_once()
+        if stepper.halted is not None:
+            return
