@@ -230,3 +230,19 @@ def test_trace_train_with_yours_needs_grads(run_cli) -> None:
 def test_trace_grads_without_train_with_yours_is_refused(run_cli) -> None:
     result = run_cli("trace", "--grads", MISTAKE)
     assert_one_line_error(result, "trace --grads goes with --train-with-yours")
+
+
+def test_the_banner_says_why_the_run_stopped_not_that_a_watch_paused_it(tmp_path: Path) -> None:
+    from bptui.tui.state import view_of
+    from bptui.tui.widgets.status import banner_text
+
+    path = tmp_path / "fails.py"
+    path.write_text(FAILS_AT_3)
+    mine = Stepper(yours(path))
+    mine.run(10)
+    assert banner_text(view_of(mine)) == (
+        "⚠ Stopped at step 3: your d_b3 (fails.py:4) raised RuntimeError: boom at step three. "
+        "Press b to step back, R to reset."
+    )
+    mine.back()
+    assert banner_text(view_of(mine)) is None

@@ -61,6 +61,8 @@ class View:
     trainable_mask: np.ndarray
     diverged: int | None
     stop_reason: str | None = None
+    #: Why the run could not update past this step (its own update gradient failed), or None.
+    halted: str | None = None
     selected_param: str | None = None
     selected_point: int = 0
     running: bool = False
@@ -145,6 +147,7 @@ def view_of(
         trainable_mask=stepper.trainable_mask,
         diverged=stepper.diverged,
         stop_reason=stepper.stop_reason,
+        halted=stepper.halted,
         selected_param=selected_param,
         selected_point=selected_point,
         running=running,

@@ -172,6 +172,9 @@ def banner_text(view: View) -> str | None:
             f"⚠ Diverged at step {view.diverged}: the loss or a gradient is no longer a finite "
             "number (learning rate too large?). Press b to step back, R to reset."
         )
+    if view.halted:  # "stopped at step 3: your d_b3 … raised …"
+        said = view.halted.rstrip(".")
+        return f"⚠ {said[:1].upper()}{said[1:]}. Press b to step back, R to reset."
     if view.stop_reason:
         return f"⚑ Paused by a watch at step {view.step}: {view.stop_reason}"
     return None
