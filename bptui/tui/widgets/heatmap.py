@@ -14,11 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import groupby
 
 import numpy as np
 from rich.console import Console, ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
+from textual.css.styles import RulesMap
+from textual.strip import Strip
+from textual.style import Style as VisualStyle
+from textual.visual import RenderOptions, Visual
 
 from bptui.tui.format import fmt_tick
 from bptui.tui.state import View
@@ -156,46 +161,105 @@ def _rgb(colour: np.ndarray) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-class HeatmapPicture:
-    """A Rich renderable: the pixels as half blocks, a ``●`` at each data point."""
+#: Half-block Styles by packed colour pair (top << 24 | bottom), shared by every
+#: picture: a map's colours repeat from frame to frame, and a Style (with its two
+#: parsed colours) is the costly part of a cell.
+_CELL_STYLES: dict[int, Style] = {}
+#: Past this many pairs the cache starts again (a long run of smooth maps).
+CELL_STYLE_LIMIT = 1 << 16
+
+
+def _cell_style(pair: int) -> Style:
+    style = _CELL_STYLES.get(pair)
+    if style is None:
+        if len(_CELL_STYLES) >= CELL_STYLE_LIMIT:
+            _CELL_STYLES.clear()
+        top, bottom = pair >> 24, pair & 0xFFFFFF
+        style = _CELL_STYLES[pair] = Style(color=f"#{top:06x}", bgcolor=f"#{bottom:06x}")
+    return style
+
+
+def _packed(pixels: np.ndarray) -> np.ndarray:
+    """Each pixel's ``#rrggbb`` as one integer (channels truncated, as ``int()`` does)."""
+    channels = pixels.astype(np.int64)
+    return channels[..., 0] << 16 | channels[..., 1] << 8 | channels[..., 2]
+
+
+class HeatmapPicture(Visual):
+    """The pixels as half blocks, a ``●`` at each data point.
+
+    Both a Rich renderable (tests read it through a Console) and a Textual
+    Visual: the pane asks for Strips, built once per picture and size from
+    runs of equal cells, so a repaint costs no per-cell work.
+    """
 
     def __init__(self, data: HeatmapData, title: str, legend: str) -> None:
         self.data = data
         self.title = title
         self.legend = legend
         self._lines = self._build()
+        self._strips: tuple[tuple[int, int | None, Style], list[Strip]] | None = None
 
     def _build(self) -> list[list[Segment]]:
         pixels = self.data.pixels
-        rows, columns = pixels.shape[0] // 2, pixels.shape[1]
-        styles: dict[tuple[str, str], Style] = {}
-        points = {(col, row): rgb for col, row, rgb in self.data.points}
-        lines = []
-        for row in range(rows):
-            segments = []
-            for col in range(columns):
-                top, bottom = _rgb(pixels[2 * row, col]), _rgb(pixels[2 * row + 1, col])
-                if (col, row) in points:
-                    mixed = _rgb((pixels[2 * row, col] + pixels[2 * row + 1, col]) / 2)
-                    r, g, b = points[(col, row)]
-                    style = Style(color=f"#{r:02x}{g:02x}{b:02x}", bgcolor=mixed, bold=True)
-                    segments.append(Segment(DOT, style))
-                    continue
-                style = styles.get((top, bottom))
-                if style is None:
-                    style = styles[(top, bottom)] = Style(color=top, bgcolor=bottom)
-                segments.append(Segment(HALF_BLOCK, style))
-            lines.append(list(Segment.simplify(segments)))  # drawn again on every repaint
-        return lines
+        rows = pixels.shape[0] // 2
+        packed = _packed(pixels)
+        pairs = (packed[0 : 2 * rows : 2] << 24 | packed[1 : 2 * rows : 2]).tolist()
+        by_row: dict[int, dict[int, tuple[int, int, int]]] = {}
+        for col, row, rgb in self.data.points:
+            by_row.setdefault(row, {})[col] = rgb
+        return [self._row(row, pairs[row], by_row.get(row, {})) for row in range(rows)]
+
+    def _row(
+        self, row: int, pairs: list[int], points: dict[int, tuple[int, int, int]]
+    ) -> list[Segment]:
+        """One row of cells: a segment per run of equal cells, a dot at each data point."""
+        pixels = self.data.pixels
+        segments = []
+        start = 0
+        for col in [*sorted(c for c in points if 0 <= c < len(pairs)), len(pairs)]:
+            for pair, run in groupby(pairs[start:col]):
+                segments.append(Segment(HALF_BLOCK * len(list(run)), _cell_style(pair)))
+            if col == len(pairs):
+                break
+            mixed = _rgb((pixels[2 * row, col] + pixels[2 * row + 1, col]) / 2)
+            r, g, b = points[col]
+            style = Style(color=f"#{r:02x}{g:02x}{b:02x}", bgcolor=mixed, bold=True)
+            segments.append(Segment(DOT, style))
+            start = col + 1
+        return list(Segment.simplify(segments))
+
+    def _all_lines(self, width: int) -> list[list[Segment]]:
+        title = [Segment(self.title[:width].center(width), Style(bold=True))]
+        legend = [Segment(self.legend[:width], Style(dim=True))]
+        return [title, *self._lines, legend]
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
-        width = options.max_width
-        yield Segment(self.title[:width].center(width), Style(bold=True))
-        yield Segment.line()
-        for line in self._lines:
+        for number, line in enumerate(self._all_lines(options.max_width)):
+            if number:
+                yield Segment.line()
             yield from line
-            yield Segment.line()
-        yield Segment(self.legend[:width], Style(dim=True))
+
+    # ------------------------------------------------------ Textual Visual
+    def render_strips(
+        self, width: int, height: int | None, style: VisualStyle, options: RenderOptions
+    ) -> list[Strip]:
+        """The lines as Strips on the pane's style, cropped to ``width``, kept for a repaint."""
+        base = style.rich_style
+        key = (width, height, base)
+        if self._strips is None or self._strips[0] != key:
+            strips = [
+                Strip(list(Segment.apply_style(line, base))).crop(0, width)
+                for line in self._all_lines(width)[:height]
+            ]
+            self._strips = (key, strips)
+        return self._strips[1]
+
+    def get_optimal_width(self, rules: RulesMap, container_width: int) -> int:
+        return self.data.pixels.shape[1]
+
+    def get_height(self, rules: RulesMap, width: int) -> int:
+        return len(self._lines) + 2
 
 
 def picture(view: View, unit: int, width: int, height: int) -> HeatmapPicture:
