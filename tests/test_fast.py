@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from bptui.engine import functions as fn
-from bptui.engine.fast import FastStep, all_finite
+from bptui.engine.fast import EINSUM_ROWS, FastStep, all_finite, column_sums
 from bptui.engine.network import Architecture, Network
 from bptui.engine.record import build_record
 from bptui.engine.stepper import Stepper
@@ -75,6 +75,45 @@ def test_fast_step_equals_the_readable_network(hidden: str, output: str, loss: s
                 for ours, reference in zip(fast.forward(theta, x), net.forward(theta, x)):
                     for a, b in zip(ours, reference):
                         assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_column_sums_are_add_reduces_bits_on_every_shape() -> None:
+    rng = np.random.default_rng(5)
+    for rows in (1, 2, 7, EINSUM_ROWS - 1, EINSUM_ROWS, 65, 128, 257, 500, 1000):
+        for columns in (1, 2, 3, 8, 10, 17, 64):
+            # magnitudes spread over 1e±10, so any other order of the sums shows in the bits
+            values = rng.normal(size=(rows, columns)) * np.exp(
+                rng.normal(size=(rows, columns)) * 10
+            )
+            out = np.full(columns, 7.0)
+            column_sums(values, out)
+            assert np.array_equal(out, np.add.reduce(values, axis=0)), (rows, columns)
+
+
+@pytest.mark.parametrize("points", [EINSUM_ROWS, 300, 500])
+def test_fast_step_equals_the_readable_network_on_many_points(points: int) -> None:
+    """Bias gradients of many points go through einsum: still the reference's bits."""
+    rng = np.random.default_rng(points)
+    for hidden, output, loss in COMBOS:
+        for layers in ((2, 8, 8, 1), (3, 4, 2), (4, 16, 3)):
+            if output == "softmax" and layers[-1] < 2:
+                continue
+            net = Network(Architecture(layers, hidden, output, loss))
+            x = rng.normal(size=(points, layers[0]))
+            k = layers[-1]
+            if loss == "cross_entropy":
+                y = rng.dirichlet(np.ones(k), size=points)
+            elif loss == "bce":
+                y = rng.uniform(0.0, 1.0, size=(points, k))
+            else:
+                y = rng.normal(size=(points, k))
+            theta = rng.normal(size=net.size)
+            want, got = np.zeros(net.size), np.full(net.size, 7.0)
+            with np.errstate(all="ignore"):
+                assert FastStep(net).loss_and_grad(theta, x, y, got) == net.loss_and_grad(
+                    theta, x, y, want
+                )
+            assert np.array_equal(got, want, equal_nan=True), (hidden, output, loss, layers)
 
 
 @pytest.mark.parametrize(
