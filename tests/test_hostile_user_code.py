@@ -14,8 +14,11 @@ or crashed, read from the worker's stack dump.
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -383,3 +386,55 @@ def test_impl_printing_megabytes_is_kept_bounded_shown_once_labelled(write_file,
     assert result.out.count(NOT_KEPT) == 1
     assert len(result.out) < 10_000
     assert "rawraw" not in result.out + result.err
+
+
+# ------------------------------------------------------- processes it starts
+FORKS = """
+pid = os.fork()
+if pid == 0:
+    open({pids!r}, "a").write(f"{{os.getpid()}}\\n")
+    while True: pass
+"""
+
+
+def running(pid: int) -> bool:
+    """Is ``pid`` a live process (not gone, not a zombie waiting to be reaped)?"""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def forked_pids(pids: Path) -> list[int]:
+    deadline = time.monotonic() + BOUND
+    while not pids.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [int(line) for line in pids.read_text().split()]
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.parametrize("mode", ["--grads", "--impl"])
+def test_processes_the_code_starts_end_with_its_worker(mode: str, write_file, tmp_path) -> None:
+    """A forked child spinning forever is killed with the worker, not left running."""
+    pids = tmp_path / "pids.txt"
+    body = FORKS.format(pids=str(pids))
+    if mode == "--grads":
+        grads = load_user_grads(write_file("f.py", grads_file(body)[0]), ARTICLE_PARAMS)
+        assert grads.evaluate(article_stepper().record())["b3"].agrees
+        close = grads.close
+    else:
+        session = ImplSession.open(str(write_file("f.py", impl_file(body)[0])), xor_stepper())
+        assert session.latest is not None and session.latest.error is None
+        close = session.close
+    (child,) = forked_pids(pids)
+    try:
+        assert running(child)
+        close()
+        deadline = time.monotonic() + BOUND
+        while running(child) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert not running(child)
+    finally:
+        if running(child):
+            os.kill(child, signal.SIGKILL)

@@ -150,7 +150,16 @@ def _watch_for_faults(fd: int | None) -> None:
 def _bootstrap(
     conn: Connection, faults: int | None, target: Callable[..., None], *args: Any
 ) -> None:
-    """A worker's first steps, before ``target``: its memory limit and its fault file."""
+    """A worker's first steps, before ``target``: its process group, memory limit, fault file.
+
+    In a process group of its own, whatever the user's code starts (``os.fork``,
+    ``subprocess``) is ended with the worker (:func:`_end`).
+    """
+    if hasattr(os, "setpgid"):
+        try:
+            os.setpgid(0, 0)
+        except OSError:
+            pass
     _watch_for_faults(faults)
     _limit_memory()
     target(conn, *args)
@@ -185,7 +194,7 @@ def how_it_ended(exitcode: int | None) -> str:
 
 
 def _end(conn: Connection, process: BaseProcess) -> None:
-    """End a worker: ask it, then terminate it, then kill it."""
+    """End a worker: ask it, then terminate it, then kill it, and what it started."""
     if process.is_alive():
         try:
             conn.send(None)
@@ -198,6 +207,11 @@ def _end(conn: Connection, process: BaseProcess) -> None:
         end()
         process.join(STOP_SECONDS)
     conn.close()
+    if process.pid is not None and hasattr(os, "killpg"):
+        try:  # the worker's group: processes the user's code forked
+            os.killpg(process.pid, signal.SIGKILL)
+        except OSError:  # none left (ESRCH), or not ours
+            pass
 
 
 #: A frame in faulthandler's dump: ``  File "/path/f.py", line 12 in d_b3``.
