@@ -26,6 +26,8 @@ import numpy as np
 from bptui.engine.network import Network
 
 Array = np.ndarray
+#: How many parameters a gradient check nudges between two progress reports.
+PROGRESS_EVERY = 256
 
 # ------------------------------------------------------------------ tolerances
 # Every tolerance of debug/ lives here, each under one name.
@@ -266,7 +268,12 @@ def central_differences(
 
 
 def _central_differences(
-    network: Network, theta: Array, x: Array, y: Array, step: float
+    network: Network,
+    theta: Array,
+    x: Array,
+    y: Array,
+    step: float,
+    progress: Callable[[int, int], None] | None = None,
 ) -> tuple[Array, Array, Array]:
     grad = np.zeros_like(theta)
     uncertainty = np.zeros_like(theta)
@@ -274,6 +281,8 @@ def _central_differences(
     probe = theta.copy()
     with np.errstate(all="ignore"):
         for k in range(theta.size):
+            if progress is not None and k % PROGRESS_EVERY == 0:
+                progress(k, theta.size)
 
             def loss_at(value: float, k: int = k) -> float:
                 probe[k] = value
@@ -315,10 +324,19 @@ def kink_parameters(network: Network, theta: Array, x: Array, step: float = STEP
 
 
 def gradient_check(
-    network: Network, theta: Array, x: Array, y: Array, analytic: Array
+    network: Network,
+    theta: Array,
+    x: Array,
+    y: Array,
+    analytic: Array,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[CheckRow]:
-    """Backprop against central differences, one verdict per parameter."""
-    numeric, uncertainty, steps = _central_differences(network, theta, x, y, STEP)
+    """Backprop against central differences, one verdict per parameter.
+
+    ``progress(done, total)`` hears how many parameters have been nudged (a
+    big net takes minutes); an exception raised from it abandons the check.
+    """
+    numeric, uncertainty, steps = _central_differences(network, theta, x, y, STEP, progress)
     kinks = kink_parameters(network, theta, x)
     with np.errstate(all="ignore"):
         loss = network.loss_value(theta, x, y)

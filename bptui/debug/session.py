@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -82,12 +82,18 @@ class DebugState:
 
     def gradient_check(self) -> list[CheckRow]:
         """Backprop vs central differences at the current record, on its batch."""
-        record = self.stepper.record()
-        batch = record.batch
-        with np.errstate(all="ignore"):
-            return gradient_check(
-                record.network, record.theta, record.x[batch], record.y[batch], record.grad
-            )
+        return check_record(self.stepper.record())
+
+
+def check_record(
+    record: StepRecord, progress: Callable[[int, int], None] | None = None
+) -> list[CheckRow]:
+    """The gradient check of one record, on copies (a worker thread may run it)."""
+    batch = record.batch
+    theta, grad = record.theta.copy(), record.grad.copy()
+    x, y = record.x[batch].copy(), record.y[batch].copy()
+    with np.errstate(all="ignore"):
+        return gradient_check(record.network, theta, x, y, grad, progress)
 
 
 @dataclass(frozen=True)

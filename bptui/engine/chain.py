@@ -8,6 +8,7 @@ with writing every chain from scratch.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bptui.engine import functions as fn
-from bptui.engine.network import ParamInfo
+from bptui.engine.network import Network, ParamInfo
 
 if TYPE_CHECKING:
     from bptui.engine.record import StepRecord
@@ -68,6 +69,19 @@ def bracketed(term: str) -> str:
 #: A factor before its reuse mark: (symbol, formula, values, computed_in, first_use).
 _Piece = tuple[str, str, Array, int, str]
 
+#: Each network's factor texts, (symbol, formula) by factor: they depend on the
+#: network (and the batch's size) only, so every record of a run shares them.
+_TEXTS: weakref.WeakKeyDictionary[Network, dict[tuple, tuple[str, str]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _texts_of(network: Network) -> dict[tuple, tuple[str, str]]:
+    texts = _TEXTS.get(network)
+    if texts is None:
+        texts = _TEXTS[network] = {}
+    return texts
+
 
 class ChainBuilder(Mapping[str, list[Factor]]):
     """Each parameter's chain of factors, built when first asked for.
@@ -93,6 +107,7 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         self._chains: dict[str, list[Factor]] = {}
         self._upstream: dict[tuple[int, int], list[_Piece]] = {}
         self._slopes: dict[int, Array] = {}
+        self._texts = _texts_of(self.net)
 
     def __getitem__(self, name: str) -> list[Factor]:
         if name not in self._chains:
@@ -141,11 +156,33 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         return self._upstream[key]
 
     def _build_upstream(self, layer: int, row: int) -> list[_Piece]:
-        rec, node = self.record, self.name(layer, row)
+        rec = self.record
         L = self.net.depth
         lay = rec.layers[layer - 1]
         owner = self._bias_name(layer, row)
         if layer == L:
+            symbol, formula = self._loss_text(row)
+            values = lay.dz[:, row] if self.net.fused else lay.da[:, row]
+            return [(symbol, formula, values, L, owner)]
+        nxt = rec.layers[layer]
+        if self.net.layers[layer + 1] == 1:
+            return [*self.upstream(layer + 1, 0), self.edge(layer, row)]
+        key = ("summed", layer, row)
+        if key not in self._texts:
+            node = self.name(layer, row)
+            names = self.net.node_names[layer + 1]
+            span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
+            formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
+            self._texts[key] = (f"∂Loss/∂{node}", formula)
+        symbol, formula = self._texts[key]
+        values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
+        return [(symbol, formula, values, layer + 1, owner)]
+
+    def _loss_text(self, row: int) -> tuple[str, str]:
+        """The output node's loss factor: ∂Loss/∂node, or ∂Loss/∂z_node for a fused output."""
+        key = ("loss", row, self.count, self.points)
+        if key not in self._texts:
+            node = self.name(self.net.depth, row)
             if self.net.fused:
                 formula = fn.dloss_dz_formula(
                     self.net.loss_fn,
@@ -155,17 +192,11 @@ class ChainBuilder(Mapping[str, list[Factor]]):
                     self.count,
                     self.points,
                 )
-                return [(f"∂Loss/∂z_{node}", formula, lay.dz[:, row], L, owner)]
-            formula = self.net.loss_fn.dyhat_text(node, self._target(row), self.count)
-            return [(f"∂Loss/∂{node}", formula, lay.da[:, row], L, owner)]
-        nxt = rec.layers[layer]
-        if self.net.layers[layer + 1] == 1:
-            return [*self.upstream(layer + 1, 0), self.edge(layer, row)]
-        names = self.net.node_names[layer + 1]
-        span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
-        formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
-        values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
-        return [(f"∂Loss/∂{node}", formula, values, layer + 1, owner)]
+                self._texts[key] = (f"∂Loss/∂z_{node}", formula)
+            else:
+                formula = self.net.loss_fn.dyhat_text(node, self._target(row), self.count)
+                self._texts[key] = (f"∂Loss/∂{node}", formula)
+        return self._texts[key]
 
     def _target(self, row: int) -> str:
         """The name of output ``row``'s target: ``y``, or ``y2`` among several outputs."""
@@ -173,48 +204,58 @@ class ChainBuilder(Mapping[str, list[Factor]]):
 
     def edge(self, layer: int, row: int) -> _Piece:
         """∂next/∂node for the single node of layer+1."""
-        rec, node = self.record, self.name(layer, row)
-        nxt_name = self.name(layer + 1, 0)
-        nxt = rec.layers[layer]
-        weight = self._weight_name(layer + 1, 0, row)
-        w = nxt.W[0, row]
-        n = rec.x.shape[0]
+        rec = self.record
+        w = rec.layers[layer].W[0, row]
         owner = self._bias_name(layer, row)
-        if layer + 1 == self.net.depth:
-            if self.net.fused:
-                return (f"∂z_{nxt_name}/∂{node}", weight, np.full(n, w), layer + 1, owner)
-            slope_text = self.net.output_fn.slope_text(nxt_name)
-        else:
-            slope_text = self.net.hidden.formula(nxt_name)
+        symbol, formula = self._edge_text(layer, row)
+        if layer + 1 == self.net.depth and self.net.fused:
+            return (symbol, formula, np.full(rec.x.shape[0], w), layer + 1, owner)
         slope = self._slope(layer + 1)[:, 0]
-        return (f"∂{nxt_name}/∂{node}", _times(slope_text, weight), slope * w, layer + 1, owner)
+        return (symbol, formula, slope * w, layer + 1, owner)
+
+    def _edge_text(self, layer: int, row: int) -> tuple[str, str]:
+        key = ("edge", layer, row)
+        if key not in self._texts:
+            node, nxt_name = self.name(layer, row), self.name(layer + 1, 0)
+            weight = self._weight_name(layer + 1, 0, row)
+            if layer + 1 == self.net.depth:
+                if self.net.fused:
+                    self._texts[key] = (f"∂z_{nxt_name}/∂{node}", weight)
+                    return self._texts[key]
+                slope_text = self.net.output_fn.slope_text(nxt_name)
+            else:
+                slope_text = self.net.hidden.formula(nxt_name)
+            self._texts[key] = (f"∂{nxt_name}/∂{node}", _times(slope_text, weight))
+        return self._texts[key]
 
     def local(self, p: ParamInfo) -> _Piece:
         """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
         rec = self.record
-        node = self.name(p.layer, p.row)
-        n = rec.x.shape[0]
         if p.kind == "W":
-            source = self.name(p.layer - 1, p.col)
             inputs = rec.x if p.layer == 1 else rec.layers[p.layer - 2].a
             input_values = inputs[:, p.col]
         else:
-            source = "1"
-            input_values = np.ones(n)
-        if p.layer == self.net.depth:
-            if self.net.fused:
-                return (f"∂z_{node}/∂{p.name}", source, input_values, p.layer, p.name)
-            slope_text = self.net.output_fn.slope_text(node)
-        else:
-            slope_text = self.net.hidden.formula(node)
+            input_values = np.ones(rec.x.shape[0])
+        symbol, formula = self._local_text(p)
+        if p.layer == self.net.depth and self.net.fused:
+            return (symbol, formula, input_values, p.layer, p.name)
         slope = self._slope(p.layer)[:, p.row]
-        return (
-            f"∂{node}/∂{p.name}",
-            _times(slope_text, source),
-            slope * input_values,
-            p.layer,
-            p.name,
-        )
+        return (symbol, formula, slope * input_values, p.layer, p.name)
+
+    def _local_text(self, p: ParamInfo) -> tuple[str, str]:
+        key = ("local", p.name)
+        if key not in self._texts:
+            node = self.name(p.layer, p.row)
+            source = self.name(p.layer - 1, p.col) if p.kind == "W" else "1"
+            if p.layer == self.net.depth:
+                if self.net.fused:
+                    self._texts[key] = (f"∂z_{node}/∂{p.name}", source)
+                    return self._texts[key]
+                slope_text = self.net.output_fn.slope_text(node)
+            else:
+                slope_text = self.net.hidden.formula(node)
+            self._texts[key] = (f"∂{node}/∂{p.name}", _times(slope_text, source))
+        return self._texts[key]
 
     def _slope(self, layer: int) -> Array:
         """∂a/∂z of every node of a (non-fused) layer, computed once per record."""

@@ -32,8 +32,10 @@ from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
-from bptui.debug.session import DebugState, ImplSession
+from bptui.debug.session import DebugState, ImplSession, check_record
+from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
 from bptui.engine.watches import Watch, stop_on
 from bptui.errors import BadInput, one_line
@@ -58,11 +60,14 @@ from bptui.tui.widgets.status import Banner, StatusBar
 
 if TYPE_CHECKING:  # the --impl modules load only with --impl
     from bptui.debug.impl.live import ImplShown, ImplVerdict
+    from bptui.tui.screens.gradcheck import GradCheckScreen
 
 __all__ = ["SPEEDS", "BptuiApp", "GotoScreen", "make_app", "pane_layout", "shown_panes"]
 
 #: Pane numbers in the grid's order (the DOM order of compose).
 GRID_ORDER = (1, 5, 2, 4, 3)
+#: Parameters up to which the gradient check runs at once (beyond: in a worker, with progress).
+SMALL_CHECK = 2_000
 #: What may take the two-pane layout's second place (beside the diagram), in cycling order.
 SECOND_PLACE = (4, 5, 2, 3)
 #: What may take the three-pane layout's third place (beside the diagram and the chain).
@@ -659,8 +664,35 @@ class BptuiApp(App[None]):
         from bptui.tui.screens.gradcheck import GradCheckScreen
 
         self.pause()
-        rows = self.debug_state.gradient_check()
-        self.push_screen(GradCheckScreen(self.stepper.step, rows, self.debug_state.results()))
+        step, results = self.stepper.step, self.debug_state.results()
+        record = self.stepper.record()
+        if record.theta.size <= SMALL_CHECK:
+            self.push_screen(GradCheckScreen(step, check_record(record), results))
+            return
+        # A big net takes minutes: a worker thread nudges, the screen shows how far.
+        screen = GradCheckScreen(step, None, results, total=record.theta.size)
+        self.push_screen(screen, lambda _: self.workers.cancel_group(self, "gradcheck"))
+        self._check_in_worker(record, screen)
+
+    @work(thread=True, exclusive=True, group="gradcheck")
+    def _check_in_worker(self, record: StepRecord, screen: GradCheckScreen) -> None:
+        """The gradient check off the UI thread; escape (closing the screen) abandons it."""
+        worker = get_current_worker()
+
+        def progress(done: int, total: int) -> None:
+            if worker.is_cancelled:
+                raise CheckAbandoned
+            self.call_from_thread(screen.show_progress, done, total)
+
+        try:
+            rows = check_record(record, progress)
+        except CheckAbandoned:
+            return
+        except Exception as error:  # the boundary (boundary.py)
+            self.call_from_thread(self.survive, "the gradient check", error)
+            return
+        if not worker.is_cancelled:
+            self.call_from_thread(screen.show_rows, rows)
 
     def action_watches(self) -> None:
         """List, add and remove the watches a run stops on."""
@@ -775,6 +807,10 @@ class BptuiApp(App[None]):
                 yield command
         for action, title, help_text in ours:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+
+
+class CheckAbandoned(Exception):
+    """The gradient check's screen was closed before the check finished."""
 
 
 def export_filename(scenario_name: str, step: int, param: str) -> str:

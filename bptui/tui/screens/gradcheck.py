@@ -120,6 +120,12 @@ def gradcheck_renderable(
     return Group(*parts, *user_lines(user_results))
 
 
+def progress_text(done: int, total: int) -> Text:
+    """``nudging the parameters: 12,288 of 99,853 (12%) · escape cancels``."""
+    share = f" ({100 * done // total}%)" if total else ""
+    return Text(f"nudging the parameters: {done:,} of {total:,}{share} · escape cancels", "yellow")
+
+
 class GradCheckScreen(ModalScreen[None]):
     """Backprop vs central differences at the current step; escape or c closes."""
 
@@ -132,13 +138,32 @@ class GradCheckScreen(ModalScreen[None]):
     def __init__(
         self,
         step: int,
-        rows: Sequence[gradcheck.CheckRow],
+        rows: Sequence[gradcheck.CheckRow] | None,
         user_results: Mapping[str, UserGradResult] | None = None,
+        total: int = 0,
     ) -> None:
+        """``rows`` None: the app is still computing them (a big net); ``total`` parameters."""
         super().__init__()
         self.step = step
-        self.rows = list(rows)
+        self.rows = None if rows is None else list(rows)
         self.user_results = dict(user_results or {})
+        self.total = total
+
+    def _body(self) -> RenderableType:
+        if self.rows is None:
+            return progress_text(0, self.total)
+        return gradcheck_renderable(self.rows, self.user_results)
+
+    def show_progress(self, done: int, total: int) -> None:
+        """How far the app's worker is (it calls this from its thread via the app)."""
+        if self.rows is None and self.is_attached:
+            self.query_one("#gradcheck-body", Static).update(progress_text(done, total))
+
+    def show_rows(self, rows: Sequence[gradcheck.CheckRow]) -> None:
+        """The finished check."""
+        self.rows = list(rows)
+        if self.is_attached:
+            self.query_one("#gradcheck-body", Static).update(self._body())
 
     def compose(self) -> ComposeResult:
         h = f"h = {fmt_plain(gradcheck.STEP)}·max(1, |θ|)"
@@ -148,6 +173,4 @@ class GradCheckScreen(ModalScreen[None]):
                 id="gradcheck-title",
             )
             with VerticalScroll(id="gradcheck-scroll"):
-                yield Static(
-                    gradcheck_renderable(self.rows, self.user_results), id="gradcheck-body"
-                )
+                yield Static(self._body(), id="gradcheck-body")
