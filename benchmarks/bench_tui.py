@@ -32,8 +32,9 @@ around it is.  Two measurements, one run, printed as ratios:
     building the View and handing it out (``refresh_view``), the heatmap's or
     plot's rebuild inside it (``LossPane._replot``: the heatmap's forward pass
     over its grid and its cells), and painting (``Screen._compositor_refresh``,
-    of which the diagram's and the loss pane's renders).  Bar: ≥ 10 frames/s
-    with the heatmap visible.
+    of which the diagram's, the loss pane's and the two DataTables' renders;
+    while running the tables are drawn at most every ``SLOW_PANE_SECONDS``,
+    see bptui/tui/runner.py).  Bar: ≥ 10 frames/s with the heatmap visible.
 
 Run:  .venv/bin/python benchmarks/bench_tui.py [--rounds N] [--seconds S] [--runs N]
       [--only-heatmap] [--write]
@@ -240,6 +241,8 @@ TIMED = (
     ("screen", "textual.screen:Screen._compositor_refresh"),
     ("diagram", "bptui.tui.widgets.diagram:NetworkDiagram.render_lines"),
     ("loss", "bptui.tui.widgets.loss_plot:LossPane.render"),
+    ("loss_lines", "bptui.tui.widgets.loss_plot:LossPane.render_lines"),
+    ("tables", "textual.widgets._data_table:DataTable.render_lines"),
     ("replot", "bptui.tui.widgets.loss_plot:LossPane._replot"),
     ("view", "bptui.tui.app:BptuiApp.refresh_view"),
 )
@@ -255,18 +258,29 @@ def _instrument(counts: dict[str, int], spent: dict[str, float]) -> list[tuple[A
         owner_name, name = path.split(".")
         owner = getattr(importlib.import_module(module), owner_name)
         original = getattr(owner, name)
+        inherited = name not in vars(owner)  # undone by deleting the wrapper
 
-        def timed(self: Any, *args: Any, _key: str = key, _original: Any = original) -> Any:
+        def timed(
+            self: Any, *args: Any, _key: str = key, _original: Any = original, **kwargs: Any
+        ) -> Any:
             counts[_key] += 1
             start = time.perf_counter()
             try:
-                return _original(self, *args)
+                return _original(self, *args, **kwargs)
             finally:
                 spent[_key] += time.perf_counter() - start
 
         setattr(owner, name, timed)
-        undo.append((owner, name, original))
+        undo.append((owner, name, None if inherited else original))
     return undo
+
+
+def _undo(undo: list[tuple[Any, str, Any]]) -> None:
+    for owner, name, original in undo:
+        if original is None:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, original)
 
 
 async def flat_out(
@@ -300,8 +314,7 @@ async def flat_out(
             took = {key: spent[key] - spent0[key] for key in spent}
             await pilot.press("r")
     finally:
-        for owner, name, original in undo:
-            setattr(owner, name, original)
+        _undo(undo)
     return RunResult(
         elapsed,
         steps,
@@ -360,7 +373,8 @@ def heatmap_report(results: dict[str, list[RunResult]], seconds: float) -> str:
         row("… of which the loss pane's rebuild (_replot)", per_frame("replot"), 2),
         row("ms per view: painting (compositor)", per_frame("screen"), 2),
         row("… of which the diagram's render", per_frame("diagram"), 2),
-        row("… of which the loss pane's render", per_frame("loss"), 2),
+        row("… of which the loss pane's render (heatmap or plot)", per_frame("loss_lines"), 2),
+        row("… of which the tables' renders (parameters, forward)", per_frame("tables"), 2),
         row(
             "share of wall time drawing (view + paint)",
             lambda r: 100 * ((r.spent or {})["view"] + (r.spent or {})["screen"]) / r.seconds,

@@ -338,10 +338,12 @@ class BptuiApp(App[None]):
         self._redraw_pending = False
         self.refresh_view()
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, *, tables: bool = True) -> None:
         """Build one View of the current state now and let every pane draw it.
 
-        A diverged state is full of inf and nan; showing it must not warn.
+        ``tables=False`` (a running frame between the tables' turns, see
+        runner.py) leaves the parameters, forward, chain and update panes as
+        they were.  A diverged state is full of inf and nan; showing it must not warn.
         """
         with np.errstate(all="ignore"):
             try:
@@ -350,15 +352,16 @@ class BptuiApp(App[None]):
                 self.survive("building the view", error)
                 return
             self.view = view
-            for widget in (
+            panes: list[Widget] = [
                 self.query_one(StatusBar),
                 self.query_one(Banner),
                 self.query_one(NetworkDiagram),
-                self.query_one(ParametersPane),
-                self.query_one(ForwardPane),
-                self.query_one(ChainPane),
                 self.query_one(LossPane),
-            ):
+            ]
+            if tables:
+                panes += [self.query_one(ParametersPane), self.query_one(ForwardPane)]
+                panes.append(self.query_one(ChainPane))
+            for widget in panes:
                 self._show_on(widget, view)
         self._sync_plot_modes()
         self.frames += 1
@@ -765,7 +768,7 @@ class BptuiApp(App[None]):
                 await run.frame()
                 if run.finished:
                     break
-                self.refresh_view()
+                self.refresh_view(tables=run.slow_panes_due())
         except Exception as error:  # the boundary (boundary.py): the run stops, the app goes on
             self.survive("the run", error)
         self.pause()

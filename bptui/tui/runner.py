@@ -5,11 +5,18 @@ drives it from one exclusive worker (``BptuiApp._run_frames``) that
 draws after every frame and is cancelled to pause.  Flat out, a frame steps
 in chunks for :data:`FLAT_OUT_BUDGET` seconds and lets the event loop in
 between chunks, so a keypress (pause) is answered within a frame.
+
+At frame-rate speeds the tables (parameters, forward, chain, update) are
+drawn at most :data:`SLOW_PANE_SECONDS` apart (:meth:`Run.slow_panes_due`):
+they are most of a frame's painting, and numbers that change 30 times a
+second cannot be read anyway.  The status line, diagram and loss pane draw
+every frame, and pausing draws everything at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +31,8 @@ FRAME_SECONDS = 1 / 30
 #: Flat out, each frame spends this long stepping before it draws.
 FLAT_OUT_BUDGET = 0.015
 FLAT_OUT_CHUNK = 64
+#: While running at frame rate, the tables redraw at most this often (seconds).
+SLOW_PANE_SECONDS = 0.5
 
 
 def speed_label(index: int) -> str:
@@ -43,6 +52,8 @@ class Run:
     #: Steps owed but not yet taken (a slow speed owes a fraction per frame).
     debt: float = 0.0
     _last: float = field(default_factory=time.perf_counter)
+    #: When the tables are next due (see :meth:`slow_panes_due`).
+    _slow_panes_at: float = -math.inf
 
     @property
     def interval(self) -> float:
@@ -56,6 +67,20 @@ class Run:
         stepper = self.stepper
         reached = self.target is not None and stepper.step >= self.target
         return stepper.diverged is not None or bool(stepper.stop_reason) or reached
+
+    def slow_panes_due(self, now: float | None = None) -> bool:
+        """Should this frame draw the tables too?  Every frame below frame rate.
+
+        Above it, once per :data:`SLOW_PANE_SECONDS`; the frames between
+        leave the tables as they were (the pause redraws them current).
+        """
+        if self.interval > FRAME_SECONDS:
+            return True
+        now = time.perf_counter() if now is None else now
+        if now < self._slow_panes_at:
+            return False
+        self._slow_panes_at = now + SLOW_PANE_SECONDS
+        return True
 
     def allowed(self, wanted: int) -> int:
         """``wanted`` steps, fewer when that would pass the target."""
