@@ -213,7 +213,7 @@ class HeatmapPicture(Visual):
     def _row(
         self, row: int, pairs: list[int], points: dict[int, tuple[int, int, int]]
     ) -> list[Segment]:
-        """One row of cells: a segment per run of equal cells, a dot at each data point."""
+        """One row of cells: a segment per run of equal cells (as Segment.simplify would), dots."""
         pixels = self.data.pixels
         segments = []
         start = 0
@@ -225,9 +225,12 @@ class HeatmapPicture(Visual):
             mixed = _rgb((pixels[2 * row, col] + pixels[2 * row + 1, col]) / 2)
             r, g, b = points[col]
             style = Style(color=f"#{r:02x}{g:02x}{b:02x}", bgcolor=mixed, bold=True)
-            segments.append(Segment(DOT, style))
+            if segments and start == col and segments[-1].style == style:  # dots side by side
+                segments[-1] = Segment(segments[-1].text + DOT, style)
+            else:
+                segments.append(Segment(DOT, style))
             start = col + 1
-        return list(Segment.simplify(segments))
+        return segments
 
     def _all_lines(self, width: int) -> list[list[Segment]]:
         title = [Segment(self.title[:width].center(width), Style(bold=True))]
