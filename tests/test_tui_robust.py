@@ -348,3 +348,21 @@ def test_when_the_app_must_stop_it_exits_1_with_one_line(monkeypatch, capsys) ->
     finally:
         report.unlink()
     assert made[0].fatal_error_line == err.strip()
+
+
+# ------------------------------------------------------------- found by the soak
+@bounded
+async def test_a_maximized_pane_keeps_step_and_loss_on_the_status_line() -> None:
+    """The soak's find: m laid the pane out above the status line, which fell to the bottom."""
+    from bptui.scenario.loading import load_builtin
+
+    app = make_app(load_builtin("deep"), size=(100, 30))
+    async with app.run_test() as pilot:
+        for pane in ("1", "2", "4", "5"):
+            await pilot.press(pane, "m")
+            await wait_until(pilot, lambda: app.screen.maximized is not None)
+            await pilot.pause(0.1)
+            line = status(app)
+            assert "Step 0" in line and "Loss 0.970531" in line, (pane, line)
+            await pilot.press("m")
+            await wait_until(pilot, lambda: app.screen.maximized is None)
