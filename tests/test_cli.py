@@ -459,21 +459,6 @@ def test_any_ending_signal_during_output_leaves_no_file(tmp_path: Path, signame:
     interrupted_trace_leaves_nothing(tmp_path, getattr(signal, signame))
 
 
-def test_a_crash_inside_the_app_exits_non_zero(monkeypatch) -> None:
-    """A TUI that dies of an error must not look like success to a script."""
-    from bptui.tui import app as app_module
-
-    class Exploding(app_module.BptuiApp):
-        def on_mount(self) -> None:
-            raise RuntimeError("boom")
-
-        def run(self, **kwargs):  # headless: the test has no terminal
-            return super().run(headless=True, **kwargs)
-
-    monkeypatch.setattr(app_module, "make_app", lambda scenario, **kw: Exploding(scenario, **kw))
-    assert cli.main(["article"]) == 1
-
-
 def test_control_characters_in_a_message_stay_on_one_line(run_cli) -> None:
     """What the user typed is quoted in the message; a newline or escape in it is escaped."""
     result = run_cli("trace", "article", "bad\x85name\n\x1b[2J")
