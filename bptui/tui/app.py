@@ -36,6 +36,7 @@ from textual.worker import get_current_worker
 
 from bptui.debug.session import DebugState, ImplSession, check_record
 from bptui.engine.record import StepRecord
+from bptui.engine.runs import Runs
 from bptui.engine.stepper import Stepper
 from bptui.engine.watches import Watch, stop_on
 from bptui.errors import BadInput, one_line
@@ -46,6 +47,7 @@ from bptui.tui.boundary import fatal_line, save_traceback, survived_line
 from bptui.tui.fast import freeze_startup_objects
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
+from bptui.tui.live import EDIT_COMMANDS, LiveEdits
 from bptui.tui.palette import GuardedCommandPalette
 from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
 from bptui.tui.screens.goto import GotoScreen
@@ -57,6 +59,7 @@ from bptui.tui.widgets.heatmap import unit_count
 from bptui.tui.widgets.loss_plot import STEP_AXES, LossPane
 from bptui.tui.widgets.parameters import ParametersPane
 from bptui.tui.widgets.status import Banner, StatusBar
+from bptui.tui.widgets.update import UpdateSection
 
 if TYPE_CHECKING:  # the --impl modules load only with --impl
     from bptui.debug.impl.live import ImplShown, ImplVerdict
@@ -98,7 +101,7 @@ def shown_panes(layout: str, second: int, third: int) -> set[int]:
     return {1, second} if second else {1}
 
 
-class BptuiApp(App[None]):
+class BptuiApp(App[None], LiveEdits):
     """The stepper: one scenario, its panes laid out by terminal size, keys from keys.py."""
 
     CSS_PATH = "app.tcss"
@@ -140,7 +143,10 @@ class BptuiApp(App[None]):
     ) -> None:
         super().__init__()
         self.scenario = scenario
-        self.stepper = Stepper(scenario.training())
+        #: Every run (a fork, or the old future of an edit made in the past); one is current.
+        self.runs = Runs(Stepper(scenario.training()))
+        #: The run the parameters pane compares the current one with (the one before it).
+        self.compare_index: int | None = None
         self.user_grads = user_grads
         self.debug_state = DebugState(self.stepper, user_grads)
         #: ``--impl``: the user's forward/backward, re-checked as the state changes.
@@ -195,6 +201,9 @@ class BptuiApp(App[None]):
         self.query_one("#diagram").border_title = "Network"
         self.query_one("#loss").border_title = "Loss"
         self.watch_compact_pane(self.compact_pane)
+        chain = self.query_one(ChainPane)
+        chain.mount(UpdateSection(above=True, id="update-above"), before=0)
+        chain.mount(UpdateSection(above=False, id="update-below"))
         self.refresh_view()
         params = self.query_one(ParametersPane)
         params.select(self.selected_param)
@@ -279,6 +288,8 @@ class BptuiApp(App[None]):
             previous_grad=self._previous_grad,
             speed=f"going to step {run.target}" if going else speed_label(self.speed_index),
             user_results=self.debug_state.results(),
+            runs=self.runs,
+            compare_index=self.compare_index,
             impl=self._impl_frame(),
         )
 
@@ -360,7 +371,7 @@ class BptuiApp(App[None]):
             ]
             if tables:
                 panes += [self.query_one(ParametersPane), self.query_one(ForwardPane)]
-                panes.append(self.query_one(ChainPane))
+                panes += [self.query_one(ChainPane), *self.query(UpdateSection)]
             for widget in panes:
                 self._show_on(widget, view)
         self._sync_plot_modes()
@@ -791,6 +802,19 @@ class BptuiApp(App[None]):
         if event.row_key.value:
             self.selected_param = event.row_key.value
 
+    @on(DataTable.RowSelected, "#params")
+    def _param_entered(self, event: DataTable.RowSelected) -> None:
+        """Enter (or a click on the highlighted row): edit that parameter."""
+        if event.row_key.value:
+            self.edit_parameter(event.row_key.value)
+
+    @on(DataTable.RowSelected, "#forward")
+    def _point_entered(self, event: DataTable.RowSelected) -> None:
+        """Enter on a point: edit its x, or its y where the cursor is on a target column."""
+        table = event.data_table
+        column = table.ordered_columns[table.cursor_column].key.value or ""
+        self.edit_point(event.cursor_row, column)
+
     @on(DataTable.RowHighlighted, "#forward")
     def _point_selected(self, event: DataTable.RowHighlighted) -> None:
         if event.cursor_row == event.data_table.cursor_row and event.cursor_row >= 0:
@@ -810,6 +834,8 @@ class BptuiApp(App[None]):
                 yield command
         for action, title, help_text in ours:
             yield SystemCommand(title, help_text, partial(self.run_action, action))
+        for title, help_text, kind in EDIT_COMMANDS:
+            yield SystemCommand(title, help_text, partial(self.action_edit, kind))
 
 
 class CheckAbandoned(Exception):

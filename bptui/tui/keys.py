@@ -60,6 +60,11 @@ BINDINGS: list[Binding] = [
     Binding("c", "gradcheck", "Check", tooltip="Gradient check — backprop vs central differences (and your derivatives)"),
     Binding("w", "watches", "Watches", tooltip="Watches — breakpoints for a run: list, add, remove"),
     _hidden("e", "export", "Export", "Export worked example — this step and the selected parameter, as a Markdown file"),
+    _hidden("E", "edit", "Edit", "Edit… — change α, a parameter, a data point, what trains or the optimizer (an event: b undoes it)"),
+    _hidden("F", "fork", "Fork", "Fork… — a new run from this step with one change, its loss beside this one's"),
+    _hidden("right_curly_bracket", "run_cycle(1)", "Next run", "Next run — make the next run the current one (its loss curve stays overlaid)"),
+    _hidden("left_curly_bracket", "run_cycle(-1)", "Previous run", "Previous run — make the previous run the current one"),
+    _hidden("ctrl+s", "save", "Save", "Save as scenario — write the current state (parameters, edits, watches) as a scenario file"),
     *(
         _hidden(str(n), f"pane({n})", title, f"{title} — show / focus {what}")
         for n, (_, title, what) in enumerate(PANES, start=1)
@@ -214,6 +219,19 @@ HELP_LINES: tuple[tuple[KeyText, ...], ...] = (
     ),
     (
         K(
+            "edit",
+            text="**edit** α, a parameter (also enter on its row), a data point (enter on its "
+            "row in the forward pane), what trains, the optimizer: an event, `b` steps back "
+            "across it",
+        ),
+    ),
+    (
+        K("fork", text="**fork**: a new run from this step with one change"),
+        K("run_cycle(-1)", "run_cycle(1)", text="previous / next **run**"),
+    ),
+    (K("save", text="**save** the current state as a scenario file"),),
+    (
+        K(
             "pane(1)",
             "pane(2)",
             "pane(3)",
@@ -281,6 +299,14 @@ README_ROWS: tuple[KeyText, ...] = (
     K("gradcheck", text="gradient check (analytic vs central differences)"),
     K("watches", text="watches: stop the run when something happens"),
     K("export", text="export this step's worked example for the selected parameter (Markdown)"),
+    K(
+        "edit",
+        text="edit α, a parameter, a data point, what trains or the optimizer "
+        "(also enter on a row of the parameters or forward pane)",
+    ),
+    K("fork", text="fork: a new run from this step with one change, its loss curve overlaid"),
+    K("run_cycle(-1)", "run_cycle(1)", text="previous / next run (the current one steps)"),
+    K("save", text="save the current state as a scenario file that reproduces it"),
     K("help", text="help: every pane and key, and the article's errata (`←` `→` pages)"),
     K(PALETTE_ACTION, text="command palette: every action by name"),
     K("quit", text="quit"),

@@ -80,6 +80,8 @@ class View:
     #: The pieces of the selected parameter's last update (the engine's UpdateTerms).
     update_terms: tuple[Any, ...] = ()
     optimizer_name: str = "sgd"
+    #: θ ← θ − α·∂Loss/∂θ exactly (plain sgd, no penalty): the parameters pane's −α·g is the step.
+    optimizer_plain: bool = True
     #: The current run's name when there are several (the status line says it).
     run_name: str = ""
     #: Every line the loss pane overlays (empty: the one loss curve of loss_history).
@@ -229,6 +231,7 @@ def run_fields(
     return {
         "update_terms": () if running else last_update_terms(stepper, selected_param),
         "optimizer_name": stepper.optimizer.name,
+        "optimizer_plain": stepper.optimizer.plain,
         "run_name": runs.current.name if several else "",
         "curves": loss_curves(stepper, runs),
         "compare": comparison(runs, stepper, compare_index) if several else None,

@@ -117,7 +117,9 @@ def parameter_cells(
         if view.shows_backward(info.layer):
             grad = float(view.record.grad[index])
             cells["grad"] = table_cell(fmt_in_column(grad, styles["grad"]), frozen_style)
-            if trainable:
+            if trainable and not view.optimizer_plain:
+                cells["step"] = table_cell(view.optimizer_name, "dim")  # its pieces: the chain pane
+            elif trainable:
                 step = -view.learning_rate * grad
                 cells["step"] = table_cell(fmt_signed_in_column(step, styles["step"]))
             else:
@@ -183,6 +185,7 @@ class ParametersPane(DataTable):
         self._start = 0
         self._view: View | None = None
         self._with_user_column = False
+        self._plain = True
         self._keys: set[str] = set()
         self._shown: dict[tuple[str, str], tuple[object, ...]] = {}
 
@@ -201,6 +204,8 @@ class ParametersPane(DataTable):
         self._keys = {key for key, _, _ in columns}
         for key, label, width in columns:
             justify = "left" if key == "name" else "right"
+            if key == "step" and not self._plain:
+                label = "next step"  # another optimizer's step is not −α·∂Loss/∂θ
             self.add_column(Text(label, justify=justify), key=key, width=width)
         self._all = tuple(view.network.param_names)
         self._start = max(0, min(self._start, len(self._all) - WINDOW))
@@ -214,8 +219,14 @@ class ParametersPane(DataTable):
         if view.selected_param in self._all and view.selected_param not in self._names:
             self._start = self._window_start(view.selected_param)
             self._all = ()  # rebuild the window around the selected parameter
-        if self._all != tuple(view.network.param_names) or with_user != self._with_user_column:
+        plain = view.optimizer_plain
+        if (
+            self._all != tuple(view.network.param_names)
+            or with_user != self._with_user_column
+            or plain != self._plain
+        ):
             self._with_user_column = with_user
+            self._plain = plain
             self._build(view)
             if view.selected_param:  # the rebuilt table's cursor is on row 0
                 self.select(view.selected_param)
@@ -236,6 +247,8 @@ class ParametersPane(DataTable):
 
     @staticmethod
     def _subtitle(view: View) -> str:
+        if view.phase.kind == "update" and not view.done and not view.optimizer_plain:
+            return f"update by {view.optimizer_name}: old → new (its pieces: the chain pane)"
         if view.phase.kind == "update" and not view.done:
             return f"update: θ ← θ − {fmt_plain(view.learning_rate)}·∂Loss/∂θ  (old → new)"
         return "↑↓ selects the parameter for the chain"

@@ -9,7 +9,8 @@ ending in θ old → new.  Under plain gradient descent that is g, α·g and
 
 It sits in the chain pane: above the chain while the phase walk (``n``) is
 at the update (the new gradient is still pending there), below it once the
-step is whole.  At step 0 there has been no update, and it is hidden.
+step is whole; the rest of a walk is about the new gradient, and at step 0
+there has been no update, so there it is hidden.
 """
 
 from __future__ import annotations
@@ -107,7 +108,9 @@ class UpdateSection(Static):
 
     def show(self, view: View) -> None:
         renderable = update_renderable(view)
-        here = renderable is not None and update_first(view) == self.above
+        # Mid walk (forward, loss, backward) the pane is about the new gradient: no update.
+        place = True if update_first(view) else False if view.done else None
+        here = renderable is not None and place == self.above
         self.display = here
         if here:
             assert renderable is not None
