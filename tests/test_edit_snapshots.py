@@ -38,7 +38,9 @@ def test_edit_dialog_refusal_at_80x24(snap_compare: Any) -> None:
     async def refused(pilot: Any) -> None:
         await open_dialog(pilot, "E")
         await pilot.press(*"-0.5", "enter")
-        await wait_until(pilot, lambda: "✗" in str(pilot.app.screen.query_one("#edit-message").render()))
+        await wait_until(
+            pilot, lambda: "✗" in str(pilot.app.screen.query_one("#edit-message").render())
+        )
         await pilot.pause()
 
     assert snap_compare(make_app(), terminal_size=SMALL, run_before=refused)
