@@ -389,15 +389,21 @@ def cmd_tui(argv: Sequence[str]) -> int:
     if args.list:
         return cmd_list()
     scenario = resolve_scenario(args.name, args.config)
-    user_grads = None
-    if args.grads:
+    user_grads = runs = None
+    yours = _your_training(scenario, args.grads, args.train_with_yours)
+    if yours is not None:
+        from bptui.debug.usergrads.yours import runs_with_yours
+
+        user_grads = yours.gradient.user_grads
+        runs = runs_with_yours(scenario.training(), yours)
+    elif args.grads:
         from bptui.debug.usergrads import load_user_grads
 
         user_grads = load_user_grads(args.grads, scenario.network())
     impl = _impl_session(args.impl, args.grads, scenario)
     from bptui.tui.app import make_app
 
-    app = make_app(scenario, user_grads=user_grads, impl=impl)
+    app = make_app(scenario, user_grads=user_grads, impl=impl, runs=runs)
     app.run()
     # Textual prints the error and sets 1 when the app died of one: say so to scripts.
     return app.return_code or EXIT_OK

@@ -140,11 +140,13 @@ class BptuiApp(App[None], LiveEdits):
         user_grads: Any = None,
         size: tuple[int, int] | None = None,
         impl: ImplSession | None = None,
+        runs: Runs | None = None,
     ) -> None:
         super().__init__()
         self.scenario = scenario
         #: Every run (a fork, or the old future of an edit made in the past); one is current.
-        self.runs = Runs(Stepper(scenario.training()))
+        #: ``runs`` given: the session starts with those (--train-with-yours: two).
+        self.runs = runs if runs is not None else Runs(Stepper(scenario.training()))
         #: The run the parameters pane compares the current one with (the one before it).
         self.compare_index: int | None = None
         self.user_grads = user_grads
@@ -854,8 +856,13 @@ def make_app(
     user_grads: Any = None,
     size: tuple[int, int] | None = None,
     impl: ImplSession | None = None,
+    runs: Runs | None = None,
 ) -> BptuiApp:
     """The app on ``scenario`` (the article by default); shared by the CLI and tests."""
     return BptuiApp(
-        scenario or load_builtin("article"), user_grads=user_grads, size=size, impl=impl
+        scenario or load_builtin("article"),
+        user_grads=user_grads,
+        size=size,
+        impl=impl,
+        runs=runs,
     )
