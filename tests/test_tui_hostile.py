@@ -13,11 +13,10 @@ import asyncio
 import multiprocessing
 from collections.abc import Awaitable, Callable
 
-from textual import events
 from textual.widgets import Label
-from tui_support import screen_text, sync, wait_until
+from tui_support import burst, status_line, sync, wait_until
 
-from bptui.tui.app import BptuiApp, GotoScreen, make_app
+from bptui.tui.app import GotoScreen, make_app
 
 WIDE = (140, 45)
 
@@ -57,20 +56,6 @@ def bounded(seconds: float) -> Callable[[Callable[[], Awaitable[None]]], Callabl
     return wrap
 
 
-def burst(app: BptuiApp, *keys: str) -> None:
-    """Queue ``keys`` at once, as a paste or a key repeat does (no idle in between)."""
-    driver = app._driver
-    assert driver is not None
-    for key in keys:
-        event = events.Key(key, key if len(key) == 1 else None)
-        event.set_sender(app)
-        driver.send_message(event)
-
-
-def status(app: BptuiApp) -> str:
-    return screen_text(app).split("\n")[0]
-
-
 # ------------------------------------------------------------------ go to
 @sync
 async def test_goto_enter_twice_answers_once() -> None:
@@ -80,9 +65,9 @@ async def test_goto_enter_twice_answers_once() -> None:
         burst(app, "enter", "enter")
         await wait_until(pilot, lambda: not app.running and app.stepper.step == 5)
         assert not isinstance(app.screen, GotoScreen)
-        assert "Step 5" in status(app)
+        assert "Step 5" in status_line(app)
         await pilot.press("s")  # still alive and answering
-        assert "Step 6" in status(app)
+        assert "Step 6" in status_line(app)
 
 
 @bounded(30)
@@ -97,4 +82,4 @@ async def test_goto_forty_digits_and_a_letter_do_not_freeze() -> None:
         hint = app.screen.query_one("#goto-hint", Label)
         assert "at most 1,000,000,000" in str(hint.render())
         await pilot.press("escape", "s")
-        assert "Step 1" in status(app)
+        assert "Step 1" in status_line(app)

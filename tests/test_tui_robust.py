@@ -8,43 +8,15 @@ instead of stalling the suite.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Awaitable, Callable
-
-from textual import events
 from textual.command import CommandPalette
-from tui_support import screen_text, wait_until
+from tui_support import burst, screen_text, status_line, wait_until, within
 
 from bptui.tui.app import BptuiApp, make_app
 
 WIDE = (140, 45)
 #: Seconds any one of these tests may take (the slowest takes ~3 s alone).
 BOUND = 60
-
-
-def bounded(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-    """Run an async pilot test, failing (not hanging) if it takes more than :data:`BOUND` s."""
-
-    @functools.wraps(test)
-    def run(*args: object, **kwargs: object) -> None:
-        asyncio.run(asyncio.wait_for(test(*args, **kwargs), BOUND))
-
-    return run
-
-
-def burst(app: BptuiApp, *keys: str) -> None:
-    """Queue ``keys`` at once, as a paste or a key repeat does (no idle in between)."""
-    driver = app._driver
-    assert driver is not None
-    for key in keys:
-        event = events.Key(key, key if len(key) == 1 else None)
-        event.set_sender(app)
-        driver.send_message(event)
-
-
-def status(app: BptuiApp) -> str:
-    return screen_text(app).split("\n")[0]
+bounded = within(BOUND)
 
 
 async def settle(pilot, app: BptuiApp) -> None:  # type: ignore[no-untyped-def]
@@ -64,7 +36,7 @@ async def test_palette_enter_enter_closes_once_and_the_app_goes_on() -> None:
         await pilot.press("escape")  # the palette, if a late key left it open
         await wait_until(pilot, lambda: not CommandPalette.is_open(app))
         await pilot.press("s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -78,7 +50,7 @@ async def test_palette_page_down_before_the_list_is_drawn() -> None:
         await pilot.press("escape")
         await wait_until(pilot, lambda: not CommandPalette.is_open(app))
         await pilot.press("s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -94,9 +66,9 @@ async def test_palette_step_by_name_runs_once_however_often_enter_is_pressed() -
         await wait_until(pilot, lambda: not CommandPalette.is_open(app))
         await pilot.pause(0.2)
         assert app.stepper.step == 1  # the command ran once
-        assert "Step 1" in status(app)
+        assert "Step 1" in status_line(app)
         await pilot.press("s")
-        await wait_until(pilot, lambda: "Step 2" in status(app))
+        await wait_until(pilot, lambda: "Step 2" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -167,12 +139,12 @@ async def walk_the_markup_net(size: tuple[int, int]) -> None:
         await pilot.press("4")  # the chain pane: its table's columns are named by nodes
         await pilot.pause(0.1)
         assert "∂Loss/∂h[/bold]" in screen_text(app)  # b1's chain starts at the output node
-        assert "[/]net[b]" in status(app)
+        assert "[/]net[b]" in status_line(app)
         for keys in (("n",) * 6, ("s", "s"), ("c",), ("escape", "?"), ("escape", "w")):
             await pilot.press(*keys)
             await pilot.pause(0.05)
         await pilot.press("escape", "escape", "s")
-        await wait_until(pilot, lambda: "Step 4" in status(app))
+        await wait_until(pilot, lambda: "Step 4" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -192,7 +164,7 @@ async def test_an_error_message_that_looks_like_markup_is_shown_as_written(tmp_p
         await pilot.press("c")
         await wait_until(pilot, lambda: "raised ValueError: [/] broke [red]" in screen_text(app))
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -214,7 +186,7 @@ async def test_a_lesson_title_and_notice_that_look_like_markup() -> None:
         await pilot.press("right")
         await wait_until(pilot, lambda: "h[/bold]" in screen_text(app))
         await pilot.press("right", "s")  # past the last stop: a notice
-        await wait_until(pilot, lambda: "Step 2" in status(app))
+        await wait_until(pilot, lambda: "Step 2" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -233,7 +205,7 @@ async def test_a_watch_parameter_typed_as_markup_is_quoted_as_written() -> None:
         await pilot.click("#watch-add")
         await wait_until(pilot, lambda: "no parameter named '[/]'" in screen_text(app))
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -259,9 +231,9 @@ async def test_an_action_that_raises_costs_one_notice_and_the_session_goes_on() 
         line = "internal error in the step action: RuntimeError: boom; the session goes on"
         await wait_until(pilot, lambda: line in notices(app))
         await wait_until(pilot, lambda: "the session goes on" in screen_text(app))
-        assert "Step 0" in status(app)
+        assert "Step 0" in status_line(app)
         await pilot.press("s", "s")
-        await wait_until(pilot, lambda: "Step 2" in status(app))
+        await wait_until(pilot, lambda: "Step 2" in status_line(app))
         assert app.internal_errors == [line]
     assert app.return_code in (None, 0)
 
@@ -279,7 +251,7 @@ async def test_a_pane_that_fails_to_draw_leaves_the_others_drawing(monkeypatch) 
         line = "internal error in ChainPane.show: ValueError: no chain today; the session goes on"
         await wait_until(pilot, lambda: line in notices(app))
         await pilot.press("s", "s", "n", "n")
-        await wait_until(pilot, lambda: "Step 3" in status(app) and "Loss" in status(app))
+        await wait_until(pilot, lambda: "Step 3" in status_line(app) and "Loss" in status_line(app))
         assert app.internal_errors == [line]  # said once, not once a frame
         assert "2.981741" not in screen_text(app)  # the parameters pane moved on too
     assert app.return_code in (None, 0)
@@ -307,7 +279,7 @@ async def test_a_run_that_raises_stops_the_run_not_the_app(monkeypatch) -> None:
         assert app.internal_errors == [line]
         reached = app.stepper.step
         await pilot.press("s")
-        await wait_until(pilot, lambda: f"Step {reached + 1}" in status(app))
+        await wait_until(pilot, lambda: f"Step {reached + 1}" in status_line(app))
     assert app.return_code in (None, 0)
 
 
@@ -362,7 +334,7 @@ async def test_a_maximized_pane_keeps_step_and_loss_on_the_status_line() -> None
             await pilot.press(pane, "m")
             await wait_until(pilot, lambda: app.screen.maximized is not None)
             await pilot.pause(0.1)
-            line = status(app)
+            line = status_line(app)
             assert "Step 0" in line and "Loss 0.970531" in line, (pane, line)
             await pilot.press("m")
             await wait_until(pilot, lambda: app.screen.maximized is None)

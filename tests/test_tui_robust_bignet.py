@@ -7,28 +7,13 @@ selected parameter and moves the window when the cursor passes its edge.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Awaitable, Callable
-
-from tui_support import pane_text, screen_text, wait_until
+from tui_support import burst, pane_text, screen_text, status_line, wait_until, within
 
 from bptui.scenario.loading import parse_scenario
 from bptui.tui.app import BptuiApp, make_app
 from bptui.tui.widgets.parameters import WINDOW, ParametersPane
 
 WIDE = (140, 45)
-
-
-def bounded(seconds: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
-    def wrap(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
-        @functools.wraps(test)
-        def run(*args: object, **kwargs: object) -> None:
-            asyncio.run(asyncio.wait_for(test(*args, **kwargs), seconds))
-
-        return run
-
-    return wrap
 
 
 def net_app(layers: list[int]) -> BptuiApp:
@@ -48,17 +33,13 @@ y = [0.2, 0.4, 0.1]
     return make_app(parse_scenario(text, "big.toml", None), size=WIDE)
 
 
-def status(app: BptuiApp) -> str:
-    return screen_text(app).split("\n")[0]
-
-
 def row_names(app: BptuiApp) -> list[str]:
     """The parameter names on the parameters pane's visible rows."""
     lines = pane_text(app, "params").split("\n")[2:-1]
     return [line.strip("│ ").split()[0] for line in lines if line.strip("│ ")]
 
 
-@bounded(60)
+@within(60)
 async def test_the_cursor_walks_past_the_window_edges() -> None:
     app = net_app([1, 30, 30, 1])  # 1,021 parameters
     names = app.stepper.network.param_names
@@ -86,34 +67,22 @@ async def test_the_cursor_walks_past_the_window_edges() -> None:
         await wait_until(pilot, lambda: pane.cursor_row == 1 and app.selected_param == names[1])
 
 
-@bounded(90)
+@within(90)
 async def test_a_net_at_the_parameter_cap_launches_and_steps() -> None:
     app = net_app([1, 314, 314, 1])  # 99,853 parameters, under the 100,000 cap
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: "Loss" in status(app))
+        await wait_until(pilot, lambda: "Loss" in status_line(app))
         pane = app.query_one(ParametersPane)
         assert pane.row_count == WINDOW
         assert "of 99,853" in pane.border_subtitle
         await pilot.press("s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
         await pilot.press("s", "b")
-        await wait_until(pilot, lambda: "Step 1" in status(app) and app.stepper.step == 1)
+        await wait_until(pilot, lambda: "Step 1" in status_line(app) and app.stepper.step == 1)
         await pilot.press("q")
 
 
-def burst(app: BptuiApp, *keys: str) -> None:
-    """Queue keys at once (the pilot's press would wait for the worker's reports)."""
-    from textual import events
-
-    driver = app._driver
-    assert driver is not None
-    for key in keys:
-        event = events.Key(key, key if len(key) == 1 else None)
-        event.set_sender(app)
-        driver.send_message(event)
-
-
-@bounded(90)
+@within(90)
 async def test_the_gradient_check_of_a_big_net_shows_progress_and_finishes(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from bptui.tui.screens.gradcheck import GradCheckScreen
 
@@ -127,7 +96,7 @@ async def test_the_gradient_check_of_a_big_net_shows_progress_and_finishes(monke
     monkeypatch.setattr(GradCheckScreen, "show_progress", recorded)
     app = net_app([1, 45, 45, 1])  # 2,206 parameters: checked in a worker
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: "Loss" in status(app))
+        await wait_until(pilot, lambda: "Loss" in status_line(app))
         burst(app, "c")
         await wait_until(pilot, lambda: "nudging the parameters" in screen_text(app))
         await wait_until(pilot, lambda: getattr(app.screen, "rows", None) is not None, tries=4000)
@@ -136,17 +105,17 @@ async def test_the_gradient_check_of_a_big_net_shows_progress_and_finishes(monke
         assert len(app.screen.rows) == 2206
         assert "w1 " in screen_text(app) and "nudging" not in screen_text(app)
         await pilot.press("escape", "s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
         assert app.internal_errors == []
 
 
-@bounded(60)
+@within(60)
 async def test_escape_abandons_the_gradient_check_of_a_big_net() -> None:
     from bptui.tui.screens.gradcheck import GradCheckScreen
 
     app = net_app([1, 100, 100, 1])  # 10,401 parameters: half a minute of nudging
     async with app.run_test() as pilot:
-        await wait_until(pilot, lambda: "Loss" in status(app))
+        await wait_until(pilot, lambda: "Loss" in status_line(app))
         burst(app, "c")
         await wait_until(pilot, lambda: "nudging the parameters" in screen_text(app))
         screen = app.screen
@@ -156,5 +125,5 @@ async def test_escape_abandons_the_gradient_check_of_a_big_net() -> None:
         await wait_until(pilot, lambda: not app.workers._workers)  # the worker stopped
         assert screen.rows is None  # abandoned, never finished
         await pilot.press("s")
-        await wait_until(pilot, lambda: "Step 1" in status(app))
+        await wait_until(pilot, lambda: "Step 1" in status_line(app))
         assert app.internal_errors == []

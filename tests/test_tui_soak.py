@@ -16,8 +16,7 @@ import asyncio
 import random
 
 import pytest
-from textual import events
-from tui_support import screen_text, wait_until
+from tui_support import burst, status_line, wait_until
 
 from bptui.scenario.loading import builtin_names, load_builtin
 from bptui.tui import keys
@@ -39,20 +38,6 @@ def bound_keys() -> list[str]:
     return sorted(names - LAST)
 
 
-def send(app: BptuiApp, *names: str) -> None:
-    """Queue keys at once, as a paste or a key repeat does (no idle in between)."""
-    driver = app._driver
-    assert driver is not None
-    for key in names:
-        event = events.Key(key, key if len(key) == 1 else None)
-        event.set_sender(app)
-        driver.send_message(event)
-
-
-def status_line(app: BptuiApp) -> str:
-    return screen_text(app).split("\n")[0]
-
-
 async def close_dialogs(pilot, app: BptuiApp) -> None:  # type: ignore[no-untyped-def]
     """Escape out of whatever screen a key opened (help, palette, go to, watches …)."""
     for _ in range(6):
@@ -72,10 +57,10 @@ async def one_round(pilot, app: BptuiApp, rng: random.Random, bound: list[str]) 
         await pilot.press(*pressed)
     elif kind == "burst":
         pressed = [rng.choice(bound + EXTRA_KEYS) for _ in range(rng.randint(4, 12))]
-        send(app, *pressed)
+        burst(app, *pressed)
     elif kind == "palette":
         pressed = ["ctrl+p"] + [rng.choice(EXTRA_KEYS + list("sanrb")) for _ in range(5)]
-        send(app, *pressed)
+        burst(app, *pressed)
     elif kind == "click":
         pressed = [f"click {rng.randrange(width)},{rng.randrange(height)}"]
         await pilot.click(offset=(rng.randrange(width), rng.randrange(height)))
@@ -85,7 +70,7 @@ async def one_round(pilot, app: BptuiApp, rng: random.Random, bound: list[str]) 
         await pilot.resize_terminal(*size)
     else:
         pressed = ["r"] * rng.randint(3, 9)
-        send(app, *pressed)
+        burst(app, *pressed)
     await pilot.pause(0.05)
     return f"{kind}: {pressed}"
 

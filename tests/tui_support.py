@@ -8,6 +8,7 @@ import io
 from collections.abc import Awaitable, Callable
 
 from rich.console import Console
+from textual import events
 
 from bptui.tui.app import BptuiApp
 from bptui.tui.widgets.chain import chain_renderable
@@ -21,6 +22,38 @@ def sync(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
         asyncio.run(test(*args, **kwargs))
 
     return run
+
+
+def within(seconds: float) -> Callable[[Callable[..., Awaitable[None]]], Callable[..., None]]:
+    """Like :func:`sync`, but the test fails (not hangs) if it takes more than ``seconds``."""
+
+    def wrap(test: Callable[..., Awaitable[None]]) -> Callable[..., None]:
+        @functools.wraps(test)
+        def run(*args: object, **kwargs: object) -> None:
+            asyncio.run(asyncio.wait_for(test(*args, **kwargs), seconds))
+
+        return run
+
+    return wrap
+
+
+def burst(app: BptuiApp, *keys: str) -> None:
+    """Queue ``keys`` at once through the driver, as a paste or a key repeat does.
+
+    The pilot's ``press`` waits for the app to be idle between keys; a burst
+    does not, which is what reaches races in Textual's screens.
+    """
+    driver = app._driver
+    assert driver is not None
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        driver.send_message(event)
+
+
+def status_line(app: BptuiApp) -> str:
+    """The top row of the screen: the status line with Step and Loss."""
+    return screen_text(app).split("\n")[0]
 
 
 def screen_text(app: BptuiApp) -> str:
