@@ -214,19 +214,9 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         return (symbol, formula, slope * w, layer + 1, owner)
 
     def _edge_text(self, layer: int, row: int) -> tuple[str, str]:
-        key = ("edge", layer, row)
-        if key not in self._texts:
-            node, nxt_name = self.name(layer, row), self.name(layer + 1, 0)
-            weight = self._weight_name(layer + 1, 0, row)
-            if layer + 1 == self.net.depth:
-                if self.net.fused:
-                    self._texts[key] = (f"∂z_{nxt_name}/∂{node}", weight)
-                    return self._texts[key]
-                slope_text = self.net.output_fn.slope_text(nxt_name)
-            else:
-                slope_text = self.net.hidden.formula(nxt_name)
-            self._texts[key] = (f"∂{nxt_name}/∂{node}", _times(slope_text, weight))
-        return self._texts[key]
+        node, nxt_name = self.name(layer, row), self.name(layer + 1, 0)
+        weight = self._weight_name(layer + 1, 0, row)
+        return self._slope_times_text(("edge", layer, row), layer + 1, nxt_name, node, weight)
 
     def local(self, p: ParamInfo) -> _Piece:
         """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
@@ -243,18 +233,27 @@ class ChainBuilder(Mapping[str, list[Factor]]):
         return (symbol, formula, slope * input_values, p.layer, p.name)
 
     def _local_text(self, p: ParamInfo) -> tuple[str, str]:
-        key = ("local", p.name)
+        node = self.name(p.layer, p.row)
+        source = self.name(p.layer - 1, p.col) if p.kind == "W" else "1"
+        return self._slope_times_text(("local", p.name), p.layer, node, p.name, source)
+
+    def _slope_times_text(
+        self, key: tuple[object, ...], layer: int, node: str, wrt: str, source: str
+    ) -> tuple[str, str]:
+        """Symbol and formula of ∂node/∂wrt = slope of ``node`` (in ``layer``) · ``source``.
+
+        A fused output's factor is ∂z_node/∂wrt = source: the slope is in the
+        loss factor.  Kept per key, since the texts depend on the network only.
+        """
         if key not in self._texts:
-            node = self.name(p.layer, p.row)
-            source = self.name(p.layer - 1, p.col) if p.kind == "W" else "1"
-            if p.layer == self.net.depth:
-                if self.net.fused:
-                    self._texts[key] = (f"∂z_{node}/∂{p.name}", source)
-                    return self._texts[key]
-                slope_text = self.net.output_fn.slope_text(node)
+            if layer == self.net.depth and self.net.fused:
+                self._texts[key] = (f"∂z_{node}/∂{wrt}", source)
             else:
-                slope_text = self.net.hidden.formula(node)
-            self._texts[key] = (f"∂{node}/∂{p.name}", _times(slope_text, source))
+                if layer == self.net.depth:
+                    slope_text = self.net.output_fn.slope_text(node)
+                else:
+                    slope_text = self.net.hidden.formula(node)
+                self._texts[key] = (f"∂{node}/∂{wrt}", _times(slope_text, source))
         return self._texts[key]
 
     def _slope(self, layer: int) -> Array:
