@@ -18,7 +18,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from bptui.engine.optimizers import OPTIMIZERS, Optimizer, UpdateTerm
+from bptui.engine.optimizers import OPTIMIZERS, Optimizer, UpdateTerm, number_text
 from bptui.engine.stepper import CHECKPOINT_EVERY, Stepper, Training
 from bptui.scenario.loading import load_builtin
 
@@ -197,9 +197,9 @@ def test_update_terms_are_true_and_end_at_the_new_theta(name: str, penalty: str)
             expected = {
                 "sgd": [],
                 "momentum": ["velocity"],
-                "nesterov": ["velocity", "g + μ·velocity"],
-                "rmsprop": ["square_avg"],
-                "adam": ["t", "m", "v", "m̂", "v̂"],
+                "nesterov": ["velocity", "step"],
+                "rmsprop": ["square_avg", "step"],
+                "adam": ["t", "m", "v", "m̂", "v̂", "step"],
             }[name]
             assert [s for s in symbols if s in expected] == expected
             assert symbols[-2] == "Δθ"
@@ -222,6 +222,28 @@ def test_an_adam_formula_reads_as_expected() -> None:
     assert terms["m̂"].formula.endswith("/(1 − 0.9^1)")
     assert terms["v"].formula.startswith("0.999·0 + 0.001·")
     assert "−" in terms["Δθ"].formula and "-" not in terms["Δθ"].formula
+
+
+@pytest.mark.parametrize(
+    ("name", "symbol"), [("adam", "m̂/(√v̂ + ε)"), ("rmsprop", "g/(√square_avg + ε)")]
+)
+def test_a_ratio_step_is_named_so_thetas_line_has_no_unexplained_number(
+    name: str, symbol: str
+) -> None:
+    stepper = Stepper(training("article", Optimizer(name)))
+    stepper.goto(2)
+    old_theta = float(stepper.theta[0])  # the pane's heading prints it: old → new
+    stepper.goto(3)
+    terms = {t.symbol: t for t in stepper.update_terms(0)}
+    step, delta, theta = terms["step"], terms["Δθ"], terms["w1"]
+    lr = stepper.learning_rate
+    assert delta.value == -(lr * step.value)
+    # each number on θ's line and Δθ's is one the pane printed above it (or α)
+    values = [*(t.value for t in terms.values()), lr, old_theta]
+    printed = {number_text(abs(v)) for v in values}
+    for term in (delta, theta):
+        for number in re.findall(r"\d+\.\d+(?:e[−-]\d+)?", term.formula):
+            assert number in printed, (term.formula, number)
 
 
 # ---------------------------------------------------------- torch itself

@@ -209,11 +209,22 @@ async def test_optimizer_edit_then_back_and_the_update_shows_adams_pieces() -> N
         chain = pane_text(app, "chain")
         assert "Update 1 of b1 · adam: 0.000000 → 0.010000" in chain
         terms = reference.update_terms(reference.network.param_index["b1"])
-        assert [t.symbol for t in terms] == ["∂Loss/∂b1", "t", "m", "v", "m̂", "v̂", "Δθ", "b1"]
+        assert [t.symbol for t in terms] == [
+            "∂Loss/∂b1",
+            "t",
+            "m",
+            "v",
+            "m̂",
+            "v̂",
+            "step",
+            "Δθ",
+            "b1",
+        ]
         for term in terms:
             shown = term_value(term.symbol, term.value)
             assert any(
-                term.symbol in line and line.rstrip(" │").endswith(shown)
+                term.symbol in line
+                and line.rstrip(" │▁▂▃▄▅▆▇█").endswith(shown)  # border, scrollbar
                 for line in chain.split("\n")
             ), term
         await pilot.press("b", "b")

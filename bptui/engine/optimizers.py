@@ -239,7 +239,11 @@ def update_terms(
     terms += pieces
     new = theta - learning_rate * step
     lr = number_text(learning_rate)
-    terms.append(UpdateTerm("Δθ", f"−{lr}·{step_text}", -(learning_rate * step)))
+    if step_text != _operand(step):
+        # What α multiplies, when it is not g or the velocity itself (rmsprop's and adam's
+        # ratios): named, so Δθ's and θ's lines hold no number the pane has not shown.
+        terms.append(UpdateTerm("step", step_text, step))
+    terms.append(UpdateTerm("Δθ", f"−{lr}·{_operand(step)}", -(learning_rate * step)))
     terms.append(UpdateTerm(name, f"{_operand(theta)} − {lr}·{_operand(step)}", new))
     return terms
 
@@ -259,8 +263,7 @@ def _optimizer_terms(
         pieces = [UpdateTerm("velocity", text, buf)]
         if opt.name == "nesterov":
             step = g + opt.momentum * buf
-            pieces.append(UpdateTerm("g + μ·velocity", f"{gt} + {mu}·{_operand(buf)}", step))
-            return pieces, step, _operand(step)
+            return pieces, step, f"{gt} + {mu}·{_operand(buf)}"
         return pieces, buf, _operand(buf)
     if opt.name == "rmsprop":
         a = opt.alpha

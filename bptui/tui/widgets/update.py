@@ -2,7 +2,8 @@
 
 The chain pane shows how a gradient is made; this shows what the optimizer
 did with it in the last update: each piece of its state (the penalty term,
-velocity, m, v, m̂, v̂, the square average) as ``symbol = formula = value``,
+velocity, m, v, m̂, v̂, the square average, the step α multiplies) as
+``symbol = formula = value``,
 ending in θ old → new.  Under plain gradient descent that is g, α·g and
 θ old → new.  The pieces and their numbers are the engine's
 (``Stepper.update_terms``, carried by the View); this only lays them out.
@@ -20,16 +21,24 @@ from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
+from bptui.engine.optimizers import number_text
 from bptui.tui.format import fmt_value, typographic
 from bptui.tui.state import View
 
 
 def term_value(symbol: str, value: object) -> str:
-    """A number as the panes print it (an update count as a whole number); text as it is."""
+    """A number as the formulas below it write it; an update count as a whole number.
+
+    The formulas hold their numbers to six significant digits
+    (:func:`number_text`), so the values do too: m = 0.000707353 on one line
+    is the 0.000707353 in m̂'s formula on the next, where the fixed six
+    decimals of the other panes would print 0.000707 (or a column-wide
+    scientific style 7.07e−04, and −1.80e−01 for θ).
+    """
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if symbol == "t" and float(value).is_integer():
             return str(int(value))
-        return fmt_value(float(value))
+        return number_text(float(value))
     return typographic(str(value))
 
 
