@@ -126,3 +126,37 @@ def test_change_labels() -> None:
     assert change_label("trainable", "trainable", ["w1"], ["w1", "b3"]) == "trains w1, b3"
     assert change_label("y", "y[1]", 1.0, 0.5) == "y[1] 1 → 0.5"
     assert change_label("param", "w1", -0.25, 1.5) == "w1 −0.25 → 1.5"
+
+
+# ------------------------------------------------------- another seed
+def test_a_seed_fork_draws_step_0_again_and_replays_the_events_to_this_step() -> None:
+    runs = Runs(xor_stepper())
+    main = runs.current.stepper
+    main.run(5)
+    main.edit("learning_rate", "learning_rate", 0.2)
+    main.run(7)
+    fork = runs.fork_with_seed(7.0)  # the dialog's number
+    assert fork.name == "seed 7" and runs.current.name == "main"
+    twin = fork.stepper
+    assert twin.step == 12 and twin.learning_rate == 0.2
+    assert twin.initial.tobytes() == main.network.random_init(7).tobytes()
+    assert twin.initial.tobytes() != main.initial.tobytes()
+    fresh = Stepper(
+        replace(main.training, initial=main.network.random_init(7), events=main.applied_events)
+    )
+    fresh.run(12)
+    assert snap(fresh) == snap(twin)
+    twin.reset()  # reset keeps the seed: it is the run's step 0
+    twin.run(12)
+    assert snap(twin) == snap(fresh)
+
+
+@pytest.mark.parametrize(
+    ("seed", "shown"), [("abc", "'abc'"), (1.5, "1.5"), (-1.0, "−1"), (2.0**32, "4294967296")]
+)
+def test_a_bad_seed_is_refused_and_nothing_is_added(seed: object, shown: str) -> None:
+    runs = Runs(xor_stepper())
+    with pytest.raises(EditError) as refused:
+        runs.fork_with_seed(seed)
+    assert str(refused.value) == f"seed must be a whole number from 0 to 4294967295, got {shown}"
+    assert len(runs.runs) == 1

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bptui.engine.events import Event
+from bptui.engine.events import EditError, Event
 from bptui.engine.optimizers import number_text
-from bptui.engine.stepper import Stepper, Training
+from bptui.engine.stepper import DivergedError, Stepper, Training
 from bptui.errors import BadInput
 
 #: The most runs held at once: each is a full history, and the panes must stay readable.
@@ -137,6 +137,33 @@ class Runs:
         event = twin.edit(kind, name, new)
         twin.keep_events()
         run = Run(self._unique(event_label(event)), twin)
+        self.runs.append(run)
+        return run
+
+    def fork_with_seed(self, seed: Any) -> Run:
+        """A run whose step-0 parameters are drawn with ``seed``, brought to the current step.
+
+        Another random start cannot begin at step k, so the fork replays the
+        current run's events from step 0 on its own parameters, and stands at
+        the current run's step (or at its divergence, if it diverges first).
+        ``seed`` is refused (:class:`EditError`) unless it is a whole number
+        from 0 to 2³² − 1, the scenario file's rule.
+        """
+        if isinstance(seed, float) and seed.is_integer():
+            seed = int(seed)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
+            shown = f"'{seed}'" if isinstance(seed, str) else _shown(seed).replace("-", "−")
+            raise EditError(f"seed must be a whole number from 0 to 4294967295, got {shown}")
+        self._room("a fork")
+        parent = self.current.stepper
+        initial = parent.network.random_init(seed)
+        twin = Stepper(replace(parent.training, initial=initial, events=parent.applied_events))
+        try:
+            twin.goto(parent.step)
+        except DivergedError:
+            pass  # it stands at its divergence, as a run does
+        twin.keep_events()
+        run = Run(self._unique(f"seed {seed}"), twin)
         self.runs.append(run)
         return run
 
