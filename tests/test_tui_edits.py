@@ -9,6 +9,7 @@ headless Stepper that makes the same edit at the same step.
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,68 @@ async def test_a_fork_shows_two_curves_and_the_status_names_the_run() -> None:
         await pilot.press("right_curly_bracket")
         await pilot.pause()
         assert app.runs.current is other and f"run {other.name}" in status(app)
+
+
+def shown_number(text: str) -> float:
+    return float(text.replace("−", "-").replace("+", ""))
+
+
+@sync
+async def test_the_parameters_pane_diffs_this_run_against_the_other_at_the_same_step() -> None:
+    app = make_app(size=WIDE)
+    async with app.run_test() as pilot:
+        await pilot.press("s", "s", "F")
+        await type_value(pilot, "0.1")
+        await closed(pilot)
+        fork, main = app.runs.runs[1].stepper, app.runs.runs[0].stepper
+        assert app.stepper is fork
+        await pilot.press("s", "s", "s")
+        await wait_until(pilot, lambda: fork.step == 5 and main.step == 5)  # main follows
+        await pilot.pause()
+        pane = pane_text(app, "params")
+        assert "θ − other" in pane and "∂ − other" in pane
+        assert "other: main, at step 5 too (this run − other)" in pane
+        # the differences against a fresh replay of each run, not the pane's own arithmetic
+        ours = replayed("article", 2, [("learning_rate", "learning_rate", 0.1)], 3)
+        theirs = Stepper(load_builtin("article").training())
+        theirs.run(5)
+        net = theirs.network
+        for name in net.param_names:
+            index = net.param_index[name]
+            theta_vs, grad_vs = row_of(pane, name).strip("│ ").split()[-2:]
+            expected_theta = ours.theta[index] - theirs.theta[index]
+            expected_grad = ours.grad[index] - theirs.grad[index]
+            assert shown_number(theta_vs) == pytest.approx(expected_theta, abs=6e-7), name
+            assert shown_number(grad_vs) == pytest.approx(expected_grad, abs=6e-7), name
+            assert theta_vs[0] in "+−"  # the fork's larger α moved every parameter further
+        await pilot.press("b", "b", "b", "b")  # to step 2, then across the fork's α: same bits
+        await wait_until(pilot, lambda: main.step == 2 and fork.learning_rate == 0.01)
+        await pilot.pause()
+        pane = pane_text(app, "params")
+        assert row_of(pane, "w1").strip("│ ").split()[-2:] == ["0", "0"]
+
+
+@sync
+async def test_a_fork_with_another_seed_from_the_palette_command() -> None:
+    app = make_app(size=WIDE)
+    async with app.run_test() as pilot:
+        await pilot.press("s", "s", "s")
+        await app.run_action("fork('seed')")
+        await dialog(pilot)
+        assert "now 42" in screen_text(app)  # the scenario's seed
+        await type_value(pilot, "abc")
+        await wait_until(pilot, lambda: "✗" in screen_text(app))  # the dialog, again, saying why
+        assert "seed must be a whole number from 0 to 4294967295, got 'abc'" in screen_text(app)
+        assert len(app.runs.runs) == 1
+        await pilot.press(*["backspace"] * 3, "7", "enter")
+        await closed(pilot)
+        assert [run.name for run in app.runs.runs] == ["main", "seed 7"]
+        seeded = app.stepper
+        assert seeded.step == 3 and "run seed 7" in status(app)
+        training = load_builtin("article").training()
+        reference = Stepper(replace(training, initial=training.network.random_init(7)))
+        reference.run(3)
+        same_state(app, reference)
 
 
 # ------------------------------------------------------------ save

@@ -47,7 +47,7 @@ from bptui.tui.boundary import fatal_line, save_traceback, survived_line
 from bptui.tui.fast import freeze_startup_objects
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
-from bptui.tui.live import EDIT_COMMANDS, LiveEdits
+from bptui.tui.live import EDIT_COMMANDS, FORK_COMMANDS, LiveEdits
 from bptui.tui.palette import GuardedCommandPalette
 from bptui.tui.runner import DEFAULT_SPEED, FLAT_OUT, SPEEDS, Run, speed_label
 from bptui.tui.screens.goto import GotoScreen
@@ -149,6 +149,8 @@ class BptuiApp(App[None], LiveEdits):
         self.runs = runs if runs is not None else Runs(Stepper(scenario.training()))
         #: The run the parameters pane compares the current one with (the one before it).
         self.compare_index: int | None = None
+        if len(self.runs.runs) > 1:  # --train-with-yours: the other run, side by side
+            self.compare_index = 1 if self.runs.index == 0 else 0
         self.user_grads = user_grads
         self.debug_state = DebugState(self.stepper, user_grads)
         #: ``--impl``: the user's forward/backward, re-checked as the state changes.
@@ -278,6 +280,7 @@ class BptuiApp(App[None], LiveEdits):
         return self.debug_state.values()
 
     def build_view(self) -> View:
+        self.follow_compared()
         run = self.run_state
         going = run is not None and run.target is not None
         return view_of(
@@ -838,6 +841,8 @@ class BptuiApp(App[None], LiveEdits):
             yield SystemCommand(title, help_text, partial(self.run_action, action))
         for title, help_text, kind in EDIT_COMMANDS:
             yield SystemCommand(title, help_text, partial(self.action_edit, kind))
+        for title, help_text, kind in FORK_COMMANDS:
+            yield SystemCommand(title, help_text, partial(self.action_fork, kind))
 
 
 class CheckAbandoned(Exception):

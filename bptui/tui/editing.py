@@ -67,8 +67,11 @@ def _optimizer_choices(stepper: Stepper) -> tuple[Choice, ...]:
     return tuple(choices)
 
 
-def edit_choices(stepper: Stepper, run_name: str = "") -> EditChoices:
-    """Every field the dialog can change, with the current run's values now."""
+def edit_choices(stepper: Stepper, run_name: str = "", seed: int | None = None) -> EditChoices:
+    """Every field the dialog can change, with the current run's values now.
+
+    ``seed`` (the scenario's) offers a fork another random start.
+    """
     net = stepper.network
     trainable = tuple(
         name for name in net.param_names if stepper.trainable_mask[net.param_index[name]]
@@ -93,6 +96,8 @@ def edit_choices(stepper: Stepper, run_name: str = "") -> EditChoices:
         "trainable": (Choice("trainable", "trainable", ", ".join(trainable)),),
         "optimizer": _optimizer_choices(stepper),
     }
+    if seed is not None:
+        fields["seed"] = (Choice("seed", "seed", str(seed)),)
     return EditChoices(fields, trainable=trainable, step=stepper.step, run_name=run_name)
 
 

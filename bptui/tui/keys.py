@@ -305,7 +305,11 @@ README_ROWS: tuple[KeyText, ...] = (
         "(also enter on a row of the parameters or forward pane)",
     ),
     K("fork", text="fork: a new run from this step with one change, its loss curve overlaid"),
-    K("run_cycle(-1)", "run_cycle(1)", text="previous / next run (the current one steps)"),
+    K(
+        "run_cycle(-1)",
+        "run_cycle(1)",
+        text="previous / next run (the current one steps, the one before it follows)",
+    ),
     K("save", text="save the current state as a scenario file that reproduces it"),
     K("help", text="help: every pane and key, and the article's errata (`←` `→` pages)"),
     K(PALETTE_ACTION, text="command palette: every action by name"),

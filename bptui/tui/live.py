@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bptui.debug.session import DebugState
+from bptui.engine.stepper import DivergedError
 from bptui.errors import BadInput, one_line
 from bptui.tui.editing import edit_choices, save_path, write_atomically
 from bptui.tui.screens.edit import Edit, EditAnswer, EditScreen, EditStart
@@ -35,6 +36,10 @@ EDIT_COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("Edit data point y…", "Change a data point's target", "y"),
     ("Trainable parameters…", "Which parameters train (the rest are frozen)", "trainable"),
     ("Optimizer…", "The optimizer and its settings (momentum, β1, β2, ε, penalties)", "optimizer"),
+)
+#: Forks the palette offers by name (the F dialog has every kind): (title, help, kind).
+FORK_COMMANDS: tuple[tuple[str, str, str], ...] = (
+    ("Fork with another seed…", "A run from another random start, beside this one", "seed"),
 )
 
 
@@ -93,12 +98,13 @@ class LiveEdits:
         name = f"{kind}[{point}]" if columns == 1 else f"{kind}[{point},{column}]"
         self._open_edit(EditStart(kind, name), fork=False)
 
-    def action_fork(self) -> None:
-        """A new run from this step with one change chosen in the dialog."""
-        self._open_edit(EditStart("learning_rate"), fork=True)
+    def action_fork(self, kind: str = "") -> None:
+        """A new run from this step with one change chosen in the dialog (on page ``kind``)."""
+        self._open_edit(EditStart(kind or "learning_rate"), fork=True)
 
     def _open_edit(self, start: EditStart, *, fork: bool) -> None:
-        choices = edit_choices(self.stepper, self.runs.current.name if self._several_runs else "")
+        run_name = self.runs.current.name if self._several_runs else ""
+        choices = edit_choices(self.stepper, run_name, self.scenario.seed if fork else None)
         self.push_screen(EditScreen(choices, start, fork=fork), self._edit_answered)
 
     @property
@@ -130,7 +136,10 @@ class LiveEdits:
     def _fork(self, edit: Edit) -> str:
         """Fork the current run with ``edit`` and make the fork current; the parent is compared."""
         parent = self.runs.index
-        run = self.runs.fork(edit.kind, edit.name, edit.new)
+        if edit.kind == "seed":
+            run = self.runs.fork_with_seed(edit.new)
+        else:
+            run = self.runs.fork(edit.kind, edit.name, edit.new)
         self.runs.select(self.runs.runs.index(run))
         self.compare_index = parent
         return f"New run {run.name} from step {run.stepper.step}, beside {self.runs.runs[parent].name}."
@@ -155,7 +164,7 @@ class LiveEdits:
 
     # ------------------------------------------------------------ runs
     def action_run_cycle(self, delta: int) -> None:
-        """Make the next (or previous) run the current one: it steps, the others wait."""
+        """Make the next (or previous) run the current one: it steps, the one before follows."""
         runs = self.runs
         if not self._several_runs:
             self.notify("One run so far: F forks one with a change.", timeout=4)
@@ -167,6 +176,26 @@ class LiveEdits:
         self.compare_index = index
         self.notify(f"Run {runs.current.name} (step {self.stepper.step}).", timeout=3)
         self.run_changed(before)
+
+    def follow_compared(self) -> None:
+        """The run compared with goes to this run's step, so the two stand side by side.
+
+        The parameters pane's differences and the overlaid loss curves are
+        then at one step; only the current run is moved by the keys.  A
+        compared run that diverged or halted (its own gradient failed) stays
+        where it stopped, and the pane says how far it got.
+        """
+        index, runs = self.compare_index, self.runs
+        if index is None or not 0 <= index < len(runs.runs) or index == runs.index:
+            return
+        theirs, step = runs.runs[index].stepper, self.stepper.step
+        stuck = theirs.halted is not None or theirs.diverged is not None
+        if theirs.step == step or (stuck and step > theirs.step):
+            return
+        try:
+            theirs.goto(step)
+        except DivergedError:
+            pass  # it stands at its divergence
 
     # ------------------------------------------------------------ save
     def action_save(self) -> None:

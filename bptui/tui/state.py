@@ -10,6 +10,7 @@ so every pane draws pending values the same way.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,12 +39,17 @@ class Curve:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Another run's parameters and gradient, for the parameters pane's differences."""
+    """Another run's parameters and gradient at this step, for the parameters pane's differences.
+
+    ``theta`` and ``grad`` are None when that run has not reached the step
+    (``furthest`` says how far it has got).
+    """
 
     name: str
     step: int
-    theta: np.ndarray
-    grad: np.ndarray
+    theta: np.ndarray | None
+    grad: np.ndarray | None
+    furthest: int
 
 
 @dataclass(frozen=True)
@@ -205,14 +211,31 @@ def replace_label(curve: Curve, run_name: str) -> Curve:
     return Curve(f"{run_name} {curve.kind}", curve.losses, curve.run, curve.kind, curve.current)
 
 
+#: Per run (held weakly): (step, its events, its furthest step) → θ and gradient there.
+#: The other run does not move while this one steps, so a frame seldom replays it again.
+_COMPARED: weakref.WeakKeyDictionary[Stepper, dict[tuple[Any, ...], tuple[Any, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def comparison(runs: Any, stepper: Stepper, compare_index: int | None) -> Comparison | None:
-    """The run to compare with, as it stands now (None with one run or none chosen)."""
+    """The run to compare with, at this run's step (None with one run or none chosen)."""
     if runs is None or compare_index is None or not 0 <= compare_index < len(runs.runs):
         return None
     other = runs.runs[compare_index]
     if other.stepper is stepper:
         return None
-    return Comparison(other.name, other.stepper.step, other.stepper.theta, other.stepper.grad)
+    theirs, step = other.stepper, stepper.step
+    if step > theirs.furthest:
+        return Comparison(other.name, step, None, None, theirs.furthest)
+    held = _COMPARED.setdefault(theirs, {})
+    key = (step, theirs.events, theirs.furthest)
+    if key not in held:
+        if len(held) >= 16:
+            held.pop(next(iter(held)))
+        held[key] = theirs.theta_and_grad_at(step)
+    theta, grad = held[key]
+    return Comparison(other.name, step, theta, grad, theirs.furthest)
 
 
 def run_fields(

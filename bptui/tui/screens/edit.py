@@ -29,6 +29,7 @@ KIND_LABELS: dict[str, str] = {
     "y": "a data point's y",
     "trainable": "which parameters train",
     "optimizer": "the optimizer and its settings",
+    "seed": "the random start (a fork only)",
 }
 #: What the value field takes, per kind (the hint under it).
 KIND_HINTS: dict[str, str] = {
@@ -38,6 +39,7 @@ KIND_HINTS: dict[str, str] = {
     "y": "a finite number (0 … 1 for a bce net)",
     "trainable": "the names that train, separated by commas (the rest are frozen ❄)",
     "optimizer": "optimizer: sgd, momentum, nesterov, rmsprop or adam; a setting: a number",
+    "seed": "a whole number: step 0's weights drawn again with it, replayed to this step",
 }
 
 

@@ -32,6 +32,8 @@ COLUMNS = (
     ("change", "Δθ", 10),
 )
 USER_COLUMN = ("yours", "yours", 12)
+#: Beside another run (forks, ``{`` ``}``): this run minus that one, at this step.
+COMPARE_COLUMNS = (("theta_vs", "θ − other", 11), ("grad_vs", "∂ − other", 10))
 NUMERIC_COLUMN = ("numeric", "numeric", 10)
 #: The rows the table holds at once: a window of the parameters around the selected one.
 #: A DataTable of 100,000 rows took 28 s to build and 5 s a frame ([1, 314, 314, 1]);
@@ -69,6 +71,10 @@ def column_styles(view: View) -> dict[str, bool]:
     if old is not None:
         numbers["change"] = [theta - old]
     numbers["yours"] = [list(view.user_grads.values())]
+    theirs = view.compare
+    if theirs is not None and theirs.theta is not None and theirs.grad is not None:
+        numbers["theta_vs"] = [theta - theirs.theta]
+        numbers["grad_vs"] = [grad - theirs.grad]
     numbers["numeric"] = [[r.numeric for r in view.user_results.values()]]
     return {
         key: any(column_is_scientific(np.ravel(part)) for part in parts)  # type: ignore[arg-type]
@@ -136,6 +142,30 @@ def parameter_cells(
         cells["change"] = table_cell(text, "dim" if change == 0 else "")
 
     cells.update(user_cells(view, name, styles))
+    cells.update(compare_cells(view, name, styles))
+    return cells
+
+
+def compare_cells(view: View, name: str, styles: dict[str, bool]) -> dict[str, Text]:
+    """Beside another run: this run's θ and ∂Loss/∂θ minus that run's at this step."""
+    theirs = view.compare
+    if theirs is None:
+        return {}
+    if theirs.theta is None or theirs.grad is None:
+        return {"theta_vs": table_cell("—", "dim"), "grad_vs": table_cell("—", "dim")}
+    index = view.network.param_index[name]
+    cells = {}
+    for key, ours, other in (
+        ("theta_vs", view.record.theta, theirs.theta),
+        ("grad_vs", view.record.grad, theirs.grad),
+    ):
+        difference = float(ours[index]) - float(other[index])
+        if key == "grad_vs" and not view.shows_backward(view.network.params[index].layer):
+            cells[key] = pending_cell()
+        elif difference == 0.0:
+            cells[key] = table_cell("0", "dim")  # the very same bits
+        else:
+            cells[key] = table_cell(fmt_signed_in_column(difference, styles[key]))
     return cells
 
 
@@ -185,6 +215,7 @@ class ParametersPane(DataTable):
         self._start = 0
         self._view: View | None = None
         self._with_user_column = False
+        self._comparing = False
         self._plain = True
         self._keys: set[str] = set()
         self._shown: dict[tuple[str, str], tuple[object, ...]] = {}
@@ -201,6 +232,10 @@ class ParametersPane(DataTable):
                 columns += [USER_COLUMN, NUMERIC_COLUMN]
             else:
                 columns.append(USER_COLUMN)
+        elif self._comparing:
+            # beside another run: the differences take the place of step and Δ
+            columns = [c for c in columns if c[0] not in ("step", "change")]
+            columns += list(COMPARE_COLUMNS)
         self._keys = {key for key, _, _ in columns}
         for key, label, width in columns:
             justify = "left" if key == "name" else "right"
@@ -220,12 +255,15 @@ class ParametersPane(DataTable):
             self._start = self._window_start(view.selected_param)
             self._all = ()  # rebuild the window around the selected parameter
         plain = view.optimizer_plain
+        comparing = view.compare is not None
         if (
             self._all != tuple(view.network.param_names)
             or with_user != self._with_user_column
             or plain != self._plain
+            or comparing != self._comparing
         ):
             self._with_user_column = with_user
+            self._comparing = comparing
             self._plain = plain
             self._build(view)
             if view.selected_param:  # the rebuilt table's cursor is on row 0
@@ -247,6 +285,13 @@ class ParametersPane(DataTable):
 
     @staticmethod
     def _subtitle(view: View) -> str:
+        theirs = view.compare
+        if theirs is not None and not (view.user_grads or view.user_results):
+            if theirs.theta is None:
+                return (
+                    f"other: {theirs.name} has not reached step {view.step} (at {theirs.furthest})"
+                )
+            return f"other: {theirs.name}, at step {view.step} too (this run − other)"
         if view.phase.kind == "update" and not view.done and not view.optimizer_plain:
             return f"update by {view.optimizer_name}: old → new (its pieces: the chain pane)"
         if view.phase.kind == "update" and not view.done:
