@@ -18,6 +18,7 @@ import pytest
 from tui_support import pane_text, screen_text, sync, wait_until
 
 from bptui.engine.stepper import Stepper
+from bptui.engine.watches import AtStep
 from bptui.scenario.loading import load_builtin, load_file
 from bptui.tui.app import BptuiApp, make_app
 from bptui.tui.format import fmt_value
@@ -381,6 +382,29 @@ async def test_a_fork_with_another_seed_from_the_palette_command() -> None:
         reference = Stepper(replace(training, initial=training.network.random_init(7)))
         reference.run(3)
         same_state(app, reference)
+
+
+@sync
+async def test_each_run_has_its_own_watches_and_a_fork_starts_with_its_parents() -> None:
+    app = make_app(size=WIDE)
+    async with app.run_test() as pilot:
+        app._set_watches((AtStep(6),))  # as the watches screen answers
+        await pilot.press("s", "F")
+        await type_value(pilot, "0.02")
+        await closed(pilot)
+        fork, main = app.runs.runs[1], app.runs.runs[0]
+        assert fork.watches == [AtStep(6)]  # inherited
+        app._set_watches(())  # the fork runs without it
+        assert main.watches == [AtStep(6)]
+        await pilot.press("r")  # the fork runs past step 6
+        await wait_until(pilot, lambda: fork.stepper.step >= 9)
+        await pilot.press("r")
+        assert fork.stepper.stop_reason is None
+        await pilot.press("left_curly_bracket")  # main, which followed: reset, then run
+        await wait_until(pilot, lambda: app.runs.current is main)
+        await pilot.press("R", "r")
+        await wait_until(pilot, lambda: main.stepper.stop_reason is not None)
+        assert main.stepper.step == 6 and "reached step 6" in main.stepper.stop_reason
 
 
 # ------------------------------------------------------------ save

@@ -9,7 +9,7 @@ by replaying its events (cheap: one run of the plain step).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bptui.engine.events import EditError, Event
@@ -59,10 +59,15 @@ def event_label(event: Event) -> str:
 
 @dataclass
 class Run:
-    """One run: a name saying what differs, and its stepper."""
+    """One run: a name saying what differs, its stepper, and the watches it stops on.
+
+    Watches are a run's own, so a fork can run with or without one; a new
+    run starts with the watches of the run it came from.
+    """
 
     name: str
     stepper: Stepper
+    watches: list[Any] = field(default_factory=list)
 
 
 class Runs:
@@ -120,7 +125,7 @@ class Runs:
         descend the learner's own derivatives (``Training.gradient``).
         """
         self._room(f"run {name!r}")
-        run = Run(self._unique(name), Stepper(training))
+        run = Run(self._unique(name), Stepper(training), list(self.current.watches))
         self.runs.append(run)
         return run
 
@@ -136,7 +141,7 @@ class Runs:
         twin.goto(parent.step)
         event = twin.edit(kind, name, new)
         twin.keep_events()
-        run = Run(self._unique(event_label(event)), twin)
+        run = Run(self._unique(event_label(event)), twin, list(self.current.watches))
         self.runs.append(run)
         return run
 
@@ -163,7 +168,7 @@ class Runs:
         except DivergedError:
             pass  # it stands at its divergence, as a run does
         twin.keep_events()
-        run = Run(self._unique(f"seed {seed}"), twin)
+        run = Run(self._unique(f"seed {seed}"), twin, list(self.current.watches))
         self.runs.append(run)
         return run
 
@@ -181,5 +186,6 @@ class Runs:
             events, furthest = stepper.last_branch
             kept = Stepper(replace(stepper.training, events=events))
             kept.goto(furthest)
-            self.runs.append(Run(self._unique(f"before {event_label(event)}"), kept))
+            name = self._unique(f"before {event_label(event)}")
+            self.runs.append(Run(name, kept, list(self.current.watches)))
         return event

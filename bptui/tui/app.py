@@ -156,8 +156,9 @@ class BptuiApp(App[None], LiveEdits):
         #: ``--impl``: the user's forward/backward, re-checked as the state changes.
         self.impl = impl
         self._impl_errors: set[str] = set()
-        #: The watches a run stops on: the scenario's, then as the watches screen leaves them.
-        self.watches: list[Watch] = list(scenario.watches)
+        # The watches a run stops on (each run its own): the scenario's to begin with.
+        for run in self.runs.runs:
+            run.watches = list(scenario.watches)
         self.preferred_size = size
         self.set_reactive(BptuiApp.selected_param, self._default_param())
         self.view: View | None = None

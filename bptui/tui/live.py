@@ -51,7 +51,6 @@ class LiveEdits:
     user_grads: Any
     debug_state: DebugState
     compare_index: int | None
-    watches: list[Any]
     selected_param: str
     selected_point: int
 
@@ -66,6 +65,15 @@ class LiveEdits:
     def stepper(self) -> Stepper:
         """The current run's stepper: everything the panes show and the keys move."""
         return self.runs.current.stepper
+
+    @property
+    def watches(self) -> list[Any]:
+        """The current run's watches: what ``r`` stops on, what ``w`` edits and ctrl+s saves."""
+        return self.runs.current.watches
+
+    @watches.setter
+    def watches(self, watches: list[Any]) -> None:
+        self.runs.current.watches = list(watches)
 
     # -------------------------------------------------------- the dialog
     def action_edit(self, kind: str = "") -> None:
