@@ -291,7 +291,7 @@ class ParametersPane(DataTable):
                 return (
                     f"other: {theirs.name} has not reached step {view.step} (at {theirs.furthest})"
                 )
-            return f"other: {theirs.name}, at step {view.step} too (this run − other)"
+            return f"other = {theirs.name}, at step {view.step} too"
         if view.phase.kind == "update" and not view.done and not view.optimizer_plain:
             return f"update by {view.optimizer_name}: old → new (its pieces: the chain pane)"
         if view.phase.kind == "update" and not view.done:
