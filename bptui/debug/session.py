@@ -1,7 +1,8 @@
 """Glue between the app and the debugging features, so app.py stays small.
 
-The app owns one :class:`DebugState`; it evaluates the user's derivatives once
-per state (not once per frame), however often the screen is redrawn.  With
+The app owns one :class:`DebugState`; it judges the user's derivatives once
+per state (not once per frame), however often the screen is redrawn, and in
+the app on a background thread (:mod:`bptui.debug.grads_live`).  With
 ``--impl`` it also owns an :class:`ImplSession`: the user's forward/backward
 checked at the current state, off the UI thread.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,37 +24,107 @@ from bptui.engine.stepper import Stepper
 from bptui.errors import UserCodeError, one_line
 
 if TYPE_CHECKING:  # loaded with --grads or --impl: each costs every launch otherwise
+    from bptui.debug.grads_live import GradsJudge
     from bptui.debug.impl.interface import Layout
     from bptui.debug.impl.live import ImplVerdict
     from bptui.debug.impl.runner import ImplRunner
     from bptui.debug.usergrads import UserGradResult, UserGrads
 
 
-class DebugState:
-    """The user's derivatives (if any), judged at the stepper's current state."""
+#: A result's diagnosis kind while its judgement is under way (see :func:`is_pending`).
+PENDING_KIND = "pending"
+#: How long the launch and the gradient check screen wait for a judgement.
+WAIT_SECONDS = 60.0
 
-    def __init__(self, stepper: Stepper, user_grads: UserGrads | None) -> None:
+
+def is_pending(result: UserGradResult) -> bool:
+    """Is this result a placeholder, its judgement still under way?"""
+    return result.diagnosis.kind == PENDING_KIND
+
+
+class DebugState:
+    """The user's derivatives (if any), judged at the stepper's current state.
+
+    Without ``background`` each state is judged when first asked for, on the
+    caller's thread (the tests and scripts).  With it (the app) a
+    :class:`~bptui.debug.grads_live.GradsJudge` judges on its own thread, and
+    until the answer for *this* state is there each result says "checking…"
+    (:func:`is_pending`): a slow ``d_`` function costs no step its time.
+    Assign :attr:`stepper` to follow another run; judgements are kept per state.
+    """
+
+    def __init__(
+        self, stepper: Stepper, user_grads: UserGrads | None, *, background: bool = False
+    ) -> None:
         self.stepper = stepper
         self.user_grads = user_grads
-        self._key: tuple[int, bytes] | None = None
+        self._key: Hashable | None = None
         self._results: dict[str, UserGradResult] = {}
         self._reported: set[str] = set()
+        self.judge: GradsJudge | None = None
+        if background and user_grads is not None:
+            from bptui.debug.grads_live import GradsJudge
+
+            self.judge = GradsJudge(user_grads)
 
     def results(self) -> dict[str, UserGradResult]:
-        """The user's values judged at the current state (cached per state)."""
+        """The user's values judged at the current state (cached per state).
+
+        In the background, "checking…" results until this state's judgement arrives.
+        """
         if self.user_grads is None:
             return {}
-        stepper = self.stepper
-        key = (stepper.step, stepper.theta.tobytes())
+        key, record = self._state()
+        if self.judge is not None and record.finite:
+            judged = self.judge.known(key)
+            if judged is not None:
+                return judged
+            self.judge.want(key, record, self.stepper.learning_rate)
         if key != self._key:
             self._key = key
-            record = stepper.record()
             if not record.finite:
                 self._results = self._not_evaluated(record)
+            elif self.judge is not None:
+                self._results = self._pending(record)
             else:
                 with np.errstate(all="ignore"):
-                    self._results = self.user_grads.evaluate(record, stepper.learning_rate)
+                    self._results = self.user_grads.evaluate(record, self.stepper.learning_rate)
         return self._results
+
+    def results_now(self, seconds: float = WAIT_SECONDS) -> dict[str, UserGradResult]:
+        """The current state's judgement, waited for (launch, the gradient check screen)."""
+        results = self.results()
+        if self.judge is None or not any(is_pending(r) for r in results.values()):
+            return results
+        key, _ = self._state()
+        return self.judge.wait_for(key, seconds) or results
+
+    @property
+    def pending(self) -> bool:
+        """Is the current state's judgement still to come?"""
+        return any(is_pending(r) for r in self.results().values())
+
+    def _state(self) -> tuple[Hashable, StepRecord]:
+        from bptui.debug.grads_live import state_key
+
+        return state_key(self.stepper), self.stepper.record()
+
+    def close(self) -> None:
+        """Stop the background judge (the app's end); nothing to do without one."""
+        if self.judge is not None:
+            self.judge.close()
+
+    def _pending(self, record: StepRecord) -> dict[str, UserGradResult]:
+        """Every function's result while its judgement at this state is under way."""
+        from bptui.debug.usergrads import Diagnosis, UserGradResult
+
+        assert self.user_grads is not None
+        why = Diagnosis(PENDING_KIND, "checking…")
+        grads = record.grads
+        return {
+            f.param: UserGradResult(f.param, f.name, None, grads[f.param], math.nan, None, why)
+            for f in self.user_grads.functions
+        }
 
     def _not_evaluated(self, record: StepRecord) -> dict[str, UserGradResult]:
         """A diverged state: keep the column, evaluate nothing."""

@@ -28,6 +28,7 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.command import CommandPalette
 from textual.containers import Container
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.reactive import var
 from textual.screen import Screen
 from textual.widget import Widget
@@ -152,7 +153,11 @@ class BptuiApp(App[None], LiveEdits):
         if len(self.runs.runs) > 1:  # --train-with-yours: the other run, side by side
             self.compare_index = 1 if self.runs.index == 0 else 0
         self.user_grads = user_grads
-        self.debug_state = DebugState(self.stepper, user_grads)
+        # --grads: judged off the UI thread (a slow d_ costs no step); the launch waits for it.
+        self.debug_state = DebugState(self.stepper, user_grads, background=True)
+        if self.debug_state.judge is not None:
+            self.debug_state.judge.on_judged = lambda: self.post_message(GradsJudged())
+            self.debug_state.results_now()
         #: ``--impl``: the user's forward/backward, re-checked as the state changes.
         self.impl = impl
         self._impl_errors: set[str] = set()
@@ -245,7 +250,7 @@ class BptuiApp(App[None], LiveEdits):
     def _announce_user_grads(self) -> None:
         """One line on launch with ``--grads``: which derivatives disagree."""
         results = self.debug_state.results()
-        if not results or any(r.error for r in results.values()):
+        if not results or any(r.error for r in results.values()) or self.debug_state.pending:
             return  # broken functions have their own message already
         wrong = [r for r in results.values() if not r.agrees and r.user is not None]
         if not wrong:
@@ -336,7 +341,12 @@ class BptuiApp(App[None], LiveEdits):
             severity="information" if verdict.ok else "warning",
         )
 
+    def on_grads_judged(self, _: GradsJudged) -> None:
+        """A judgement of the user's derivatives arrived: the panes show it if it is this state's."""
+        self.request_redraw()
+
     def on_unmount(self) -> None:
+        self.debug_state.close()
         if self.impl is not None:
             self.impl.close()
 
@@ -684,7 +694,7 @@ class BptuiApp(App[None], LiveEdits):
         from bptui.tui.screens.gradcheck import GradCheckScreen
 
         self.pause()
-        step, results = self.stepper.step, self.debug_state.results()
+        step, results = self.stepper.step, self.debug_state.results_now()
         record = self.stepper.record()
         if record.theta.size <= SMALL_CHECK:
             self.push_screen(GradCheckScreen(step, check_record(record), results))
@@ -844,6 +854,10 @@ class BptuiApp(App[None], LiveEdits):
             yield SystemCommand(title, help_text, partial(self.action_edit, kind))
         for title, help_text, kind in FORK_COMMANDS:
             yield SystemCommand(title, help_text, partial(self.action_fork, kind))
+
+
+class GradsJudged(Message):
+    """Posted from the --grads judge's thread: a judgement is ready."""
 
 
 class CheckAbandoned(Exception):

@@ -167,7 +167,7 @@ class LiveEdits:
         if run is not None and self.stepper is not before:
             run.stepper = self.stepper
         # --grads judges the state it is given: the edited (or other) one now.
-        self.debug_state = DebugState(self.stepper, self.user_grads)
+        self.debug_state.stepper = self.stepper
         self.request_redraw()
 
     # ------------------------------------------------------------ runs

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.widgets import DataTable
 
 from bptui.debug.gradcheck import close
+from bptui.debug.session import is_pending
 from bptui.tui.fast import drop_stale_renders
 from bptui.tui.format import (
     column_is_scientific,
@@ -173,8 +174,9 @@ def user_cells(view: View, name: str, styles: dict[str, bool]) -> dict[str, Text
     """``--grads``: the "numeric" and "yours" cells of one parameter (none without it)."""
     cells: dict[str, Text] = {}
     index = view.network.param_index[name]
-    ready = view.shows_backward(view.network.params[index].layer)
     result = view.user_results.get(name)
+    checking = result is not None and is_pending(result)  # this state's judgement is on its way
+    ready = view.shows_backward(view.network.params[index].layer) and not checking
     if view.user_results:
         if result is None:
             cells["numeric"] = table_cell("—", "dim")
@@ -187,9 +189,9 @@ def user_cells(view: View, name: str, styles: dict[str, bool]) -> dict[str, Text
     yours = view.user_grads.get(name)
     if result is not None and result.error is not None:
         cells["yours"] = table_cell("error ✗", "bold red")
-    elif yours is None:
+    elif yours is None and not checking:
         cells["yours"] = table_cell("—", "dim")
-    elif not ready:
+    elif not ready or yours is None:
         cells["yours"] = pending_cell()
     elif not close(yours, float(view.record.grad[index])):  # the one rule of agreement
         cells["yours"] = table_cell(f"{fmt_in_column(yours, styles['yours'])} ✗", "bold red")
