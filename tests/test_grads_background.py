@@ -94,6 +94,10 @@ async def test_steps_are_instant_and_the_verdict_comes_later_for_its_step(write_
         await wait_until(pilot, lambda: verdict_line(1) in chain_text(app))
         assert yours_cell(app) == f"{fmt_value(backprop_b3(1))} ✓"
         assert backprop_b3(1) != backprop_b3(0)
+        judge = app.debug_state.judge
+        assert judge is not None
+        await wait_until(pilot, lambda: not judge.busy)
+        assert judge.judgements == 2  # steps 0 and 1, each once, however often asked for
 
 
 @within(60)

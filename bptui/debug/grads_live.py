@@ -83,9 +83,17 @@ class GradsJudge:
         self._lock = threading.Condition()
         self._pending: tuple[Hashable, StepRecord, float] | None = None
         self._busy = False
+        #: The state being judged now (asked for again meanwhile, it is not judged twice).
+        self._judging: Hashable | None = None
         self._judged: OrderedDict[Hashable, Results] = OrderedDict()
         #: How many states have been judged (a test counts them: no queue grows).
         self.judgements = 0
+
+    @property
+    def busy(self) -> bool:
+        """Is a judgement under way (or one waiting for its turn)?"""
+        with self._lock:
+            return self._busy
 
     def known(self, key: Hashable) -> Results | None:
         """The judgement of this state, if it has one."""
@@ -95,7 +103,7 @@ class GradsJudge:
     def want(self, key: Hashable, record: StepRecord, learning_rate: float) -> None:
         """Note a state to judge; it replaces any state noted and not yet started."""
         with self._lock:
-            if self._sandbox.closed or key in self._judged:
+            if self._sandbox.closed or key in self._judged or key == self._judging:
                 return
             if self._pending is not None and self._pending[0] == key:
                 return
@@ -123,13 +131,16 @@ class GradsJudge:
                 job, self._pending = self._pending, None
                 if job is None or self._sandbox.closed:
                     self._busy = False
+                    self._judging = None
                     return
-            key, record, learning_rate = job
+                key, record, learning_rate = job
+                self._judging = key
             with np.errstate(all="ignore"):
                 results = self.user_grads.evaluate(record, learning_rate)
             with self._lock:
                 if self._sandbox.closed:
                     self._busy = False
+                    self._judging = None
                     return
                 self._judged[key] = results
                 while len(self._judged) > KEPT_STATES:
