@@ -63,16 +63,29 @@ def _train_with_yours_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--train-with-yours",
         action="store_true",
-        help="with --grads: a second run whose updates descend your derivatives",
+        help="with --grads or --impl: a second run whose updates descend your gradients",
     )
 
 
-def _your_training(scenario: Scenario, grads: str | None, train_with_yours: bool) -> Any:
-    """``--grads FILE --train-with-yours``: the file loaded and its training (None without)."""
+def _your_training(
+    scenario: Scenario, grads: str | None, impl: str | None, train_with_yours: bool
+) -> Any:
+    """``--grads FILE`` or ``--impl FILE`` with ``--train-with-yours``: the training on the
+    file's gradients (None without)."""
     if not train_with_yours:
         return None
+    if grads and impl:
+        raise UsageError(
+            "--train-with-yours trains with one file: give --grads or --impl, not both"
+        )
+    if impl:
+        from bptui.debug.impl.train import training_with_your_backward
+
+        return training_with_your_backward(scenario.training(), impl)
     if not grads:
-        raise UsageError("--train-with-yours needs --grads FILE: the derivatives to train with")
+        raise UsageError(
+            "--train-with-yours needs --grads FILE or --impl FILE: the gradients to train with"
+        )
     from bptui.debug.usergrads import load_user_grads
     from bptui.debug.usergrads.yours import training_with_yours
 
@@ -92,6 +105,9 @@ def build_trace_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--grads", metavar="FILE.py", help="with --train-with-yours: your d_<param> derivatives"
+    )
+    parser.add_argument(
+        "--impl", metavar="FILE.py", help="with --train-with-yours: your forward/backward"
     )
     _train_with_yours_arg(parser)
     return parser
@@ -284,12 +300,15 @@ def cmd_trace(argv: Sequence[str]) -> int:
     args = build_trace_parser().parse_args(argv)
     if args.grads and not args.train_with_yours:
         raise UsageError("trace --grads goes with --train-with-yours (bptui check --grads checks)")
+    if args.impl and not args.train_with_yours:
+        raise UsageError("trace --impl goes with --train-with-yours (bptui check --impl checks)")
     scenario = resolve_scenario(args.name, args.config)
-    yours = _your_training(scenario, args.grads, args.train_with_yours)
+    yours = _your_training(scenario, args.grads, args.impl, args.train_with_yours)
     if args.format == "csv":
         chunks = trace_csv(scenario, args.steps, yours)
     else:
-        about = None if yours is None else {"update_gradient": _update_gradient(yours, args.grads)}
+        path = args.grads or args.impl
+        about = None if yours is None else {"update_gradient": _update_gradient(yours, path)}
         chunks = trace_json(scenario, args.steps, yours, about)
     if args.output:
         config = args.config or (args.name if args.name and args.name.endswith(".toml") else None)
@@ -390,8 +409,12 @@ def cmd_tui(argv: Sequence[str]) -> int:
         return cmd_list()
     scenario = resolve_scenario(args.name, args.config)
     user_grads = runs = None
-    yours = _your_training(scenario, args.grads, args.train_with_yours)
-    if yours is not None:
+    yours = _your_training(scenario, args.grads, args.impl, args.train_with_yours)
+    if yours is not None and args.impl:
+        from bptui.debug.impl.train import runs_with_your_backward
+
+        runs = runs_with_your_backward(scenario.training(), yours)
+    elif yours is not None:
         from bptui.debug.usergrads.yours import runs_with_yours
 
         user_grads = yours.gradient.user_grads
