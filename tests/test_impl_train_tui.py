@@ -66,7 +66,8 @@ async def test_two_runs_overlaid_and_the_update_names_your_tensor() -> None:
         true.run(len(curves[0].losses) - 1)
         np.testing.assert_array_equal(curves[0].losses, true.loss_history)
         assert curves[0].losses[0] == curves[1].losses[0]  # the same start, then apart
-        assert len(curves[0].losses) == 1  # backprop's run stands at step 0 while this one steps
+        # backprop's run follows to step 5, and there the two are far apart
+        assert len(curves[0].losses) == 6 and mine[5] - curves[0].losses[5] > 4
 
         # The chain pane opens on the first wrong layer's weight w5 = W2[0, 0].
         assert app.selected_param == "w5"
