@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
 import numpy as np
@@ -31,13 +32,17 @@ from bptui.debug.impl.runner import ImplRunner
 from bptui.debug.usergrads.yours import KEPT_STATES, _state_key
 from bptui.engine.network import Network, ParamInfo
 from bptui.engine.runs import Runs
-from bptui.engine.stepper import GradientUnavailable, Stepper, Training
+from bptui.engine.stepper import CHECKPOINT_EVERY, GradientUnavailable, Stepper, Training
 from bptui.errors import UserCodeError, one_line
 
 Array = np.ndarray
 
 #: The name of the run that descends the user's backward, beside "backprop".
 RUN_NAME = "your backward"
+#: At most this much memory of kept gradients…
+KEPT_BYTES = 64 << 20
+#: …but room for a replay from one checkpoint to the next and back.
+REPLAY_STATES = 2 * CHECKPOINT_EVERY + 2
 
 
 class YourBackward:
@@ -51,6 +56,8 @@ class YourBackward:
         #: The user's key of each layer's W and b gradient ("dW1" or "W1"), once seen.
         self._keys: dict[tuple[str, int], str] = {}
         self._kept: OrderedDict[bytes, Array] = OrderedDict()
+        #: Whole gradients are kept, so a big net keeps fewer (never less than a replay needs).
+        self._keep = max(REPLAY_STATES, min(KEPT_STATES, KEPT_BYTES // (8 * network.size)))
         #: The run loop and the UI thread (replays, the update phase) may both ask.
         self._lock = threading.Lock()
         #: Worker round-trips made (one per state not seen before).
@@ -73,16 +80,19 @@ class YourBackward:
         return []
 
     @property
-    def symbols(self) -> dict[str, str]:
+    def symbols(self) -> Mapping[str, str]:
         """How the update phase names each gradient: the user's tensor and entry, ``your dW1[0, 1]``."""
+        return _Symbols(self)
+
+    def symbol(self, name: str) -> str | None:
+        """One parameter's name in the update phase (None before the layout is known)."""
         layout = self._layout
-        if layout is None:
-            return {}
-        names = {}
-        for info in self.network.params:
-            key = self._keys.get((info.kind, info.layer), f"d{info.kind}{info.layer}")
-            names[info.name] = f"your {key}{_user_index(info, layout)}"
-        return names
+        index = self.network.param_index.get(name)
+        if layout is None or index is None:
+            return None
+        info = self.network.params[index]
+        key = self._keys.get((info.kind, info.layer), f"d{info.kind}{info.layer}")
+        return f"your {key}{_user_index(info, layout)}"
 
     def __call__(self, theta: Array, x: Array, y: Array, step: int, backprop: Array) -> Array:
         key = _state_key(theta, x, y, step)
@@ -91,7 +101,7 @@ class YourBackward:
             if gradient is None:
                 gradient = self._ask(theta, x, y, step)
                 self._kept[key] = gradient
-                if len(self._kept) > KEPT_STATES:
+                if len(self._kept) > self._keep:
                     self._kept.popitem(last=False)
             else:
                 self._kept.move_to_end(key)
@@ -206,3 +216,24 @@ def runs_with_your_backward(training: Training, yours: Training) -> Runs:
     runs = Runs(Stepper(training), name="backprop")
     runs.add(RUN_NAME, yours)
     return runs
+
+
+class _Symbols(Mapping[str, str]):
+    """The update phase's names, one made when asked: a big net has many parameters."""
+
+    def __init__(self, yours: YourBackward) -> None:
+        self.yours = yours
+
+    def __getitem__(self, name: str) -> str:
+        symbol = self.yours.symbol(name)
+        if symbol is None:
+            raise KeyError(name)
+        return symbol
+
+    def __iter__(self) -> Iterator[str]:
+        if self.yours.layout is None:
+            return iter(())
+        return iter(self.yours.network.param_names)
+
+    def __len__(self) -> int:
+        return 0 if self.yours.layout is None else self.yours.network.size
