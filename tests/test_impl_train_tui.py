@@ -106,3 +106,34 @@ async def test_a_backward_that_cannot_be_descended_stops_its_run_with_one_line()
         await wait_until(pilot, lambda: str(banner.render()) == expected)
         assert app.stepper.step == 0 and runs.current.name == RUN_NAME
         assert runs.runs[0].stepper.halted is None  # backprop's run is not stopped
+
+
+def test_the_command_line_opens_the_app_with_both_runs_and_the_check(monkeypatch, run_cli) -> None:  # type: ignore[no-untyped-def]
+    """``bptui xor --impl FILE --train-with-yours`` hands the app the two runs and the check."""
+    import bptui.tui.app as app_module
+
+    opened = {}
+
+    class Opened:
+        return_code = 0
+
+        def run(self) -> None:
+            pass
+
+    def make_app(scenario, **kwargs):  # type: ignore[no-untyped-def]
+        opened.update(kwargs, scenario=scenario.name)
+        return Opened()
+
+    monkeypatch.setattr(app_module, "make_app", make_app)
+    path = EXAMPLES / "impl_missing_mean.py"
+    result = run_cli("xor", "--impl", path, "--train-with-yours")
+    try:
+        assert result.code == 0, result.err
+        runs, impl = opened["runs"], opened["impl"]
+        assert opened["scenario"] == "xor" and opened["user_grads"] is None
+        assert [run.name for run in runs.runs] == ["backprop", RUN_NAME]
+        assert runs.runs[1].stepper.training.gradient.path == str(path)
+        assert impl.latest.first_wrong.name.key == "dZ2"  # the check runs beside it
+    finally:
+        impl.close()
+        runs.runs[1].stepper.training.gradient.close()
