@@ -150,3 +150,31 @@ async def test_q_quits_at_once_while_a_judgement_is_under_way(write_file) -> Non
     assert judge is not None and judge.judgements == 1  # step 1's never arrived
     worker = judge._sandbox._worker
     assert worker is None or not worker.alive
+
+
+def test_impl_checks_a_state_asked_for_again_during_its_check_once() -> None:
+    """--impl's session: each frame asks for the state on screen; it is checked once."""
+    from pathlib import Path
+
+    from bptui.debug.session import ImplSession
+
+    path = Path(__file__).resolve().parent.parent / "examples" / "impl_correct.py"
+    stepper = Stepper(load_builtin("xor").training())
+    session = ImplSession.open(str(path), stepper)
+    try:
+        stepper.step_once()
+        checked: list[int] = []
+        check_now = session.check_now
+
+        def check_and_redraw(job, **kwargs):  # type: ignore[no-untyped-def]
+            checked.append(job.step)
+            assert session.want(stepper) is False  # a frame drawn during the check
+            return check_now(job, **kwargs)
+
+        session.check_now = check_and_redraw  # type: ignore[method-assign]
+        assert session.want(stepper) is True
+        verdicts = list(session.checks())
+        assert checked == [1] and [v.step for v in verdicts] == [1]
+        assert session.current(stepper) and verdicts[0].error is None
+    finally:
+        session.close()

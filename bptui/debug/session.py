@@ -61,6 +61,8 @@ class DebugState:
         self._key: Hashable | None = None
         self._results: dict[str, UserGradResult] = {}
         self._reported: set[str] = set()
+        #: The last record seen, its α and its state key (a frame asks several times).
+        self._seen: tuple[StepRecord, float, Hashable] | None = None
         self.judge: GradsJudge | None = None
         if background and user_grads is not None:
             from bptui.debug.grads_live import GradsJudge
@@ -105,9 +107,14 @@ class DebugState:
         return any(is_pending(r) for r in self.results().values())
 
     def _state(self) -> tuple[Hashable, StepRecord]:
+        """The current state's key and record (the key kept while the record is the same)."""
         from bptui.debug.grads_live import state_key
 
-        return state_key(self.stepper), self.stepper.record()
+        record, rate = self.stepper.record(), self.stepper.learning_rate
+        seen = self._seen
+        if seen is None or seen[0] is not record or seen[1] != rate:
+            seen = self._seen = (record, rate, state_key(self.stepper))
+        return seen[2], record
 
     def close(self) -> None:
         """Stop the background judge (the app's end); nothing to do without one."""
@@ -200,6 +207,8 @@ class ImplSession:
         self._lock = threading.Lock()
         self._pending: _ImplJob | None = None
         self._busy = False
+        #: The state being checked now (asked for again meanwhile, it is not checked twice).
+        self._checking: tuple[int, bytes] | None = None
         self._runner: ImplRunner | None = None
         self._layout: Layout | None = None
 
@@ -230,6 +239,8 @@ class ImplSession:
             return False
         job = self._job(stepper)
         with self._lock:
+            if job.key == self._checking:
+                return False
             if self._pending is not None and self._pending.key == job.key:
                 return False
             self._pending = job
@@ -243,6 +254,7 @@ class ImplSession:
         while True:
             with self._lock:
                 job, self._pending = self._pending, None
+                self._checking = None if job is None else job.key
                 if job is None:
                     self._busy = False
                     return
