@@ -137,6 +137,22 @@ async def test_flat_out_judges_only_the_newest_state(write_file) -> None:
 
 
 @within(60)
+async def test_run_and_pause_answer_at_once(write_file) -> None:
+    app = slow_app(write_file)
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        app.speed_index = SPEEDS.index(0)
+        await pilot.press("r")
+        await wait_until(pilot, lambda: app.stepper.step >= 3)
+        start = time.monotonic()
+        await pilot.press("r")
+        await wait_until(pilot, lambda: not app.running)
+        assert time.monotonic() - start < 2 * INSTANT
+        step = app.stepper.step
+        await wait_until(pilot, lambda: verdict_line(step) in chain_text(app))
+
+
+@within(60)
 async def test_q_quits_at_once_while_a_judgement_is_under_way(write_file) -> None:
     app = slow_app(write_file)
     async with app.run_test() as pilot:
