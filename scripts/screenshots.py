@@ -117,6 +117,24 @@ async def xor_heatmap(pilot: Pilot) -> None:
     await press(pilot, "f")
 
 
+async def adam_update(pilot: Pilot) -> None:
+    """The adam scenario: three steps, then n: update 4's pieces (t, m, v, m̂, v̂, step)."""
+    await press(pilot, "s", "s", "s", "n")
+
+
+async def two_runs(pilot: Pilot) -> None:
+    """The article at step 3 forked with α 0.002 (F), both runs on to step 60 side by side."""
+    from bptui.tui.screens.edit import EditScreen
+
+    app = pilot.app
+    assert isinstance(app, BptuiApp)
+    await press(pilot, "s", "s", "s", "F")
+    await wait_until(pilot, lambda: isinstance(app.screen, EditScreen), "the fork dialog")
+    await press(pilot, *"0.002", "enter")
+    await wait_until(pilot, lambda: len(app.runs.runs) == 2, "the fork")
+    await goto(pilot, 60)
+
+
 @dataclass(frozen=True)
 class Shot:
     name: str
@@ -136,6 +154,8 @@ SHOTS = [
     Shot("deep", "deep", WIDE, deep),
     Shot("small-80x24", "article", SMALL, small),
     Shot("xor-heatmap", "xor", WIDE, xor_heatmap),
+    Shot("adam-update", "adam", WIDE, adam_update),
+    Shot("two-runs", "article", WIDE, two_runs),
 ]
 
 
