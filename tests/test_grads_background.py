@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from tui_support import chain_text, status_line, wait_until, within
 
-from bptui.debug.usergrads import load_user_grads
+from bptui.debug.usergrads import load_user_grads, sandbox
 from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin
 from bptui.tui.app import SPEEDS, BptuiApp, make_app
@@ -21,9 +22,19 @@ from bptui.tui.state import PENDING
 from bptui.tui.widgets.parameters import parameter_cells
 
 #: How long the user's d_b3 sleeps on every call: far longer than a key may take.
-SLEEP = 1.5
-#: How long a step, a step back or a quit may take (they took SLEEP and more before).
-INSTANT = 0.5
+SLEEP = 4.0
+#: How long a step, a step back or a quit may take (they took SLEEP and more before);
+#: generous, since a loaded machine slows the pilot itself (2.2 s seen for a pause).
+INSTANT = 1.2
+#: wait_until's tries (0.02 s each) for a verdict: two judgements in turn, with room.
+VERDICT_TRIES = 1500
+
+
+@pytest.fixture(autouse=True)
+def _calls_may_take_longer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call may take 12 s here (2 s in bptui), so SLEEP can dwarf a loaded machine's lag."""
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 12.0)
+
 
 SLOW_B3 = """
 import time
@@ -91,12 +102,12 @@ async def test_steps_are_instant_and_the_verdict_comes_later_for_its_step(write_
         assert await timed_key(app, pilot, "b", 0) < INSTANT
         assert verdict_line(0) in chain_text(app)  # kept: step 0 was judged
         assert await timed_key(app, pilot, "s", 1) < INSTANT
-        await wait_until(pilot, lambda: verdict_line(1) in chain_text(app))
+        await wait_until(pilot, lambda: verdict_line(1) in chain_text(app), VERDICT_TRIES)
         assert yours_cell(app) == f"{fmt_value(backprop_b3(1))} ✓"
         assert backprop_b3(1) != backprop_b3(0)
         judge = app.debug_state.judge
         assert judge is not None
-        await wait_until(pilot, lambda: not judge.busy)
+        await wait_until(pilot, lambda: not judge.busy, VERDICT_TRIES)
         assert judge.judgements == 2  # steps 0 and 1, each once, however often asked for
 
 
@@ -110,11 +121,13 @@ async def test_an_answer_for_a_state_left_behind_is_not_shown(write_file) -> Non
         await pilot.press("s")
         await pilot.press("s")  # step 1 is being judged; step 2 waits its turn
         assert "Step 2 " in status_line(app) + " "
-        await wait_until(pilot, lambda: judge.judgements == 2)  # step 1's answer: dropped
+        await wait_until(
+            pilot, lambda: judge.judgements == 2, VERDICT_TRIES
+        )  # step 1's answer: dropped
         await pilot.pause()
         assert checking(app), chain_text(app)
         assert verdict_line(1) not in chain_text(app)
-        await wait_until(pilot, lambda: verdict_line(2) in chain_text(app))
+        await wait_until(pilot, lambda: verdict_line(2) in chain_text(app), VERDICT_TRIES)
         assert judge.judgements == 3
 
 
@@ -131,7 +144,7 @@ async def test_flat_out_judges_only_the_newest_state(write_file) -> None:
         await pilot.press("r")
         await wait_until(pilot, lambda: not app.running)
         step = app.stepper.step
-        await wait_until(pilot, lambda: verdict_line(step) in chain_text(app))
+        await wait_until(pilot, lambda: verdict_line(step) in chain_text(app), VERDICT_TRIES)
         # at most one state waits: each 0.3 s judgement starts on the newest one
         assert judge.judgements < step / 4, (judge.judgements, step)
 
@@ -149,7 +162,7 @@ async def test_run_and_pause_answer_at_once(write_file) -> None:
         await wait_until(pilot, lambda: not app.running)
         assert time.monotonic() - start < 2 * INSTANT
         step = app.stepper.step
-        await wait_until(pilot, lambda: verdict_line(step) in chain_text(app))
+        await wait_until(pilot, lambda: verdict_line(step) in chain_text(app), VERDICT_TRIES)
 
 
 @within(60)

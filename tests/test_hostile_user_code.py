@@ -407,8 +407,11 @@ def running(pid: int) -> bool:
 
 
 def forked_pids(pids: Path) -> list[int]:
+    """The pids the children wrote, once a whole line is there (the file exists before)."""
     deadline = time.monotonic() + BOUND
-    while not pids.exists() and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if pids.exists() and pids.read_text().endswith("\n"):
+            break
         time.sleep(0.01)
     return [int(line) for line in pids.read_text().split()]
 
