@@ -131,7 +131,7 @@ def test_losses_stay_true_and_the_update_names_your_tensor(trained: dict[str, St
     w2 = mine.network.param_index["w2"]  # W1[0, 1] in bptui's (out, in); rows: dW1[1, 0]
     terms = mine.update_terms(w2)
     assert [t.symbol for t in terms] == ["your dW1[1, 0]", "Δθ", "w2"]
-    before = mine.theta_and_grad_at(STEPS - 1)[0]
+    before = mine.theta_at(STEPS - 1)
     W1, W2 = before[0:4].reshape(2, 2), before[4:6].reshape(1, 2)
     dW1 = FORMULAS["impl_sign.py"](W1, before[6:8], W2, before[8:9], mine.x, mine.y)[0]
     assert terms[0].value == pytest.approx(dW1[0, 1], abs=1e-12)

@@ -160,19 +160,3 @@ def test_a_bad_seed_is_refused_and_nothing_is_added(seed: object, shown: str) ->
         runs.fork_with_seed(seed)
     assert str(refused.value) == f"seed must be a whole number from 0 to 4294967295, got {shown}"
     assert len(runs.runs) == 1
-
-
-def test_theta_and_grad_at_a_past_step_is_that_steps_and_the_stepper_stays() -> None:
-    stepper = xor_stepper()
-    stepper.run(9)
-    stepper.edit("learning_rate", "learning_rate", 0.1)
-    stepper.run(20)
-    before = snap(stepper)
-    theta, grad = stepper.theta_and_grad_at(14)
-    assert snap(stepper) == before
-    fresh = Stepper(replace(xor_stepper().training, events=stepper.events))
-    fresh.run(14)
-    assert theta.tobytes() == fresh.theta.tobytes()
-    assert grad == pytest.approx(fresh.record().grad, abs=1e-15)
-    with pytest.raises(IndexError):
-        stepper.theta_and_grad_at(30)

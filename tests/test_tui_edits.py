@@ -362,6 +362,25 @@ async def test_the_parameters_pane_diffs_this_run_against_the_other_at_the_same_
 
 
 @sync
+async def test_a_compared_run_that_diverged_stays_there_and_the_pane_says_where() -> None:
+    app = make_app(size=WIDE)
+    async with app.run_test() as pilot:
+        await pilot.press("F")
+        await type_value(pilot, "5")  # α 5 diverges at step 105
+        await closed(pilot)
+        fork = app.runs.runs[1].stepper
+        await pilot.press("left_curly_bracket")  # main steps; the fork follows
+        await wait_until(pilot, lambda: app.runs.index == 0)
+        await pilot.press("g", *"120", "enter")
+        await wait_until(pilot, lambda: app.stepper.step == 120 and not app.running, 1500)
+        await pilot.pause()
+        assert fork.diverged == 105 and fork.step == 105
+        pane = pane_text(app, "params")
+        assert "other: α 0.01 → 5 stopped at step 105" in pane
+        assert row_of(pane, "w1").strip("│ ").split()[-2:] == ["—", "—"]
+
+
+@sync
 async def test_a_fork_with_another_seed_from_the_palette_command() -> None:
     app = make_app(size=WIDE)
     async with app.run_test() as pilot:

@@ -559,26 +559,6 @@ class Stepper:
             return self.theta.copy()
         return self._replay(step, self._events_through(step))[0]
 
-    @_quiet
-    def theta_and_grad_at(self, step: int) -> tuple[Array, Array]:
-        """θ and ∂Loss/∂θ at ``step`` as history holds them; the stepper stays where it is.
-
-        What another run's parameters pane compares with: the runs at the
-        same step, though only the current one moves.  IndexError past the
-        furthest step reached.
-        """
-        if not 0 <= step < self.losses.size:
-            raise IndexError(f"step {step} has not been reached (0…{self.losses.size - 1})")
-        if step == self.step:
-            record = self.record()
-            return record.theta.copy(), record.grad.copy()
-        theta, _, setup, _ = self._replay(step, self._events_through(step))
-        grad = np.zeros_like(theta)
-        xb, yb = setup.batch_data[step % len(setup.batch_data)]
-        self.fast.loss_and_grad(theta, xb, yb, grad)
-        self._fresh = False  # the step's kept arrays are now those of the replayed θ
-        return theta, grad
-
     # --------------------------------------------------------- the math
     def _loss_and_grad(self, theta: Array, step: int) -> float:
         """Loss of all points, gradient of step's batch into ``self.grad``."""

@@ -10,7 +10,6 @@ so every pane draws pending values the same way.
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,15 +40,16 @@ class Curve:
 class Comparison:
     """Another run's parameters and gradient at this step, for the parameters pane's differences.
 
-    ``theta`` and ``grad`` are None when that run has not reached the step
-    (``furthest`` says how far it has got).
+    The compared run follows the current one's step (``LiveEdits.follow_compared``);
+    ``theta`` and ``grad`` are None when it stands elsewhere, stopped by a
+    divergence or its own failed gradient at step ``at``.
     """
 
     name: str
     step: int
     theta: np.ndarray | None
     grad: np.ndarray | None
-    furthest: int
+    at: int
 
 
 @dataclass(frozen=True)
@@ -211,13 +211,6 @@ def replace_label(curve: Curve, run_name: str) -> Curve:
     return Curve(f"{run_name} {curve.kind}", curve.losses, curve.run, curve.kind, curve.current)
 
 
-#: Per run (held weakly): (step, its events, its furthest step) → θ and gradient there.
-#: The other run does not move while this one steps, so a frame seldom replays it again.
-_COMPARED: weakref.WeakKeyDictionary[Stepper, dict[tuple[Any, ...], tuple[Any, Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
 def comparison(runs: Any, stepper: Stepper, compare_index: int | None) -> Comparison | None:
     """The run to compare with, at this run's step (None with one run or none chosen)."""
     if runs is None or compare_index is None or not 0 <= compare_index < len(runs.runs):
@@ -226,16 +219,10 @@ def comparison(runs: Any, stepper: Stepper, compare_index: int | None) -> Compar
     if other.stepper is stepper:
         return None
     theirs, step = other.stepper, stepper.step
-    if step > theirs.furthest:
-        return Comparison(other.name, step, None, None, theirs.furthest)
-    held = _COMPARED.setdefault(theirs, {})
-    key = (step, theirs.events, theirs.furthest)
-    if key not in held:
-        if len(held) >= 16:
-            held.pop(next(iter(held)))
-        held[key] = theirs.theta_and_grad_at(step)
-    theta, grad = held[key]
-    return Comparison(other.name, step, theta, grad, theirs.furthest)
+    if theirs.step != step:
+        return Comparison(other.name, step, None, None, theirs.step)
+    record = theirs.record()  # cached by that run until it moves
+    return Comparison(other.name, step, record.theta, record.grad, step)
 
 
 def run_fields(

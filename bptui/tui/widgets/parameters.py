@@ -290,9 +290,7 @@ class ParametersPane(DataTable):
         theirs = view.compare
         if theirs is not None and not (view.user_grads or view.user_results):
             if theirs.theta is None:
-                return (
-                    f"other: {theirs.name} has not reached step {view.step} (at {theirs.furthest})"
-                )
+                return f"other: {theirs.name} stopped at step {theirs.at}"
             return f"other = {theirs.name}, at step {view.step} too"
         if view.phase.kind == "update" and not view.done and not view.optimizer_plain:
             return f"update by {view.optimizer_name}: old → new (its pieces: the chain pane)"
