@@ -125,7 +125,11 @@ class Runs:
         descend the learner's own derivatives (``Training.gradient``).
         """
         self._room(f"run {name!r}")
-        run = Run(self._unique(name), Stepper(training), list(self.current.watches))
+        return self._append(name, Stepper(training))
+
+    def _append(self, name: str, stepper: Stepper) -> Run:
+        """A new run, named uniquely, with the current run's watches, added last."""
+        run = Run(self._unique(name), stepper, list(self.current.watches))
         self.runs.append(run)
         return run
 
@@ -141,9 +145,7 @@ class Runs:
         twin.goto(parent.step)
         event = twin.edit(kind, name, new)
         twin.keep_events()
-        run = Run(self._unique(event_label(event)), twin, list(self.current.watches))
-        self.runs.append(run)
-        return run
+        return self._append(event_label(event), twin)
 
     def fork_with_seed(self, seed: Any) -> Run:
         """A run whose step-0 parameters are drawn with ``seed``, brought to the current step.
@@ -168,9 +170,7 @@ class Runs:
         except DivergedError:
             pass  # it stands at its divergence, as a run does
         twin.keep_events()
-        run = Run(self._unique(f"seed {seed}"), twin, list(self.current.watches))
-        self.runs.append(run)
-        return run
+        return self._append(f"seed {seed}", twin)
 
     def edit(self, kind: str, name: str, new: Any) -> Event:
         """Edit the current run; an edit in its past keeps the old future as a run.
@@ -186,6 +186,5 @@ class Runs:
             events, furthest = stepper.last_branch
             kept = Stepper(replace(stepper.training, events=events))
             kept.goto(furthest)
-            name = self._unique(f"before {event_label(event)}")
-            self.runs.append(Run(name, kept, list(self.current.watches)))
+            self._append(f"before {event_label(event)}", kept)
         return event
