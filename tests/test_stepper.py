@@ -596,3 +596,28 @@ def test_phase_walk_at_builds_the_engine_order() -> None:
     assert partial.phase == Phase("forward", 2) and not partial.done
     assert partial.forward_computed(2) and not partial.forward_computed(3)
     assert partial == PhaseWalk.at(3, 2)  # immutable values compare equal
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_a_stepper_without_history_holds_constant_memory_and_the_same_bits(optimizer) -> None:
+    """What a trace steps with: its tables keep their last rows, and every step is the same."""
+    from bptui.engine.optimizers import Optimizer
+
+    train = replace(article().training(), optimizer=Optimizer(name=optimizer))
+    kept, forward = Stepper(train), Stepper(train, history=False)
+    held = {}
+    for steps in (1_000, 16_000):
+        kept.run(steps - kept.step)
+        forward.run(steps - forward.step)
+        held[steps] = stored_bytes(forward)
+        assert forward.step == kept.step == steps
+        assert forward.loss == kept.loss
+        np.testing.assert_array_equal(forward.theta, kept.theta)
+        np.testing.assert_array_equal(forward.grad, kept.grad)
+        assert forward.record().layers[0].W.tolist() == kept.record().layers[0].W.tolist()
+    assert held[16_000] <= held[1_000] < 16_384
+    assert stored_bytes(kept) > held[16_000] + 8 * 15_000  # the kept one has a loss a step
+    # The step before is still there (a divergence names its θ), the distant past is not.
+    np.testing.assert_array_equal(forward.theta_at(15_999), kept.theta_at(15_999))
+    with pytest.raises(IndexError, match="not held"):
+        forward.theta_at(10)

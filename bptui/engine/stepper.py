@@ -37,6 +37,9 @@ from bptui.engine.record import StepRecord, record_from_values
 Array = np.ndarray
 
 CHECKPOINT_EVERY = 64
+#: At most this many steps in one call of the generated code: its lists of
+#: losses and checkpoints stay small however long the run.
+FUSED_CHUNK = 4096
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -139,23 +142,50 @@ class DivergedError(RuntimeError):
 
 
 class _GrowingArray:
-    """An append-only float64 table that doubles its capacity."""
+    """An append-only float64 table of rows 0…size−1 that doubles its capacity.
 
-    def __init__(self, width: int) -> None:
-        self.data = np.empty((64, width)) if width else np.empty(64)
+    With ``keep`` set it holds only its last ``keep`` rows (a stepper without
+    history): rows before ``offset`` are dropped, so its memory stays constant.
+    """
+
+    def __init__(self, width: int, keep: int | None = None) -> None:
+        capacity = 64 if keep is None else max(64, 2 * keep)
+        self.data = np.empty((capacity, width)) if width else np.empty(capacity)
         self.size = 0
+        self.keep = keep
+        #: The row data[0] holds (0 unless rows were dropped).
+        self.offset = 0
 
     def append(self, row: Array | float) -> None:
-        if self.size == len(self.data):
-            self.data = np.concatenate([self.data, np.empty_like(self.data)])
-        self.data[self.size] = row
+        if self.size - self.offset == len(self.data):
+            if self.keep is None:
+                self.data = np.concatenate([self.data, np.empty_like(self.data)])
+            else:  # move the last ``keep`` rows to the front, dropping the rest
+                self.data[: self.keep] = self.data[len(self.data) - self.keep :]
+                self.offset = self.size - self.keep
+        self.data[self.size - self.offset] = row
         self.size += 1
 
     def truncate(self, size: int) -> None:
+        if size < self.offset:
+            raise IndexError(
+                f"row {size} is no longer held (this table keeps rows from {self.offset})"
+            )
         self.size = min(self.size, size)
 
+    def at(self, index: int) -> Array:
+        """Row ``index`` (a float for a table of width 0)."""
+        if not self.offset <= index < self.size:
+            raise IndexError(f"row {index} is not held (rows {self.offset}…{self.size - 1})")
+        return self.data[index - self.offset]
+
+    def put(self, index: int, row: Array | float) -> None:
+        self.at(index)  # the same bounds
+        self.data[index - self.offset] = row
+
     def view(self) -> Array:
-        return self.data[: self.size]
+        """The rows held: all of them, or the last few of a table that keeps few."""
+        return self.data[: self.size - self.offset]
 
 
 #: A stop condition gets (stepper, loss, grad) after each step of a run and
@@ -287,8 +317,12 @@ class Stepper:
     the state before it, and stepping forward again redoes it.
     """
 
-    def __init__(self, training: Training) -> None:
+    def __init__(self, training: Training, history: bool = True) -> None:
         self.training = training
+        #: False for a run that only goes forward (a trace): the loss tables and
+        #: checkpoints keep their last rows only, so memory stays constant, and
+        #: steps before the last checkpoint cannot be revisited.
+        self.history = history
         self.network: Network = training.network
         self.phases = phases_for(self.network.depth)
         self._phase_order = tuple(self.phases)
@@ -383,13 +417,15 @@ class Stepper:
         self.step = 0
         self._rest()
         self.previous_theta: Array | None = None
-        self.checkpoints = _GrowingArray(self.network.size)
-        #: The optimizer state at each checkpoint; None where it is all zeros (plain SGD).
+        keep = None if self.history else 2
+        self.checkpoints = _GrowingArray(self.network.size, keep)
+        #: The optimizer state at each checkpoint held (from ``checkpoints.offset``);
+        #: None where it is all zeros (plain SGD).
         self.state_checkpoints: list[Array | None] = []
         self._checkpoint()
-        self.losses = _GrowingArray(0)
-        self.batch_losses = _GrowingArray(0)
-        self.test_losses = _GrowingArray(0)
+        self.losses = _GrowingArray(0, keep)
+        self.batch_losses = _GrowingArray(0, keep)
+        self.test_losses = _GrowingArray(0, keep)
         self.diverged: int | None = None
         self.stop_reason = None
         self.halted = None
@@ -400,9 +436,19 @@ class Stepper:
         self._append_losses(loss)
         self._check_finite(loss)
 
-    def _checkpoint(self) -> None:
-        self.checkpoints.append(self.theta)
-        self.state_checkpoints.append(self.state.copy() if self.state.any() else None)
+    def _checkpoint(self, theta: Array | None = None, state: Array | None = None) -> None:
+        """Keep θ and the optimizer state (default: the current ones) as the next checkpoint."""
+        theta = self.theta if theta is None else theta
+        state = self.state if state is None else state
+        dropped = self.checkpoints.offset
+        self.checkpoints.append(theta)
+        del self.state_checkpoints[: self.checkpoints.offset - dropped]
+        self.state_checkpoints.append(state.copy() if state.any() else None)
+
+    def _keep_checkpoints(self, count: int) -> None:
+        """Drop the checkpoints from number ``count`` on (history the state left)."""
+        self.checkpoints.truncate(count)
+        del self.state_checkpoints[count - self.checkpoints.offset :]
 
     def _append_losses(self, loss: float) -> None:
         self.losses.append(loss)
@@ -436,7 +482,7 @@ class Stepper:
 
     @property
     def loss(self) -> float:
-        return float(self.losses.data[self.step])
+        return float(self.losses.at(self.step))
 
     @property
     def loss_history(self) -> Array:
@@ -483,7 +529,7 @@ class Stepper:
                 with np.errstate(all="ignore"):
                     record.penalty = penalty(opt, self.theta)
             if self.has_test:
-                record.test_loss = float(self.test_losses.data[self.step])
+                record.test_loss = float(self.test_losses.at(self.step))
             self._record = record
         return self._record
 
@@ -529,8 +575,8 @@ class Stepper:
         """(θ, state, setup) at ``step`` with the first ``applied`` events, by replay."""
         base = min(step // CHECKPOINT_EVERY, self.checkpoints.size - 1)
         start = base * CHECKPOINT_EVERY
-        theta = self.checkpoints.data[base].copy()
-        held = self.state_checkpoints[base]
+        theta = self.checkpoints.at(base).copy()
+        held = self.state_checkpoints[base - self.checkpoints.offset]
         state = new_state(self.network.size) if held is None else held.copy()
         setup = self._initial_setup.copy()
         line = self._line
@@ -633,8 +679,7 @@ class Stepper:
         self.step += 1
         self.furthest = max(self.furthest, self.step)
         if self.step % CHECKPOINT_EVERY == 0:
-            self.checkpoints.truncate(self.step // CHECKPOINT_EVERY)
-            del self.state_checkpoints[self.step // CHECKPOINT_EVERY :]
+            self._keep_checkpoints(self.step // CHECKPOINT_EVERY)
             self._checkpoint()
         self._apply_events_here()
         self._truncate_losses(self.step)
@@ -665,11 +710,11 @@ class Stepper:
         self._clear_halt()
         self._terms_cache = None
         loss = self._loss_and_grad(self.theta, self.step)
-        self.losses.data[self.step] = loss
+        self.losses.put(self.step, loss)
         if len(self.setup.batches) > 1:
-            self.batch_losses.data[self.step] = self._batch_loss
+            self.batch_losses.put(self.step, self._batch_loss)
         if self.has_test:
-            self.test_losses.data[self.step] = self._test_loss
+            self.test_losses.put(self.step, self._test_loss)
         self._record = None
         self._check_finite(loss)
 
@@ -748,7 +793,7 @@ class Stepper:
             self._rest()
         taken = 0
         while taken < count:
-            room = self._fused_room(count - taken - 1) if stop is None else 0
+            room = self._fused_room(min(count - taken - 1, FUSED_CHUNK)) if stop is None else 0
             if room > 0:
                 done, finite = self._run_generated(room)
                 taken += done
@@ -796,12 +841,9 @@ class Stepper:
             self.losses.append(loss)
         first = start // CHECKPOINT_EVERY + 1  # the first checkpoint these steps reach
         if checkpoints:
-            self.checkpoints.truncate(first)
-            del self.state_checkpoints[first:]
-            held = self.state.copy() if self.state.any() else None  # plain SGD moves no state
-            for theta_k in checkpoints:
-                self.checkpoints.append(np.array(theta_k))
-                self.state_checkpoints.append(held)
+            self._keep_checkpoints(first)
+            for theta_k in checkpoints:  # plain SGD: the state does not move
+                self._checkpoint(np.array(theta_k), self.state)
         self.step = start + len(losses)
         self.furthest = max(self.furthest, self.step)
         self.theta[:] = theta
@@ -847,8 +889,7 @@ class Stepper:
         self.theta, self.state, self.setup, self._applied = self._replay(step, applied)
         self.step = step
         self._truncate_losses(step + 1)
-        self.checkpoints.truncate(step // CHECKPOINT_EVERY + 1)
-        del self.state_checkpoints[step // CHECKPOINT_EVERY + 1 :]
+        self._keep_checkpoints(step // CHECKPOINT_EVERY + 1)
         self.previous_theta = self.theta_at(step - 1) if step > 0 else None
         self.stop_reason = None
         self._recompute_here()

@@ -77,6 +77,14 @@ def record_to_dict(record: StepRecord) -> dict[str, Any]:
     return out
 
 
+def _forward_stepper(scenario: Scenario, training: Training | None) -> Stepper:
+    """A stepper of ``training`` (default: the scenario's) that keeps no history.
+
+    A trace only goes forward, so its memory stays the same over a million steps.
+    """
+    return Stepper(scenario.training() if training is None else training, history=False)
+
+
 def _stands(stepper: Stepper, steps: int) -> bool:
     """Has the trace's run ended: the last step, a divergence, or an update it could not make?"""
     return stepper.step >= steps or stepper.diverged is not None or stepper.halted is not None
@@ -97,7 +105,7 @@ def iter_records(
     (default: the scenario's).
     """
     if stepper is None:
-        stepper = Stepper(scenario.training() if training is None else training)
+        stepper = _forward_stepper(scenario, training)
     yield stepper.record()
     while not _stands(stepper, steps):
         stepper.step_once()
@@ -107,7 +115,7 @@ def iter_records(
 
 def divergence_step(scenario: Scenario, steps: int, training: Training | None = None) -> int | None:
     """Where a run of ``steps`` steps diverges, found by the cheap plain step."""
-    stepper = Stepper(scenario.training() if training is None else training)
+    stepper = _forward_stepper(scenario, training)
     if stepper.diverged is None and steps:
         stepper.run(steps)
     return stepper.diverged
@@ -134,7 +142,7 @@ def trace_json(
         yield f" {_dump(key)}: {_dump(value)},\n"
     yield f' "diverged": {_dump(divergence_step(scenario, steps, training))},\n'
     yield ' "steps": [\n'
-    stepper = Stepper(scenario.training() if training is None else training)
+    stepper = _forward_stepper(scenario, training)
     for k, record in enumerate(iter_records(scenario, steps, stepper)):
         yield ("  " if k == 0 else ",\n  ") + _dump(record_to_dict(record))
     yield "\n ]"
@@ -157,7 +165,7 @@ def trace_csv(scenario: Scenario, steps: int, training: Training | None = None) 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["step", "loss", *names, *(f"d{n}" for n in names)])
-    stepper = Stepper(scenario.training() if training is None else training)
+    stepper = _forward_stepper(scenario, training)
     while True:
         row = [stepper.step, repr(stepper.loss)]
         writer.writerow(row + list(map(repr, stepper.theta.tolist() + stepper.grad.tolist())))
