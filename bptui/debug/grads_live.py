@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bptui.debug.newest import NewestJob
 from bptui.debug.usergrads.judge import UserGrads
 from bptui.debug.usergrads.sandbox import Sandbox
 from bptui.engine.record import StepRecord
@@ -80,11 +81,8 @@ class GradsJudge:
         self.user_grads = UserGrads(user_grads.path, user_grads.functions, self._sandbox)
         #: Called on the judge's thread after each judgement (the app posts itself a message).
         self.on_judged: Callable[[], None] | None = None
-        self._lock = threading.Condition()
-        self._pending: tuple[Hashable, StepRecord, float] | None = None
-        self._busy = False
-        #: The state being judged now (asked for again meanwhile, it is not judged twice).
-        self._judging: Hashable | None = None
+        self._lock = threading.Condition()  # re-entrant: the jobs share it
+        self._jobs: NewestJob[tuple[StepRecord, float]] = NewestJob(self._lock)
         self._judged: OrderedDict[Hashable, Results] = OrderedDict()
         #: How many states have been judged (a test counts them: no queue grows).
         self.judgements = 0
@@ -92,8 +90,7 @@ class GradsJudge:
     @property
     def busy(self) -> bool:
         """Is a judgement under way (or one waiting for its turn)?"""
-        with self._lock:
-            return self._busy
+        return self._jobs.busy
 
     def known(self, key: Hashable) -> Results | None:
         """The judgement of this state, if it has one."""
@@ -103,14 +100,10 @@ class GradsJudge:
     def want(self, key: Hashable, record: StepRecord, learning_rate: float) -> None:
         """Note a state to judge; it replaces any state noted and not yet started."""
         with self._lock:
-            if self._sandbox.closed or key in self._judged or key == self._judging:
+            if self._sandbox.closed or key in self._judged:
                 return
-            if self._pending is not None and self._pending[0] == key:
+            if not self._jobs.offer(key, (record, learning_rate)):
                 return
-            self._pending = (key, record, learning_rate)
-            if self._busy:
-                return
-            self._busy = True
         threading.Thread(target=self._judge_all, name="bptui-grads-judge", daemon=True).start()
 
     def wait_for(self, key: Hashable, seconds: float) -> Results | None:
@@ -128,19 +121,18 @@ class GradsJudge:
         """Judge the newest noted state until none is left (one thread at a time)."""
         while True:
             with self._lock:
-                job, self._pending = self._pending, None
-                if job is None or self._sandbox.closed:
-                    self._busy = False
-                    self._judging = None
+                job = self._jobs.take()
+                if job is None:
                     return
-                key, record, learning_rate = job
-                self._judging = key
+                if self._sandbox.closed:
+                    self._jobs.stop()
+                    return
+                key, (record, learning_rate) = job
             with np.errstate(all="ignore"):
                 results = self.user_grads.evaluate(record, learning_rate)
             with self._lock:
                 if self._sandbox.closed:
-                    self._busy = False
-                    self._judging = None
+                    self._jobs.stop()
                     return
                 self._judged[key] = results
                 while len(self._judged) > KEPT_STATES:
@@ -157,5 +149,5 @@ class GradsJudge:
         """Stop judging and end the worker at once (a judgement under way is dropped)."""
         with self._lock:
             self._sandbox.shut()
-            self._pending = None
+            self._jobs.stop()
             self._lock.notify_all()

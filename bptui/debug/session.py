@@ -10,7 +10,6 @@ checked at the current state, off the UI thread.
 from __future__ import annotations
 
 import math
-import threading
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from bptui.debug.gradcheck import CheckRow, gradient_check
+from bptui.debug.newest import NewestJob
 from bptui.engine.network import Network
 from bptui.engine.record import StepRecord
 from bptui.engine.stepper import Stepper
@@ -204,11 +204,7 @@ class ImplSession:
         self.path = path
         self.network = network
         self.latest: ImplVerdict | None = None
-        self._lock = threading.Lock()
-        self._pending: _ImplJob | None = None
-        self._busy = False
-        #: The state being checked now (asked for again meanwhile, it is not checked twice).
-        self._checking: tuple[int, bytes] | None = None
+        self._jobs: NewestJob[_ImplJob] = NewestJob()
         self._runner: ImplRunner | None = None
         self._layout: Layout | None = None
 
@@ -238,27 +234,12 @@ class ImplSession:
         if self.current(stepper):
             return False
         job = self._job(stepper)
-        with self._lock:
-            if job.key == self._checking:
-                return False
-            if self._pending is not None and self._pending.key == job.key:
-                return False
-            self._pending = job
-            if self._busy:
-                return False
-            self._busy = True
-            return True
+        return self._jobs.offer(job.key, job)
 
     def checks(self) -> Iterator[ImplVerdict]:
         """Check each newest noted state until none is left (one thread at a time)."""
-        while True:
-            with self._lock:
-                job, self._pending = self._pending, None
-                self._checking = None if job is None else job.key
-                if job is None:
-                    self._busy = False
-                    return
-            verdict = self.check_now(job)
+        while (taken := self._jobs.take()) is not None:
+            verdict = self.check_now(taken[1])
             self.latest = verdict
             yield verdict
 
