@@ -55,6 +55,7 @@ from bptui.tui.screens.goto import GotoScreen
 from bptui.tui.state import View, view_of
 from bptui.tui.widgets.chain import ChainPane
 from bptui.tui.widgets.diagram import DIAGRAM_MODES, NetworkDiagram
+from bptui.tui.widgets.footer import CoalescingFooter
 from bptui.tui.widgets.forward import ForwardPane
 from bptui.tui.widgets.heatmap import unit_count
 from bptui.tui.widgets.loss_plot import STEP_AXES, LossPane
@@ -190,7 +191,7 @@ class BptuiApp(App[None], LiveEdits):
         yield Static(id="pane-tabs")
         with Container(id="panes"):
             yield NetworkDiagram(id="diagram", classes="pane")
-            yield LossPane(id="loss", classes="pane")
+            yield LossPane(id="loss", classes="pane", after_first_frame=True)
             yield ParametersPane(id="params", classes="pane")
             yield ChainPane(id="chain", classes="pane")
             yield ForwardPane(id="forward", classes="pane")
@@ -199,7 +200,7 @@ class BptuiApp(App[None], LiveEdits):
             "Please enlarge the terminal (or press q to quit).",
             id="too-small",
         )
-        yield Footer(compact=True)
+        yield CoalescingFooter(compact=True)
 
     def on_resize(self, event: events.Resize) -> None:
         """Narrow terminals drop the palette hint so every footer key fits."""
@@ -221,6 +222,18 @@ class BptuiApp(App[None], LiveEdits):
         self._announce_user_grads()
         self._announce_impl()
         freeze_startup_objects()
+        self.call_after_refresh(self._release_plot)
+
+    def _release_plot(self, refreshes_left: int = 8) -> None:
+        """Let the loss pane plot (and import plotext, ~35 ms) once the first frame is
+        painted whole, the Footer's keys too: they come a few refreshes after the rest.
+
+        Polled once per refresh; after ``refreshes_left`` the plot comes anyway.
+        """
+        if self.query_one(CoalescingFooter).children or refreshes_left == 0:
+            self.call_after_refresh(self.query_one(LossPane).allow_plot)  # after its paint
+        else:
+            self.call_after_refresh(self._release_plot, refreshes_left - 1)
 
     def run_test(self, *args: Any, size: tuple[int, int] | None = None, **kwargs: Any) -> Any:
         """Like App.run_test, defaulting to the size given to :func:`make_app`."""

@@ -12,21 +12,30 @@ what it would draw changed, and a history of any length is reduced to about
 two points per column (keeping each column's lowest and highest loss, so
 spikes survive) before plotext sees it.  Non-finite losses of a diverged run
 are left out: plotext cannot place them, and the banner says what happened.
+
+plotext (through textual-plotext) is imported when the pane first plots,
+which is just after the app's first frame: its import is a sixth of the
+launch, and the first frame shows the status line's loss already.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
+from rich.text import Text
 from textual.app import RenderResult
 from textual.timer import Timer
-from textual_plotext import PlotextPlot
+from textual.widget import Widget
 
 from bptui.tui.format import fmt_significant, fmt_tick
 from bptui.tui.state import PENDING, View
 from bptui.tui.widgets.heatmap import HeatmapPicture, picture
+
+if TYPE_CHECKING:
+    from textual_plotext.plot import Plot
 
 #: Braille dots: 2×4 points per character, so long curves keep their detail.
 LINE_MARKER = "braille"
@@ -166,19 +175,27 @@ def unit_parts(view: View, xs: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     return parts
 
 
-class LossPane(PlotextPlot):
+class LossPane(Widget):
     """Plots the loss history, or what the network computes (fit view).
 
     ``l`` toggles a log y axis, ``x`` cycles the step axis, ``f`` the fit view
     (one input: curves; two inputs: a heatmap, ``u`` cycling its unit).
+    It draws with textual-plotext's ``Plot`` as its ``PlotextPlot`` widget
+    does, the plot made on first use (see the module docstring).
     """
 
     DEFAULT_CSS = """
     LossPane { height: 1fr; width: 1fr; }
     """
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self, *, id: str | None = None, classes: str | None = None, after_first_frame: bool = False
+    ) -> None:
+        """``after_first_frame``: plot (and import plotext) only once :meth:`allow_plot` is called."""
         super().__init__(id=id, classes=classes)
+        self._plot: Plot | None = None
+        #: May the pane plot yet (with ``after_first_frame``: not before :meth:`allow_plot`)?
+        self._may_plot = not after_first_frame
         self.view: View | None = None
         self.log_scale = False
         self.fit_mode = False
@@ -229,10 +246,52 @@ class LossPane(PlotextPlot):
         """The fit view of a two-input net: a heatmap."""
         return self.fit_mode and self.view is not None and self.view.network.layers[0] == 2
 
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda theme: self._register_theme())
+
+    def allow_plot(self) -> None:
+        """Plot from now on (the app calls this once its first frame is on the screen)."""
+        self._may_plot = True
+        self._replot()
+
+    @property
+    def plt(self) -> Plot:
+        """textual-plotext's plotting object, made (and plotext imported) on first use."""
+        if self._plot is None:
+            from textual_plotext.plot import Plot
+
+            self._plot = Plot()
+            self._register_theme()
+        return self._plot
+
+    def _theme_name(self) -> str:
+        return f"textual-auto-{self.app.theme}"
+
+    def _register_theme(self) -> None:
+        """The app's theme as a plotext theme (PlotextPlot's "auto" theme, as it does it)."""
+        if self._plot is None:
+            return  # the plot registers it when it is made
+        from plotext._dict import themes
+        from textual.color import Color
+        from textual_plotext.plot import _rgbify_theme, _sequence
+
+        name = self._theme_name()
+        if name not in themes:
+            surface = Color.parse(self.app.theme_variables.get("surface")).rgb
+            foreground = Color.parse(self.app.theme_variables.get("foreground")).rgb
+            themes[name] = _rgbify_theme(surface, surface, foreground, "default", _sequence)
+        self.refresh()
+
     def render(self) -> RenderResult:
         if self.heatmap_mode and self._picture is not None:
             return self._picture
-        return super().render()
+        if self._plot is None:
+            return ""  # the first frame: the plot comes right after it
+        width, height = self.size
+        self._plot.plotsize(width, height)
+        self._plot._set_size(width, height)  # as PlotextPlot.render: resizing needs both
+        self._plot.theme(self._theme_name())
+        return Text.from_ansi(self._plot.build())
 
     def set_step_axis(self, axis: str) -> None:
         """All steps, a log step axis, or the last :data:`RECENT_STEPS` (the app's ``step_axis``)."""
@@ -290,7 +349,7 @@ class LossPane(PlotextPlot):
 
     def _replot(self) -> None:
         view = self.view
-        if view is None:
+        if view is None or not self._may_plot:
             return
         signature = self._signature_of(view)
         if signature == self._signature:
