@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import sys
 from collections.abc import Iterable, Sequence
@@ -232,7 +231,7 @@ _ENDING_SIGNALS = tuple(
 def _temporary_name(folder: Path, target: Path) -> Path:
     """A hidden file beside the target, short enough for any file system (255 bytes)."""
     stem = target.name.encode("utf-8")[:160].decode("utf-8", "ignore")
-    return folder / f".{stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    return folder / f".{stem}.{os.getpid()}.{os.urandom(4).hex()}.tmp"
 
 
 def _check_output_target(path: str, protected: Sequence[str]) -> tuple[Path, Path]:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 Array = np.ndarray
-Maker = Callable[[int, float, np.random.Generator], tuple[Array, Array]]
+#: (quoted: numpy.random loads when a scenario draws, not with every launch)
+Maker = Callable[[int, float, "np.random.Generator"], tuple[Array, Array]]
 
 #: Generated points per scenario at most: every record holds each parameter's
 #: chain for every point, so points cost memory as parameters do.
