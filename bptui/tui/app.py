@@ -183,6 +183,8 @@ class BptuiApp(App[None], LiveEdits):
         self._third_pane = 2
         #: The pane ``m`` maximizes (see :meth:`_current_pane`).
         self._chosen_pane: Widget | None = None
+        #: The pane tabs' text as last shown (see :meth:`_arrange_panes`).
+        self._pane_tabs = ""
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
@@ -492,7 +494,10 @@ class BptuiApp(App[None], LiveEdits):
             for n, (_, title, _) in enumerate(PANES, start=1)
         )
         hint = keys.key_displays("cycle_pane")[0]
-        self.query_one("#pane-tabs", Static).update(f"{tabs}   [dim]{hint}: next pane[/]")
+        text = f"{tabs}   [dim]{hint}: next pane[/]"
+        if text != self._pane_tabs:  # an update lays the screen out again: only on a change
+            self._pane_tabs = text
+            self.query_one("#pane-tabs", Static).update(text)
 
     def watch_log_scale(self, log_scale: bool) -> None:
         self.query_one(LossPane).set_log_scale(log_scale)
