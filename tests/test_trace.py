@@ -458,3 +458,18 @@ def test_a_long_trace_holds_no_more_memory_than_a_short_one() -> None:
     short = _peak_bytes(lambda: [divergence_step(article, 1_000)])
     long = _peak_bytes(lambda: [divergence_step(article, 100_000)])
     assert long - short < 8_000, (short, long)
+
+
+def test_csv_of_a_diverged_run_ends_with_a_readable_non_finite_row() -> None:
+    """orjson writes inf and nan as null; the CSV's last row of a divergence keeps them numbers."""
+    from bptui.scenario.export import iter_records, trace_csv
+
+    diverge = load_builtin("diverge")
+    rows = list(csv.reader(io.StringIO("".join(trace_csv(diverge, 1_000)))))[1:]
+    last = list(iter_records(diverge, 1_000))[-1]
+    assert int(rows[-1][0]) == last.step == len(rows) - 1
+    assert rows[-1][1] == "inf" and "null" not in rows[-1]
+    values = np.array([float(v) for v in rows[-1][1:]])
+    expected = np.array([last.loss, *last.theta, *last.grad])
+    np.testing.assert_array_equal(values, expected)  # equal, nan where nan
+    assert all(np.isfinite([float(v) for v in rows[-2][1:]]))

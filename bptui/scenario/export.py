@@ -159,21 +159,31 @@ def trace_csv(scenario: Scenario, steps: int, training: Training | None = None) 
     """One CSV row per record: step, loss, parameters, then their gradients.
 
     The row holds only what the plain step computes (its loss, theta and
-    gradient are the record's, bit for bit), so no record is built.
+    gradient are the record's, bit for bit), so no record is built.  Numbers
+    are written by orjson, as in the JSON trace: the shortest text that reads
+    back to the same bits, 30× faster than ``repr``; a non-finite row (the
+    last of a diverged run) by ``repr``, since orjson writes those as null.
     """
     names = scenario.network().param_names
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["step", "loss", *names, *(f"d{n}" for n in names)])
+    csv.writer(out, lineterminator="\n").writerow(
+        ["step", "loss", *names, *(f"d{n}" for n in names)]
+    )
+    yield out.getvalue()
     stepper = _forward_stepper(scenario, training)
     while True:
-        row = [stepper.step, repr(stepper.loss)]
-        writer.writerow(row + list(map(repr, stepper.theta.tolist() + stepper.grad.tolist())))
-        yield out.getvalue()
-        out.seek(0)
-        out.truncate()
+        yield _csv_row(stepper)
         if _stands(stepper, steps):
             return
         stepper.step_once()
         if stepper.halted is not None:
             return
+
+
+def _csv_row(stepper: Stepper) -> str:
+    """``step,loss,θ…,∂…`` of the stepper's current step, one line."""
+    if stepper.diverged == stepper.step:  # inf and nan: repr writes them readably
+        numbers = [stepper.loss, *stepper.theta.tolist(), *stepper.grad.tolist()]
+        return f"{stepper.step},{','.join(map(repr, numbers))}\n"
+    numbers = np.concatenate(([stepper.loss], stepper.theta, stepper.grad))
+    return f"{stepper.step},{_dump(numbers)[1:-1]}\n"
