@@ -477,10 +477,22 @@ def main(argv: list[str] | None = None) -> int:
         "--only-heatmap", action="store_true", help="only (c), loss plot vs heatmap"
     )
     parser.add_argument("--only-launch", action="store_true", help="only (a), the launch")
+    parser.add_argument(
+        "--only-flat-out",
+        metavar="NAME",
+        help="only a flat-out run of the built-in NAME (deep, say): steps/s and frames/s",
+    )
     parser.add_argument("--write", action="store_true", help="also write benchmarks/RESULTS_TUI.md")
     args = parser.parse_args(argv)
     if args.only_launch:
         print(launch_report(measure_launch(args.rounds), args.rounds))
+        return 0
+    if args.only_flat_out:
+        run = asyncio.run(flat_out(args.seconds, args.only_flat_out))
+        print(
+            f"{args.only_flat_out} flat out, {run.seconds:.1f} s: {run.steps_per_second:,.0f} steps/s"
+            f" at {run.frames_per_second:.1f} frames/s"
+        )
         return 0
 
     heatmap = heatmap_report(heatmap_runs(args.seconds, args.runs), args.seconds)
