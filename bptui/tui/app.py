@@ -195,7 +195,12 @@ class BptuiApp(App[None], LiveEdits):
             yield NetworkDiagram(id="diagram", classes="pane")
             yield LossPane(id="loss", classes="pane", after_first_frame=True)
             yield ParametersPane(id="params", classes="pane")
-            yield ChainPane(id="chain", classes="pane")
+            yield ChainPane(
+                id="chain",
+                classes="pane",
+                above=UpdateSection(above=True, id="update-above"),
+                below=UpdateSection(above=False, id="update-below"),
+            )
             yield ForwardPane(id="forward", classes="pane")
         yield Static(
             "bptui needs a terminal of at least 60 × 18 characters.\n"
@@ -214,9 +219,6 @@ class BptuiApp(App[None], LiveEdits):
         self.query_one("#diagram").border_title = "Network"
         self.query_one("#loss").border_title = "Loss"
         self.watch_compact_pane(self.compact_pane)
-        chain = self.query_one(ChainPane)
-        chain.mount(UpdateSection(above=True, id="update-above"), before=0)
-        chain.mount(UpdateSection(above=False, id="update-below"))
         self.refresh_view()
         params = self.query_one(ParametersPane)
         params.select(self.selected_param)

@@ -21,6 +21,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.widget import Widget
 from textual.widgets import Static
 
 from bptui.engine.chain import Factor
@@ -196,13 +197,22 @@ def chain_renderable(view: View) -> RenderableType:
 class ChainPane(VerticalScroll):
     """The chain rule of the selected parameter, factor by factor and point by point."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(
+        self, *, above: Widget | None = None, below: Widget | None = None, **kwargs: object
+    ) -> None:
+        """``above`` and ``below`` the chain: the app's update sections, composed with it
+        (mounted later, they laid the screen out again after the first frame)."""
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.border_title = "Chain rule"
         self._body = Static(id="chain-body")
+        self._above, self._below = above, below
 
     def compose(self):  # type: ignore[no-untyped-def]
+        if self._above is not None:
+            yield self._above
         yield self._body
+        if self._below is not None:
+            yield self._below
 
     def show(self, view: View) -> None:
         if view.selected_param:
