@@ -46,6 +46,7 @@ from bptui.scenario.model import Scenario
 from bptui.tui import keys
 from bptui.tui.boundary import fatal_line, save_traceback, survived_line
 from bptui.tui.fast import freeze_startup_objects
+from bptui.tui.follow import Follower
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
 from bptui.tui.live import EDIT_COMMANDS, FORK_COMMANDS, LiveEdits
@@ -153,6 +154,10 @@ class BptuiApp(App[None], LiveEdits):
         self.compare_index: int | None = None
         if len(self.runs.runs) > 1:  # --train-with-yours: the other run, side by side
             self.compare_index = 1 if self.runs.index == 0 else 0
+        #: Moves a compared run whose updates call the user's file, off the UI thread.
+        self.follower = Follower()
+        self.follower.on_moved = lambda: self.post_message(FollowerMoved())
+        self._follower_errors: set[str] = set()
         self.user_grads = user_grads
         # --grads: judged off the UI thread (a slow d_ costs no step); the launch waits for it.
         self.debug_state = DebugState(self.stepper, user_grads, background=True)
@@ -318,8 +323,17 @@ class BptuiApp(App[None], LiveEdits):
             user_results=self.debug_state.results(),
             runs=self.runs,
             compare_index=self.compare_index,
+            moving=self._moving_run(),
             impl=self._impl_frame(),
         )
+
+    def _moving_run(self) -> Stepper | None:
+        """The compared run, while the follower moves it (the view reads only its step)."""
+        index = self.compare_index
+        if index is None or not 0 <= index < len(self.runs.runs):
+            return None
+        theirs = self.runs.runs[index].stepper
+        return theirs if self.follower.moving(theirs) else None
 
     # -------------------------------------------------------------- --impl
     def _impl_frame(self) -> ImplShown | None:
@@ -357,6 +371,14 @@ class BptuiApp(App[None], LiveEdits):
             timeout=6,
             severity="information" if verdict.ok else "warning",
         )
+
+    def on_follower_moved(self, _: FollowerMoved) -> None:
+        """The compared run got where it was sent (or failed to, said once)."""
+        error = self.follower.error
+        if error is not None and error not in self._follower_errors:
+            self._follower_errors.add(error)
+            self.notify(error, title="the compared run", severity="error", timeout=10)
+        self.request_redraw()
 
     def on_grads_judged(self, _: GradsJudged) -> None:
         """A judgement of the user's derivatives arrived: the panes show it if it is this state's."""
@@ -878,6 +900,10 @@ class BptuiApp(App[None], LiveEdits):
 
 class GradsJudged(Message):
     """Posted from the --grads judge's thread: a judgement is ready."""
+
+
+class FollowerMoved(Message):
+    """Posted from the follower's thread: the compared run has moved."""
 
 
 class CheckAbandoned(Exception):

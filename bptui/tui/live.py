@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bptui.debug.session import DebugState
-from bptui.engine.stepper import DivergedError
+from bptui.engine.stepper import DivergedError, Stepper
 from bptui.errors import BadInput, one_line
 from bptui.tui.editing import edit_choices, save_path, write_atomically
+from bptui.tui.follow import Follower, calls_user_code
 from bptui.tui.screens.edit import Edit, EditAnswer, EditScreen, EditStart
 
 if TYPE_CHECKING:
@@ -51,6 +52,7 @@ class LiveEdits:
     user_grads: Any
     debug_state: DebugState
     compare_index: int | None
+    follower: Follower
     selected_param: str
     selected_point: int
 
@@ -180,6 +182,14 @@ class LiveEdits:
         self.pause()
         before = self.stepper
         index = runs.index
+        chosen = runs.runs[(index + delta) % len(runs.runs)]
+        if self.follower.moving(chosen.stepper):
+            self.notify(
+                f"Run {chosen.name} is still catching up (step {chosen.stepper.step}): "
+                "your file answers slowly. Try again in a moment.",
+                timeout=4,
+            )
+            return
         runs.select((index + delta) % len(runs.runs))
         self.compare_index = index
         self.notify(f"Run {runs.current.name} (step {self.stepper.step}).", timeout=3)
@@ -197,13 +207,22 @@ class LiveEdits:
         if index is None or not 0 <= index < len(runs.runs) or index == runs.index:
             return
         theirs, step = runs.runs[index].stepper, self.stepper.step
-        stuck = theirs.halted is not None or theirs.diverged is not None
-        if theirs.step == step or (stuck and step > theirs.step):
+        if calls_user_code(theirs):  # its updates wait for the user's file: off the UI thread
+            if self.follower.moving(theirs) or not self._stands_still(theirs, step):
+                self.follower.want(theirs, step)
+            return
+        if self._stands_still(theirs, step):
             return
         try:
             theirs.goto(step)
         except DivergedError:
             pass  # it stands at its divergence
+
+    @staticmethod
+    def _stands_still(theirs: Stepper, step: int) -> bool:
+        """Is the compared run where it should be: at ``step``, or stopped before it?"""
+        stuck = theirs.halted is not None or theirs.diverged is not None
+        return theirs.step == step or (stuck and step > theirs.step)
 
     # ------------------------------------------------------------ save
     def action_save(self) -> None:

@@ -42,7 +42,8 @@ class Comparison:
 
     The compared run follows the current one's step (``LiveEdits.follow_compared``);
     ``theta`` and ``grad`` are None when it stands elsewhere, stopped by a
-    divergence or its own failed gradient at step ``at``.
+    divergence or its own failed gradient at step ``at``, or still ``moving``
+    there (its updates wait for the user's file: bptui/tui/follow.py).
     """
 
     name: str
@@ -50,6 +51,7 @@ class Comparison:
     theta: np.ndarray | None
     grad: np.ndarray | None
     at: int
+    moving: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,7 @@ def view_of(
     impl: Any = None,
     runs: Any = None,
     compare_index: int | None = None,
+    moving: Stepper | None = None,
 ) -> View:
     """Snapshot the stepper (builds the full record of the current step)."""
     return View(
@@ -166,7 +169,7 @@ def view_of(
         user_results=user_results or {},
         impl=impl,
         **(
-            run_fields(stepper, runs, selected_param, compare_index, running)
+            run_fields(stepper, runs, selected_param, compare_index, running, moving)
             if runs is not None
             else {}
         ),
@@ -211,14 +214,21 @@ def replace_label(curve: Curve, run_name: str) -> Curve:
     return Curve(f"{run_name} {curve.kind}", curve.losses, curve.run, curve.kind, curve.current)
 
 
-def comparison(runs: Any, stepper: Stepper, compare_index: int | None) -> Comparison | None:
-    """The run to compare with, at this run's step (None with one run or none chosen)."""
+def comparison(
+    runs: Any, stepper: Stepper, compare_index: int | None, moving: Stepper | None = None
+) -> Comparison | None:
+    """The run to compare with, at this run's step (None with one run or none chosen).
+
+    ``moving``: a run another thread is moving, of which nothing but its step is read.
+    """
     if runs is None or compare_index is None or not 0 <= compare_index < len(runs.runs):
         return None
     other = runs.runs[compare_index]
     if other.stepper is stepper:
         return None
     theirs, step = other.stepper, stepper.step
+    if theirs is moving:
+        return Comparison(other.name, step, None, None, theirs.step, moving=True)
     if theirs.step != step:
         return Comparison(other.name, step, None, None, theirs.step)
     record = theirs.record()  # cached by that run until it moves
@@ -231,6 +241,7 @@ def run_fields(
     selected_param: str | None,
     compare_index: int | None,
     running: bool = False,
+    moving: Stepper | None = None,
 ) -> dict[str, Any]:
     """The View's fields that come from the optimizer and the runs.
 
@@ -244,5 +255,5 @@ def run_fields(
         "optimizer_plain": stepper.optimizer.plain,
         "run_name": runs.current.name if several else "",
         "curves": loss_curves(stepper, runs),
-        "compare": comparison(runs, stepper, compare_index) if several else None,
+        "compare": comparison(runs, stepper, compare_index, moving) if several else None,
     }

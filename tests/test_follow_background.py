@@ -1,0 +1,106 @@
+"""``--train-with-yours`` with a slow file: backprop's run steps at once, yours catches up.
+
+The compared run "your derivatives" descends the user's d_ functions, one call
+into their sandbox per update; it follows backprop's step on a thread of its
+own (bptui/tui/follow.py).  A key that moves backprop's run answers at once
+however long the user's code takes; the parameters pane says the other run is
+catching up (and shows no difference of a half-moved run); once there, the
+differences are those of a fresh run of the same training.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from tui_support import status_line, wait_until, within
+
+from bptui.debug.usergrads import load_user_grads, sandbox
+from bptui.debug.usergrads.yours import RUN_NAME, runs_with_yours, training_with_yours
+from bptui.engine.stepper import Stepper
+from bptui.scenario.loading import load_builtin
+from bptui.tui.app import BptuiApp, make_app
+from bptui.tui.widgets.parameters import ParametersPane
+
+#: How long the user's d_b3 sleeps on every call: far longer than a key may take.
+SLEEP = 3.0
+#: How long a step of backprop's run may take (it took SLEEP and more before); generous,
+#: since a loaded machine slows the pilot itself.
+INSTANT = 1.2
+#: wait_until's tries (0.02 s each) for the follower: three calls in turn, with room.
+CATCH_UP_TRIES = 2500
+
+SLOW_B3 = """
+import time
+
+def d_b3(ctx):
+    time.sleep({sleep})
+    return sum(-2 * (y - g) for y, g in zip(ctx.y, ctx.nodes["green"]))
+"""
+
+
+@pytest.fixture(autouse=True)
+def _calls_may_take_longer(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call may take 12 s here (2 s in bptui), so SLEEP can dwarf a loaded machine's lag."""
+    monkeypatch.setattr(sandbox, "CALL_SECONDS", 12.0)
+
+
+def train_app(write_file) -> BptuiApp:  # type: ignore[no-untyped-def]
+    """The app as ``bptui --grads slow.py --train-with-yours`` makes it: backprop's run current."""
+    path = write_file("slow_grads.py", SLOW_B3.format(sleep=SLEEP))
+    scenario = load_builtin("article")
+    training = scenario.training()
+    yours = training_with_yours(training, load_user_grads(path, training.network))
+    runs = runs_with_yours(training, yours)
+    assert runs.current.name == "backprop"
+    return make_app(scenario, runs=runs, size=(140, 45))
+
+
+def subtitle(app: BptuiApp) -> str:
+    return str(app.query_one(ParametersPane).border_subtitle)
+
+
+@within(90)
+async def test_backprops_run_steps_at_once_while_yours_catches_up(write_file) -> None:
+    app = train_app(write_file)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.view is not None)
+        yours = app.runs.runs[1].stepper
+        for step in (1, 2, 3):
+            start = time.monotonic()
+            await pilot.press("s")
+            await wait_until(pilot, lambda k=step: f"Step {k} " in status_line(app) + " ")
+            assert time.monotonic() - start < INSTANT  # not SLEEP: the keys never wait for it
+        assert app.follower.moving(yours)
+        await wait_until(pilot, lambda: "catching up" in subtitle(app))
+        assert app.view is not None and app.view.compare is not None
+        assert app.view.compare.theta is None  # no difference of a run half-way
+
+        await wait_until(pilot, lambda: not app.follower.moving(yours), tries=CATCH_UP_TRIES)
+        await wait_until(pilot, lambda: subtitle(app) == f"other = {RUN_NAME}, at step 3 too")
+        assert yours.step == 3
+        fresh = Stepper(yours.training)
+        fresh.run(3)
+        np.testing.assert_array_equal(yours.theta, fresh.theta)  # where a run of its own gets
+        compare = app.view.compare
+        assert compare is not None and compare.theta is not None
+        np.testing.assert_array_equal(compare.theta, fresh.theta)
+
+
+@within(60)
+async def test_a_run_still_catching_up_is_not_taken_over_by_the_keys(write_file) -> None:
+    app = train_app(write_file)
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.view is not None)
+        yours = app.runs.runs[1].stepper
+        await pilot.press("s")
+        await wait_until(pilot, lambda: app.follower.moving(yours))
+        await pilot.press("right_curly_bracket")  # the next run: yours, still moving
+        await pilot.pause()
+        assert app.runs.current.name == "backprop"
+        assert any("still catching up" in str(n.message) for n in app._notifications)
+        await wait_until(pilot, lambda: not app.follower.moving(yours), tries=CATCH_UP_TRIES)
+        await pilot.press("right_curly_bracket")
+        await wait_until(pilot, lambda: app.runs.current.name == RUN_NAME)
+        assert app.stepper is yours and yours.step == 1
