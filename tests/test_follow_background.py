@@ -104,3 +104,27 @@ async def test_a_run_still_catching_up_is_not_taken_over_by_the_keys(write_file)
         await pilot.press("right_curly_bracket")
         await wait_until(pilot, lambda: app.runs.current.name == RUN_NAME)
         assert app.stepper is yours and yours.step == 1
+
+
+def test_a_grads_app_keeps_one_worker_unless_a_run_calls_the_loaders(write_file) -> None:
+    """The judge has its own worker; the loader's stays only for a run whose updates use it."""
+    path = write_file("grads.py", SLOW_B3.format(sleep=0))
+    scenario = load_builtin("article")
+    user = load_user_grads(path, scenario.network().param_names)
+    assert user.sandbox.running
+    app = make_app(scenario, user_grads=user, size=(140, 45))
+    try:
+        assert app.debug_state.judge is not None
+        assert not user.sandbox.running  # --grads alone: the judge's worker is the one
+    finally:
+        app.debug_state.close()
+
+    training = scenario.training()
+    mine = load_user_grads(path, training.network)
+    runs = runs_with_yours(training, training_with_yours(training, mine))
+    app = make_app(scenario, user_grads=mine, runs=runs, size=(140, 45))
+    try:
+        assert mine.sandbox.running  # --train-with-yours: "your derivatives" calls it
+    finally:
+        app.debug_state.close()
+        mine.sandbox.close()

@@ -46,7 +46,7 @@ from bptui.scenario.model import Scenario
 from bptui.tui import keys
 from bptui.tui.boundary import fatal_line, save_traceback, survived_line
 from bptui.tui.fast import freeze_startup_objects
-from bptui.tui.follow import Follower
+from bptui.tui.follow import Follower, calls_user_code
 from bptui.tui.format import fmt_value
 from bptui.tui.keys import PANES
 from bptui.tui.live import EDIT_COMMANDS, FORK_COMMANDS, LiveEdits
@@ -164,6 +164,9 @@ class BptuiApp(App[None], LiveEdits):
         if self.debug_state.judge is not None:
             self.debug_state.judge.on_judged = lambda: self.post_message(GradsJudged())
             self.debug_state.results_now()
+            if not any(calls_user_code(run.stepper) for run in self.runs.runs):
+                # The loader's worker: the judge has its own, and no run's update calls it.
+                user_grads.sandbox.close()
         #: ``--impl``: the user's forward/backward, re-checked as the state changes.
         self.impl = impl
         self._impl_errors: set[str] = set()

@@ -263,6 +263,11 @@ class Sandbox:
         self._worker = worker
         return found
 
+    @property
+    def running(self) -> bool:
+        """Is a worker process up (a call starts one when none is)?"""
+        return self._worker is not None and self._worker.alive
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.stop()
