@@ -76,6 +76,10 @@ async def test_backprops_run_steps_at_once_while_yours_catches_up(write_file) ->
         await wait_until(pilot, lambda: "catching up" in subtitle(app))
         assert app.view is not None and app.view.compare is not None
         assert app.view.compare.theta is None  # no difference of a run half-way
+        # one update at a time, each shown: the pane counts up as it goes
+        await wait_until(
+            pilot, lambda: "catching up (step 2)" in subtitle(app), tries=CATCH_UP_TRIES
+        )
 
         await wait_until(pilot, lambda: not app.follower.moving(yours), tries=CATCH_UP_TRIES)
         await wait_until(pilot, lambda: subtitle(app) == f"other = {RUN_NAME}, at step 3 too")

@@ -62,6 +62,27 @@ class Follower:
                 job is not None and job[0] is stepper for job in (self._working, self._wanted)
             )
 
+    def _move(self, stepper: Stepper, step: int) -> None:
+        """Forward one update at a time (each shown, a newer target taken between them);
+        back at once (a replay: the file's answers are kept, time travel calls it no more)."""
+        if step < stepper.step:
+            stepper.goto(step)
+            return
+        while stepper.step < step and stepper.halted is None and stepper.diverged is None:
+            stepper.goto(stepper.step + 1)
+            with self._lock:
+                if self._wanted is not None:
+                    return  # a newer target: the loop takes it
+            if stepper.step != step:
+                self._tell()
+
+    def _tell(self) -> None:
+        if self.on_moved is not None:
+            try:
+                self.on_moved()
+            except RuntimeError:  # the app's loop has closed meanwhile
+                pass
+
     def _follow(self) -> None:
         while True:
             with self._lock:
@@ -70,8 +91,7 @@ class Follower:
                 stepper, step = self._working  # type: ignore[misc]
             try:
                 with np.errstate(all="ignore"):
-                    if stepper.step != step:
-                        stepper.goto(step)
+                    self._move(stepper, step)
             except DivergedError:
                 pass  # it stands at its divergence, as the app shows
             except Exception as error:  # noqa: BLE001 -- said once, and the run stays usable
@@ -82,10 +102,6 @@ class Follower:
                     done = True
                 else:
                     done = False
-            if self.on_moved is not None:
-                try:
-                    self.on_moved()
-                except RuntimeError:  # the app's loop has closed meanwhile
-                    pass
+            self._tell()
             if done:
                 return
