@@ -132,3 +132,25 @@ def test_a_grads_app_keeps_one_worker_unless_a_run_calls_the_loaders(write_file)
     finally:
         app.debug_state.close()
         mine.sandbox.close()
+
+
+@within(90)
+async def test_with_your_derivatives_columns_shown_the_pane_still_says_catching_up(
+    write_file,
+) -> None:
+    """``--grads F --train-with-yours`` shows the yours/numeric columns; the subtitle says
+    that the other run is catching up all the same, then returns to the columns' own."""
+    path = write_file("slow_grads.py", SLOW_B3.format(sleep=SLEEP))
+    scenario = load_builtin("article")
+    training = scenario.training()
+    mine = load_user_grads(path, training.network)
+    runs = runs_with_yours(training, training_with_yours(training, mine))
+    app = make_app(scenario, user_grads=mine, runs=runs, size=(140, 45))
+    async with app.run_test() as pilot:
+        await wait_until(pilot, lambda: app.view is not None)
+        yours = app.runs.runs[1].stepper
+        await pilot.press("s")
+        await wait_until(pilot, lambda: f"other: {RUN_NAME} catching up" in subtitle(app))
+        await wait_until(pilot, lambda: not app.follower.moving(yours), tries=CATCH_UP_TRIES)
+        await wait_until(pilot, lambda: "catching up" not in subtitle(app))
+        assert yours.step == 1

@@ -288,9 +288,9 @@ class ParametersPane(DataTable):
     @staticmethod
     def _subtitle(view: View) -> str:
         theirs = view.compare
+        if theirs is not None and theirs.moving:  # said with --grads' columns shown too
+            return f"other: {theirs.name} catching up (step {theirs.at})"
         if theirs is not None and not (view.user_grads or view.user_results):
-            if theirs.moving:
-                return f"other: {theirs.name} catching up (step {theirs.at})"
             if theirs.theta is None:
                 return f"other: {theirs.name} stopped at step {theirs.at}"
             return f"other = {theirs.name}, at step {view.step} too"
