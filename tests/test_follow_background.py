@@ -154,3 +154,36 @@ async def test_with_your_derivatives_columns_shown_the_pane_still_says_catching_
         await wait_until(pilot, lambda: not app.follower.moving(yours), tries=CATCH_UP_TRIES)
         await wait_until(pilot, lambda: "catching up" not in subtitle(app))
         assert yours.step == 1
+
+
+def test_two_runs_sharing_your_file_step_on_two_threads_without_mixing_answers(
+    write_file,
+) -> None:
+    """A fork of your run shares its file (and worker): the follower moving one while the
+    app steps the other must not interleave their calls (before: unpickling errors)."""
+    from dataclasses import replace
+
+    from bptui.tui.follow import Follower
+
+    path = write_file("quick.py", SLOW_B3.format(sleep=0.02))
+    training = load_builtin("article").training()
+    yours = training_with_yours(training, load_user_grads(path, training.network))
+    halved = replace(yours, learning_rate=yours.learning_rate / 2)  # a fork with another α
+    moved, stepped = Stepper(yours), Stepper(halved)
+    follower = Follower()
+    follower.want(moved, 15)
+    for _ in range(15):
+        stepped.step_once()
+    deadline = time.monotonic() + 60
+    while follower.moving(moved) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert follower.error is None and moved.halted is None and stepped.halted is None
+    assert moved.step == stepped.step == 15
+    fresh = training_with_yours(training, load_user_grads(path, training.network))
+    for run, train in (
+        (moved, fresh),
+        (stepped, replace(fresh, learning_rate=halved.learning_rate)),
+    ):
+        alone = Stepper(train)
+        alone.run(15)
+        np.testing.assert_array_equal(run.theta, alone.theta)

@@ -15,6 +15,7 @@ import inspect
 import math
 import numbers
 import sys
+import threading
 import types
 import warnings
 from collections.abc import Mapping, Sequence
@@ -250,6 +251,8 @@ class Sandbox:
         self.given_up: dict[str, str] = {}
         self._worker: Worker | None = None
         self._broken: str | None = None  # why a restarted worker cannot import the file
+        #: One conversation with the worker at a time, whichever thread asks.
+        self._talking = threading.Lock()
 
     def open(self) -> list[Found]:
         """Start the worker and import the file in it; UserCodeError says why not."""
@@ -276,8 +279,9 @@ class Sandbox:
     def run(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Outcome]:
         """Each ``(d_name, values)`` job's outcome, in order."""
         outcomes: list[Outcome] = []
-        while len(outcomes) < len(jobs):
-            outcomes += self._run_until_stopped(jobs[len(outcomes) :])
+        with self._talking:
+            while len(outcomes) < len(jobs):
+                outcomes += self._run_until_stopped(jobs[len(outcomes) :])
         return outcomes
 
     def _live_worker(self) -> Worker | str:

@@ -15,6 +15,7 @@ numbers the run descended without asking the worker again.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 from dataclasses import replace
 
@@ -49,6 +50,9 @@ class YourDerivatives:
         #: How the update phase names each covered parameter's gradient: the user's function.
         self.symbols = {f.param: f"your {f.name}" for f in user_grads.functions}
         self._kept: OrderedDict[bytes, Array] = OrderedDict()
+        #: Runs sharing these derivatives (a fork copies them) may ask from two threads
+        #: (the app's and the follower's, bptui/tui/follow.py): one call at a time.
+        self._lock = threading.Lock()
         #: Worker round-trips made (one per state not seen before).
         self.calls = 0
         #: Where and why the last state asked had no gradient (None: it had one).
@@ -67,14 +71,15 @@ class YourDerivatives:
 
     def __call__(self, theta: Array, x: Array, y: Array, step: int, backprop: Array) -> Array:
         key = _state_key(theta, x, y, step)
-        values = self._kept.get(key)
-        if values is None:
-            values = self._ask(theta, x, y, step)
-            self._kept[key] = values
-            if len(self._kept) > KEPT_STATES:
-                self._kept.popitem(last=False)
-        else:
-            self._kept.move_to_end(key)
+        with self._lock:
+            values = self._kept.get(key)
+            if values is None:
+                values = self._ask(theta, x, y, step)
+                self._kept[key] = values
+                if len(self._kept) > KEPT_STATES:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.move_to_end(key)
         gradient = np.array(backprop, dtype=np.float64)
         gradient[self._indexes] = values
         return gradient
