@@ -161,8 +161,8 @@ def trace_csv(scenario: Scenario, steps: int, training: Training | None = None) 
     The row holds only what the plain step computes (its loss, theta and
     gradient are the record's, bit for bit), so no record is built.  Numbers
     are written by orjson, as in the JSON trace: the shortest text that reads
-    back to the same bits, 30× faster than ``repr``; a non-finite row (the
-    last of a diverged run) by ``repr``, since orjson writes those as null.
+    back to the same bits, 30× faster than ``repr``; a row with a non-finite
+    number (the last of a diverged run) by ``repr``, since orjson writes those as null.
     """
     names = scenario.network().param_names
     out = io.StringIO()
@@ -182,8 +182,7 @@ def trace_csv(scenario: Scenario, steps: int, training: Training | None = None) 
 
 def _csv_row(stepper: Stepper) -> str:
     """``step,loss,θ…,∂…`` of the stepper's current step, one line."""
-    if stepper.diverged == stepper.step:  # inf and nan: repr writes them readably
-        numbers = [stepper.loss, *stepper.theta.tolist(), *stepper.grad.tolist()]
-        return f"{stepper.step},{','.join(map(repr, numbers))}\n"
     numbers = np.concatenate(([stepper.loss], stepper.theta, stepper.grad))
+    if not np.isfinite(numbers).all():  # inf and nan: repr writes them readably
+        return f"{stepper.step},{','.join(map(repr, numbers.tolist()))}\n"
     return f"{stepper.step},{_dump(numbers)[1:-1]}\n"
