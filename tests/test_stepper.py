@@ -621,3 +621,16 @@ def test_a_stepper_without_history_holds_constant_memory_and_the_same_bits(optim
     np.testing.assert_array_equal(forward.theta_at(15_999), kept.theta_at(15_999))
     with pytest.raises(IndexError, match="not held"):
         forward.theta_at(10)
+
+
+def test_a_stepper_without_history_refuses_its_history_once_rows_are_gone() -> None:
+    """Its loss table holds the last rows only: read as the whole history, it would be wrong."""
+    forward, kept = Stepper(article().training(), history=False), Stepper(article().training())
+    forward.run(10)
+    kept.run(10)
+    assert forward.loss_history.tolist() == kept.loss_history.tolist()  # nothing dropped yet
+    forward.run(500)
+    with pytest.raises(IndexError, match="no longer held"):
+        forward.loss_history  # noqa: B018
+    kept.run(500)
+    assert forward.loss == kept.loss  # the current loss is always there

@@ -184,8 +184,12 @@ class _GrowingArray:
         self.data[index - self.offset] = row
 
     def view(self) -> Array:
-        """The rows held: all of them, or the last few of a table that keeps few."""
-        return self.data[: self.size - self.offset]
+        """Every row, 0…size−1; IndexError once a table that keeps few has dropped some."""
+        if self.offset:
+            raise IndexError(
+                f"rows 0…{self.offset - 1} are no longer held (a stepper without history)"
+            )
+        return self.data[: self.size]
 
 
 #: A stop condition gets (stepper, loss, grad) after each step of a run and
