@@ -187,3 +187,35 @@ def test_two_runs_sharing_your_file_step_on_two_threads_without_mixing_answers(
         alone = Stepper(train)
         alone.run(15)
         np.testing.assert_array_equal(run.theta, alone.theta)
+
+
+def test_quitting_ends_your_files_worker_at_once_even_mid_call(write_file) -> None:
+    """The app's end kills the worker of a run's file: a call under way does not hold it up."""
+    import threading
+
+    path = write_file("slow_grads.py", SLOW_B3.format(sleep=SLEEP))
+    training = load_builtin("article").training()
+    hook = training_with_yours(training, load_user_grads(path, training.network)).gradient
+    stepper = Stepper(training)
+    record = stepper.record()
+    call = threading.Thread(
+        target=lambda: _quietly(hook, record.theta, stepper.x, stepper.y, 0, record.grad)
+    )
+    call.start()
+    time.sleep(0.5)  # the call is in the user's sleep now
+    start = time.monotonic()
+    hook.end_now()
+    call.join(SLEEP)
+    # Asking a busy worker to stop waits STOP_SECONDS (1 s) before ending it: not that.
+    assert not call.is_alive() and time.monotonic() - start < 0.7
+    assert not hook.user_grads.sandbox.running
+
+
+def _quietly(hook, *args) -> None:  # type: ignore[no-untyped-def]
+    """Call the hook; its worker ended under it, it may say so, as a halted run would."""
+    from bptui.engine.stepper import GradientUnavailable
+
+    try:
+        hook(*args)
+    except GradientUnavailable:
+        pass

@@ -192,6 +192,13 @@ class YourBackward:
             )
         return values
 
+    def end_now(self) -> None:
+        """The app is closing: end the file's worker at once, mid-call or not."""
+        runner = self._runner
+        if runner is not None:
+            runner.worker.process.kill()
+        self.close()
+
     def close(self) -> None:
         """End the worker (the next state asked starts a fresh one)."""
         runner, self._runner = self._runner, None

@@ -271,6 +271,12 @@ class Sandbox:
         """Is a worker process up (a call starts one when none is)?"""
         return self._worker is not None and self._worker.alive
 
+    def kill(self) -> None:
+        """End the worker at once: one busy in the user's code would not read "stop"."""
+        if self._worker is not None:
+            self._worker.process.kill()
+        self.close()
+
     def close(self) -> None:
         if self._worker is not None:
             self._worker.stop()

@@ -58,6 +58,10 @@ class YourDerivatives:
         #: Where and why the last state asked had no gradient (None: it had one).
         self.failure: str | None = None
 
+    def end_now(self) -> None:
+        """The app is closing: end the file's worker at once, mid-call or not."""
+        self.user_grads.sandbox.kill()
+
     @property
     def covered(self) -> list[str]:
         """The parameters whose update uses the user's value, in the network's order."""
