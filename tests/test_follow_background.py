@@ -204,7 +204,7 @@ def test_quitting_ends_your_files_worker_at_once_even_mid_call(write_file) -> No
     call.start()
     time.sleep(0.5)  # the call is in the user's sleep now
     start = time.monotonic()
-    hook.end_now()
+    hook.close(now=True)
     call.join(SLEEP)
     # Asking a busy worker to stop waits STOP_SECONDS (1 s) before ending it: not that.
     assert not call.is_alive() and time.monotonic() - start < 0.7

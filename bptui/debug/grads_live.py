@@ -67,10 +67,7 @@ class _ClosableSandbox(Sandbox):
     def shut(self) -> None:
         """Close at once: a worker busy in the user's code would not read "stop"."""
         self.closed = True
-        worker = self._worker
-        if worker is not None:
-            worker.process.kill()
-            worker.stop()
+        self.close(now=True)
 
 
 class GradsJudge:

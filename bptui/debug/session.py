@@ -269,15 +269,8 @@ class ImplSession:
             return ImplVerdict(self.path, job.step, job.theta.tobytes(), error=one_line(str(e)))
         return ImplVerdict(self.path, job.step, job.theta.tobytes(), check=check)
 
-    def end_now(self) -> None:
-        """The app is closing: end the worker at once, mid-check or not."""
-        runner = self._runner
-        if runner is not None:
-            runner.worker.process.kill()
-        self.close()
-
-    def close(self) -> None:
-        """End the worker (the next check starts a fresh one)."""
+    def close(self, now: bool = False) -> None:
+        """End the worker (``now``: at once, the app closing); the next check starts a fresh one."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.worker.stop()
+            runner.worker.end(now)

@@ -266,6 +266,13 @@ class Worker:
         self.process.join(STOP_SECONDS)
         raise Gone(how_it_ended(self.process.exitcode))
 
+    def end(self, now: bool = False) -> None:
+        """Stop the worker; ``now``: kill it first (one busy in the user's code would not
+        read "stop", and asking would wait STOP_SECONDS)."""
+        if now:
+            self.process.kill()
+        self.stop()
+
     def abandon(self) -> None:
         """End a stuck worker at once (asking it to stop would only wait), once it said where."""
         self._ask_where()

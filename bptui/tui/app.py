@@ -390,11 +390,11 @@ class BptuiApp(App[None], LiveEdits):
     def on_unmount(self) -> None:
         self.debug_state.close()
         if self.impl is not None:
-            self.impl.end_now()
+            self.impl.close(now=True)
         for run in self.runs.runs:  # --train-with-yours: quitting never waits for your file
-            end_now = getattr(run.stepper.training.gradient, "end_now", None)
-            if end_now is not None:
-                end_now()
+            close = getattr(run.stepper.training.gradient, "close", None)
+            if close is not None:
+                close(now=True)
 
     def request_redraw(self) -> None:
         """The one "state changed" path: draw once after the current handler.

@@ -192,18 +192,11 @@ class YourBackward:
             )
         return values
 
-    def end_now(self) -> None:
-        """The app is closing: end the file's worker at once, mid-call or not."""
-        runner = self._runner
-        if runner is not None:
-            runner.worker.process.kill()
-        self.close()
-
-    def close(self) -> None:
-        """End the worker (the next state asked starts a fresh one)."""
+    def close(self, now: bool = False) -> None:
+        """End the worker (``now``: at once, the app closing); the next state starts a fresh one."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            runner.worker.stop()
+            runner.worker.end(now)
 
 
 def training_with_your_backward(training: Training, path: str) -> Training:

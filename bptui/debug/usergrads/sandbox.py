@@ -271,15 +271,10 @@ class Sandbox:
         """Is a worker process up (a call starts one when none is)?"""
         return self._worker is not None and self._worker.alive
 
-    def kill(self) -> None:
-        """End the worker at once: one busy in the user's code would not read "stop"."""
+    def close(self, now: bool = False) -> None:
+        """End the worker (``now``: at once, mid-call or not); a call starts a fresh one."""
         if self._worker is not None:
-            self._worker.process.kill()
-        self.close()
-
-    def close(self) -> None:
-        if self._worker is not None:
-            self._worker.stop()
+            self._worker.end(now)
             self._worker = None
 
     def run(self, jobs: Sequence[tuple[str, Mapping[str, Any]]]) -> list[Outcome]:

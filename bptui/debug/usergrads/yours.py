@@ -58,9 +58,9 @@ class YourDerivatives:
         #: Where and why the last state asked had no gradient (None: it had one).
         self.failure: str | None = None
 
-    def end_now(self) -> None:
-        """The app is closing: end the file's worker at once, mid-call or not."""
-        self.user_grads.sandbox.kill()
+    def close(self, now: bool = False) -> None:
+        """End the file's worker (``now``: at once, the app closing)."""
+        self.user_grads.sandbox.close(now)
 
     @property
     def covered(self) -> list[str]:
