@@ -17,8 +17,6 @@ the very numbers the run descended without asking the worker again.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 
@@ -29,7 +27,7 @@ from bptui.debug.impl.interface import Layout, user_tensors
 from bptui.debug.impl.live import _engine, _key_of, _user_index
 from bptui.debug.impl.reference import Reference, build_reference
 from bptui.debug.impl.runner import ImplRunner
-from bptui.debug.usergrads.yours import KEPT_STATES, _state_key
+from bptui.debug.usergrads.yours import KEPT_STATES, KeptAnswers
 from bptui.engine.network import Network, ParamInfo
 from bptui.engine.runs import Runs
 from bptui.engine.stepper import CHECKPOINT_EVERY, GradientUnavailable, Stepper, Training
@@ -55,11 +53,10 @@ class YourBackward:
         self._layout: Layout | None = None
         #: The user's key of each layer's W and b gradient ("dW1" or "W1"), once seen.
         self._keys: dict[tuple[str, int], str] = {}
-        self._kept: OrderedDict[bytes, Array] = OrderedDict()
         #: Whole gradients are kept, so a big net keeps fewer (never less than a replay needs).
-        self._keep = max(REPLAY_STATES, min(KEPT_STATES, KEPT_BYTES // (8 * network.size)))
-        #: The run loop and the UI thread (replays, the update phase) may both ask.
-        self._lock = threading.Lock()
+        self._kept = KeptAnswers(
+            max(REPLAY_STATES, min(KEPT_STATES, KEPT_BYTES // (8 * network.size)))
+        )
         #: Worker round-trips made (one per state not seen before).
         self.calls = 0
         #: Where and why the last state asked had no gradient (None: it had one).
@@ -95,16 +92,7 @@ class YourBackward:
         return f"your {key}{_user_index(info, layout)}"
 
     def __call__(self, theta: Array, x: Array, y: Array, step: int, backprop: Array) -> Array:
-        key = _state_key(theta, x, y, step)
-        with self._lock:
-            gradient = self._kept.get(key)
-            if gradient is None:
-                gradient = self._ask(theta, x, y, step)
-                self._kept[key] = gradient
-                if len(self._kept) > self._keep:
-                    self._kept.popitem(last=False)
-            else:
-                self._kept.move_to_end(key)
+        gradient = self._kept.answer(theta, x, y, step, lambda: self._ask(theta, x, y, step))
         return gradient.copy()
 
     def _ask(self, theta: Array, x: Array, y: Array, step: int) -> Array:

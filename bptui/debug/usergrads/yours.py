@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -36,6 +37,37 @@ RUN_NAME = "your derivatives"
 KEPT_STATES = 1024
 
 
+class KeptAnswers:
+    """The user's answers by state, the last ``size`` kept, one question at a time.
+
+    Stepping back and forward replays history, and a replay must descend the
+    very answers given before (time travel stays exact and asks nothing new).
+    Runs sharing a file (a fork copies its parent's) may ask from two threads,
+    the app's and the follower's (bptui/tui/follow.py): the lock keeps their
+    calls into the one worker apart.
+    """
+
+    def __init__(self, size: int = KEPT_STATES) -> None:
+        self.size = size
+        self._kept: OrderedDict[bytes, Array] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def answer(
+        self, theta: Array, x: Array, y: Array, step: int, ask: Callable[[], Array]
+    ) -> Array:
+        """The answer kept for this state, or ``ask()``'s, kept."""
+        key = _state_key(theta, x, y, step)
+        with self._lock:
+            found = self._kept.get(key)
+            if found is None:
+                found = self._kept[key] = ask()
+                if len(self._kept) > self.size:
+                    self._kept.popitem(last=False)
+            else:
+                self._kept.move_to_end(key)
+            return found
+
+
 class YourDerivatives:
     """θ → the gradient an update descends: the user's ``d_`` values, backprop's elsewhere."""
 
@@ -49,10 +81,7 @@ class YourDerivatives:
         self._called = list(dict.fromkeys(f.function for f in user_grads.functions))
         #: How the update phase names each covered parameter's gradient: the user's function.
         self.symbols = {f.param: f"your {f.name}" for f in user_grads.functions}
-        self._kept: OrderedDict[bytes, Array] = OrderedDict()
-        #: Runs sharing these derivatives (a fork copies them) may ask from two threads
-        #: (the app's and the follower's, bptui/tui/follow.py): one call at a time.
-        self._lock = threading.Lock()
+        self._kept = KeptAnswers()
         #: Worker round-trips made (one per state not seen before).
         self.calls = 0
         #: Where and why the last state asked had no gradient (None: it had one).
@@ -74,16 +103,7 @@ class YourDerivatives:
         return [name for name in self.network.param_names if name not in mine]
 
     def __call__(self, theta: Array, x: Array, y: Array, step: int, backprop: Array) -> Array:
-        key = _state_key(theta, x, y, step)
-        with self._lock:
-            values = self._kept.get(key)
-            if values is None:
-                values = self._ask(theta, x, y, step)
-                self._kept[key] = values
-                if len(self._kept) > KEPT_STATES:
-                    self._kept.popitem(last=False)
-            else:
-                self._kept.move_to_end(key)
+        values = self._kept.answer(theta, x, y, step, lambda: self._ask(theta, x, y, step))
         gradient = np.array(backprop, dtype=np.float64)
         gradient[self._indexes] = values
         return gradient
