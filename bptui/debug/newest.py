@@ -38,13 +38,21 @@ class NewestJob(Generic[Job]):
         with self.lock:
             return self._busy
 
+    @property
+    def waiting(self) -> Hashable | None:
+        """The key of the job waiting for the thread, if one is."""
+        with self.lock:
+            return None if self._waiting is None else self._waiting[0]
+
     def offer(self, key: Hashable, job: Job) -> bool:
         """Note ``job``, replacing any waiting one; True when the caller must start a thread.
 
-        A job already waiting or in progress under ``key`` is not noted again.
+        A job already waiting or in progress under ``key`` is not noted again;
+        asked for the one in progress, a job waiting behind it is older: dropped.
         """
         with self.lock:
             if key == self.working_on:
+                self._waiting = None
                 return False
             if self._waiting is not None and self._waiting[0] == key:
                 return False
