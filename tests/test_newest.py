@@ -42,3 +42,15 @@ def test_stop_drops_the_waiting_job_and_shares_the_owners_lock() -> None:
         jobs.stop()
     assert not jobs.busy and jobs.take() is None
     assert jobs.offer(5, "five") is True
+
+
+def test_asked_again_for_the_job_in_progress_a_job_waiting_behind_it_is_dropped() -> None:
+    """Only the newest state is wanted: state 1 in progress, 2 asked, then 1 again."""
+    jobs: NewestJob[str] = NewestJob()
+    jobs.offer(1, "state 1")
+    assert jobs.take() == (1, "state 1")
+    jobs.offer(2, "state 2")
+    assert jobs.waiting == 2
+    assert jobs.offer(1, "state 1 again") is False
+    assert jobs.waiting is None
+    assert jobs.take() is None  # nothing older is done after the one in progress
