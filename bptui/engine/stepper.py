@@ -440,10 +440,10 @@ class Stepper:
         self._append_losses(loss)
         self._check_finite(loss)
 
-    def _checkpoint(self, theta: Array | None = None, state: Array | None = None) -> None:
-        """Keep θ and the optimizer state (default: the current ones) as the next checkpoint."""
+    def _checkpoint(self, theta: Array | None = None) -> None:
+        """Keep θ (default: the current one) and the optimizer state as the next checkpoint."""
         theta = self.theta if theta is None else theta
-        state = self.state if state is None else state
+        state = self.state
         dropped = self.checkpoints.offset
         self.checkpoints.append(theta)
         del self.state_checkpoints[: self.checkpoints.offset - dropped]
@@ -847,7 +847,7 @@ class Stepper:
         if checkpoints:
             self._keep_checkpoints(first)
             for theta_k in checkpoints:  # plain SGD: the state does not move
-                self._checkpoint(np.array(theta_k), self.state)
+                self._checkpoint(np.array(theta_k))
         self.step = start + len(losses)
         self.furthest = max(self.furthest, self.step)
         self.theta[:] = theta

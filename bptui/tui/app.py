@@ -61,7 +61,7 @@ from bptui.tui.widgets.forward import ForwardPane
 from bptui.tui.widgets.heatmap import unit_count
 from bptui.tui.widgets.loss_plot import STEP_AXES, LossPane
 from bptui.tui.widgets.parameters import ParametersPane
-from bptui.tui.widgets.status import Banner, StatusBar
+from bptui.tui.widgets.status import Banner, QuietStatic, StatusBar
 from bptui.tui.widgets.update import UpdateSection
 
 if TYPE_CHECKING:  # the --impl modules load only with --impl
@@ -191,14 +191,12 @@ class BptuiApp(App[None], LiveEdits):
         self._third_pane = 2
         #: The pane ``m`` maximizes (see :meth:`_current_pane`).
         self._chosen_pane: Widget | None = None
-        #: The pane tabs' text as last shown (see :meth:`_arrange_panes`).
-        self._pane_tabs = ""
 
     # ------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield Banner(id="banner")
-        yield Static(id="pane-tabs")
+        yield QuietStatic(id="pane-tabs")
         with Container(id="panes"):
             yield NetworkDiagram(id="diagram", classes="pane")
             yield LossPane(id="loss", classes="pane", after_first_frame=True)
@@ -332,11 +330,8 @@ class BptuiApp(App[None], LiveEdits):
 
     def _moving_run(self) -> Stepper | None:
         """The compared run, while the follower moves it (the view reads only its step)."""
-        index = self.compare_index
-        if index is None or not 0 <= index < len(self.runs.runs):
-            return None
-        theirs = self.runs.runs[index].stepper
-        return theirs if self.follower.moving(theirs) else None
+        theirs = self.compared_stepper()
+        return theirs if theirs is not None and self.follower.moving(theirs) else None
 
     # -------------------------------------------------------------- --impl
     def _impl_frame(self) -> ImplShown | None:
@@ -525,10 +520,7 @@ class BptuiApp(App[None], LiveEdits):
             for n, (_, title, _) in enumerate(PANES, start=1)
         )
         hint = keys.key_displays("cycle_pane")[0]
-        text = f"{tabs}   [dim]{hint}: next pane[/]"
-        if text != self._pane_tabs:  # an update lays the screen out again: only on a change
-            self._pane_tabs = text
-            self.query_one("#pane-tabs", Static).update(text)
+        self.query_one("#pane-tabs", QuietStatic).say(f"{tabs}   [dim]{hint}: next pane[/]")
 
     def watch_log_scale(self, log_scale: bool) -> None:
         self.query_one(LossPane).set_log_scale(log_scale)

@@ -182,7 +182,8 @@ class LiveEdits:
         self.pause()
         before = self.stepper
         index = runs.index
-        chosen = runs.runs[(index + delta) % len(runs.runs)]
+        target = (index + delta) % len(runs.runs)
+        chosen = runs.runs[target]
         if self.follower.moving(chosen.stepper):
             self.notify(
                 f"Run {chosen.name} is still catching up (step {chosen.stepper.step}): "
@@ -190,7 +191,7 @@ class LiveEdits:
                 timeout=4,
             )
             return
-        runs.select((index + delta) % len(runs.runs))
+        runs.select(target)
         self.compare_index = index
         self.notify(f"Run {runs.current.name} (step {self.stepper.step}).", timeout=3)
         self.run_changed(before)
@@ -203,10 +204,9 @@ class LiveEdits:
         compared run that diverged or halted (its own gradient failed) stays
         where it stopped, and the pane says how far it got.
         """
-        index, runs = self.compare_index, self.runs
-        if index is None or not 0 <= index < len(runs.runs) or index == runs.index:
+        theirs, step = self.compared_stepper(), self.stepper.step
+        if theirs is None:
             return
-        theirs, step = runs.runs[index].stepper, self.stepper.step
         if calls_user_code(theirs):  # its updates wait for the user's file: off the UI thread
             if self.follower.moving(theirs) or not self._stands_still(theirs, step):
                 self.follower.want(theirs, step)
@@ -217,6 +217,13 @@ class LiveEdits:
             theirs.goto(step)
         except DivergedError:
             pass  # it stands at its divergence
+
+    def compared_stepper(self) -> Stepper | None:
+        """The run the current one is compared with (None: none, or it is the current one)."""
+        index, runs = self.compare_index, self.runs
+        if index is None or not 0 <= index < len(runs.runs) or index == runs.index:
+            return None
+        return runs.runs[index].stepper
 
     @staticmethod
     def _stands_still(theirs: Stepper, step: int) -> bool:

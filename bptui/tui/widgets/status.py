@@ -149,27 +149,31 @@ def status_text(view: View, width: int | None = None) -> Text:
     return _joined([Text(shown, style="bold"), *parts]) if shown else fixed
 
 
-class StatusBar(Static):
+class QuietStatic(Static):
+    """A Static set again only when its text changes: each update lays the screen out."""
+
+    _text: str | Text | None = None
+
+    def say(self, text: str | Text) -> None:
+        if text != self._text:
+            self._text = text
+            self.update(text)
+
+
+class StatusBar(QuietStatic):
     """One line at the top: where we are in training and what the loss is."""
 
     _view: View | None = None
-    _text: str | None = None
 
     def show(self, view: View) -> None:
         self._view = view
         self.set_class(view.running, "-running")
-        self._say(status_text(view, self.size.width or self.app.size.width))
+        self.say(status_text(view, self.size.width or self.app.size.width))
 
     def on_resize(self, event: events.Resize) -> None:
         """A new width chooses a new abbreviation level."""
         if self._view is not None:
-            self._say(status_text(self._view, event.size.width))
-
-    def _say(self, text: str) -> None:
-        """Show ``text``; the same text again is left alone (an update lays the screen out)."""
-        if text != self._text:
-            self._text = text
-            self.update(text)
+            self.say(status_text(self._view, event.size.width))
 
 
 def banner_text(view: View) -> str | None:
