@@ -110,3 +110,58 @@ def test_every_public_operation_is_quiet_on_a_diverging_run() -> None:
     walker.goto(0)
     walker.reset()
     assert walker.step == 0 and walker.diverged is None
+
+
+def _walked(name: str, plan: list[int | tuple[str, str, float]]) -> Stepper:
+    """``plan``'s steps one ``step_once`` at a time, its edits (kind, name, value) between."""
+    stepper = Stepper(load_builtin(name).training())
+    for item in plan:
+        if isinstance(item, tuple):
+            stepper.edit(*item)
+        else:
+            for _ in range(item):
+                stepper.step_once()
+    return stepper
+
+
+def _ran(name: str, plan: list[int | tuple[str, str, float]]) -> Stepper:
+    """The same plan, each count of steps as one ``run`` (the fused loops)."""
+    stepper = Stepper(load_builtin(name).training())
+    for item in plan:
+        if isinstance(item, tuple):
+            stepper.edit(*item)
+        else:
+            assert stepper.run(item) == item
+    return stepper
+
+
+def test_the_numpy_paths_fused_run_is_the_plain_step_bit_for_bit() -> None:
+    """deep and softmax3 run on numpy: run's tight loop must take the very same steps.
+
+    Over several checkpoints (every 64 steps), across an edit, and back in history.
+    """
+    for name in ("deep", "softmax3"):
+        plan: list[int | tuple[str, str, float]] = [130, ("learning_rate", "", 0.02), 75]
+        walker, runner = _walked(name, plan), _ran(name, plan)
+        assert isinstance(runner.fast, FastStep) and runner.step == 205
+        np.testing.assert_array_equal(runner.theta, walker.theta)
+        np.testing.assert_array_equal(runner.grad, walker.grad)
+        np.testing.assert_array_equal(runner.previous_theta, walker.previous_theta)
+        np.testing.assert_array_equal(runner.loss_history, walker.loss_history)
+        for step in (63, 64, 129, 130, 131, 192):
+            np.testing.assert_array_equal(runner.theta_at(step), walker.theta_at(step))
+        assert runner.record().loss == walker.record().loss
+        np.testing.assert_array_equal(runner.record().grad, walker.record().grad)
+
+
+def test_the_numpy_paths_fused_run_stops_where_the_plain_step_diverges() -> None:
+    walker = _walked("deep", [3, ("learning_rate", "", 40.0)])
+    while walker.can_step:
+        walker.step_once()
+    runner = _ran("deep", [3, ("learning_rate", "", 40.0)])
+    taken = runner.run(500)
+    assert taken > 2  # inside the fused loop, not its last plain step
+    assert walker.diverged is not None and runner.diverged == walker.diverged == 3 + taken
+    np.testing.assert_array_equal(runner.theta, walker.theta)
+    np.testing.assert_array_equal(runner.previous_theta, walker.previous_theta)
+    np.testing.assert_array_equal(runner.loss_history, walker.loss_history)
