@@ -33,6 +33,23 @@ def test_tables_are_due_once_per_interval_at_frame_rate() -> None:
     assert run.slow_panes_due(10.0 + SLOW_PANE_SECONDS + 0.01) is False
 
 
+def test_flat_out_stepping_fills_what_painting_leaves_of_a_frame() -> None:
+    """Frames shorter than the aim step longer, longer ones shorter, within the bounds."""
+    run = _run(0)
+    aim, least = runner.FLAT_OUT_FRAME_SECONDS, runner.FLAT_OUT_BUDGET
+    assert run.budget == least
+    painting = 0.030  # each frame paints for 30 ms after its stepping
+    for _ in range(30):
+        run.flat_out_budget(run.budget + painting)
+    assert run.budget + painting == pytest.approx(aim, abs=1e-6)
+    for _ in range(30):
+        run.flat_out_budget(run.budget + 0.5)  # painting slower than the whole aim
+    assert run.budget == least
+    for _ in range(30):
+        run.flat_out_budget(0.0)
+    assert run.budget == aim
+
+
 @pytest.mark.parametrize("speed", [1, 10])
 def test_below_frame_rate_every_frame_draws_the_tables(speed: int) -> None:
     run = _run(speed)
@@ -83,3 +100,31 @@ async def test_tables_wait_their_turn_while_running_and_a_pause_draws_every_pane
         cell = _value_cell(app, name)
         assert cell != first
         assert _number(cell) == pytest.approx(float(record.theta[index]), rel=1e-3, abs=1e-6)
+
+
+@sync
+async def test_a_new_status_line_repaints_its_row_without_laying_the_screen_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The status line is one fixed row (app.tcss); a layout per running frame cost ~10 ms."""
+    layouts: list[bool] = []
+    refresh = StatusBar.refresh
+
+    def watched(self, *regions, layout: bool = False, **kwargs):  # type: ignore[no-untyped-def]
+        layouts.append(layout)
+        return refresh(self, *regions, layout=layout, **kwargs)
+
+    monkeypatch.setattr(StatusBar, "refresh", watched)
+    app = make_app(load_builtin("article"))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        status = app.query_one(StatusBar)
+        layouts.clear()
+        for _ in range(10):  # "Step 9" → "Step 10": the text grows by a cell
+            await pilot.press("s")
+        await pilot.pause()
+        assert layouts and not any(layouts)
+        assert status.size.width == 100
+        line = _status(app)
+        assert line.startswith(" article │ Step 10 │") and "paused" in line
+        assert f"Loss {fmt_loss(app.stepper.loss)}" in line

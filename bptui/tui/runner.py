@@ -3,8 +3,13 @@
 A :class:`Run` knows how many steps one frame owes and takes them; the app
 drives it from one exclusive worker (``BptuiApp._run_frames``) that
 draws after every frame and is cancelled to pause.  Flat out, a frame steps
-in chunks for :data:`FLAT_OUT_BUDGET` seconds and lets the event loop in
-between chunks, so a keypress (pause) is answered within a frame.
+in chunks and lets the event loop in between chunks, so a keypress (pause)
+is answered within a frame.  How long it steps adapts (:meth:`Run.flat_out_budget`):
+each frame, from the start of its stepping to the start of the next,
+should last :data:`FLAT_OUT_FRAME_SECONDS`, so whatever the painting leaves
+goes to stepping.  On a small net painting is most of a frame, and a fixed
+budget left steps on the table while frames/s stayed far above what the eye
+follows.
 
 At frame-rate speeds the tables (parameters, forward, chain, update) are
 drawn at most :data:`SLOW_PANE_SECONDS` apart (:meth:`Run.slow_panes_due`):
@@ -28,7 +33,9 @@ DEFAULT_SPEED = SPEEDS.index(100)
 FLAT_OUT = SPEEDS.index(0)
 #: Never draw more often than this while running.
 FRAME_SECONDS = 1 / 30
-#: Flat out, each frame spends this long stepping before it draws.
+#: Flat out, a frame (stepping, then painting) aims to last this long…
+FLAT_OUT_FRAME_SECONDS = 1 / 15
+#: …and steps at least this long, however slow the painting.
 FLAT_OUT_BUDGET = 0.015
 FLAT_OUT_CHUNK = 64
 #: While running at frame rate, the tables redraw at most this often (seconds).
@@ -54,6 +61,8 @@ class Run:
     _last: float = field(default_factory=time.perf_counter)
     #: When the tables are next due (see :meth:`slow_panes_due`).
     _slow_panes_at: float = -math.inf
+    #: Flat out: seconds of stepping per frame, adapted frame by frame.
+    budget: float = FLAT_OUT_BUDGET
 
     @property
     def interval(self) -> float:
@@ -88,14 +97,32 @@ class Run:
             return wanted
         return max(0, min(wanted, self.target - self.stepper.step))
 
+    def flat_out_budget(self, frame_seconds: float) -> float:
+        """The next flat-out frame's stepping time, after one of ``frame_seconds``.
+
+        The stepping grows by what the last frame came in under
+        :data:`FLAT_OUT_FRAME_SECONDS` and shrinks by what it ran over, so
+        after a few frames stepping plus painting fill the frame; half the
+        error is corrected at a time, which rides out one slow paint.
+        """
+        error = FLAT_OUT_FRAME_SECONDS - frame_seconds
+        self.budget = min(max(self.budget + error / 2, FLAT_OUT_BUDGET), FLAT_OUT_FRAME_SECONDS)
+        return self.budget
+
     async def frame(self) -> None:
         """Wait for the next frame, then take the steps it owes."""
+        if SPEEDS[self.speed_index] == 0:
+            # No wait for a frame boundary: the painting of the last frame
+            # happens in the loop's turn here, and the frame's length is kept
+            # by the stepping time instead.
+            await asyncio.sleep(0)
+            now = time.perf_counter()
+            elapsed, self._last = now - self._last, now
+            await self._flat_out(now + self.flat_out_budget(elapsed))
+            return
         await asyncio.sleep(self._until_next_frame())
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
-        if SPEEDS[self.speed_index] == 0:
-            await self._flat_out(now + FLAT_OUT_BUDGET)
-            return
         self.debt += SPEEDS[self.speed_index] * min(elapsed, self.interval * 2)
         count = self.allowed(int(self.debt))
         self.debt -= int(self.debt)

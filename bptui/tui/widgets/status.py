@@ -153,15 +153,20 @@ class QuietStatic(Static):
     """A Static set again only when its text changes: each update lays the screen out."""
 
     _text: str | Text | None = None
+    #: False where the CSS fixes the widget's size, so new text cannot move
+    #: anything: the update repaints the line without laying the screen out.
+    RELAYOUT = True
 
     def say(self, text: str | Text) -> None:
         if text != self._text:
             self._text = text
-            self.update(text)
+            self.update(text, layout=self.RELAYOUT)
 
 
 class StatusBar(QuietStatic):
     """One line at the top: where we are in training and what the loss is."""
+
+    RELAYOUT = False  # one row the screen's width (app.tcss): a running step repaints it only
 
     _view: View | None = None
 
