@@ -27,7 +27,7 @@ def test_kept_texts_are_the_texts_of_a_fresh_build(name: str) -> None:
         stepper = Stepper(replace(scenario, batch_size=batch_size).training())
         for _ in range(3):
             kept = chains_of(stepper)
-            chain._TEXTS.clear()
+            chain._PLANS.clear()
             stepper._record = None  # the record again, its chains built from nothing
             assert chains_of(stepper) == kept
             stepper.step_once()

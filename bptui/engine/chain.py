@@ -11,7 +11,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
@@ -24,13 +24,13 @@ if TYPE_CHECKING:
 Array = np.ndarray
 
 
-@dataclass(frozen=True)
-class Factor:
+class Factor(NamedTuple):
     """One factor of a parameter's chain, with one value per data point.
 
     ``first_use`` is the parameter whose chain needed this factor first in
     backward order; every later chain *reuses* it.  ``computed_in`` is the
-    backward phase (layer number) that computes it.
+    backward phase (layer number) that computes it.  A named tuple, not a
+    frozen dataclass: a trace makes a few dozen a step, at a third of the cost.
     """
 
     symbol: str
@@ -66,66 +66,58 @@ def bracketed(term: str) -> str:
     return term
 
 
-#: A factor before its reuse mark: (symbol, formula, values, computed_in, first_use).
-_Piece = tuple[str, str, Array, int, str]
+#: One factor of a chain before its numbers: (what its values are, symbol,
+#: formula, computed_in, first_use).  The key names a shared piece: ("loss",
+#: row), ("edge", layer, row), ("summed", layer, row), or a parameter's own
+#: ("local", is a weight, layer, row, col).
+_Step = tuple[tuple, str, str, int, str]
 
-#: Each network's factor texts, (symbol, formula) by factor: they depend on the
-#: network (and the batch's size) only, so every record of a run shares them.
-_TEXTS: weakref.WeakKeyDictionary[Network, dict[tuple, tuple[str, str]]] = (
+#: Each network's chain plans by (values per point, points): they depend on
+#: the network and the batch's size only, so every record of a run shares them.
+_PLANS: weakref.WeakKeyDictionary[Network, dict[tuple[int, int], _ChainPlan]] = (
     weakref.WeakKeyDictionary()
 )
 
 
-def _texts_of(network: Network) -> dict[tuple, tuple[str, str]]:
-    texts = _TEXTS.get(network)
-    if texts is None:
-        texts = _TEXTS[network] = {}
-    return texts
+def _plan_of(network: Network, count: int, points: int) -> _ChainPlan:
+    plans = _PLANS.get(network)
+    if plans is None:
+        plans = _PLANS[network] = {}
+    plan = plans.get((count, points))
+    if plan is None:
+        plan = plans[(count, points)] = _ChainPlan(network, count, points)
+    return plan
 
 
-class ChainBuilder(Mapping[str, list[Factor]]):
-    """Each parameter's chain of factors, built when first asked for.
+class _ChainPlan:
+    """The shape of each parameter's chain, its texts and which pieces it shares; no numbers.
 
     The chain of a parameter feeding node i of layer l is the chain of the node
     it flows into, as long as that layer has a single node (so the article's
     ∂Loss/∂b1 = ∂Loss/∂green · ∂green/∂blue · ∂blue/∂b1), and otherwise the
     summed ∂Loss/∂node that backprop already holds.  Then the local ∂node/∂θ.
 
-    Like backprop itself, the builder computes each shared piece once: a
-    node's upstream chain and a layer's activation slope are memoized.  Who
-    uses a piece first needs no values: backward order visits the output
+    Who uses a piece first needs no values: backward order visits the output
     layer first and, per node, its bias first, so every piece attached to a
     node (its loss factor, its edge, its summed ∂Loss/∂node) is first used by
-    that node's bias.  That lets the TUI pay only for the chain it shows.
+    that node's bias.  Built once per network and batch size, each chain when
+    first asked for, so a record pays only for its numbers.
     """
 
-    def __init__(self, record: StepRecord, batch_size: int) -> None:
-        self.record = record
-        self.net = record.network
-        self.count = batch_size * record.y.shape[1]
-        self.points = batch_size
-        self._chains: dict[str, list[Factor]] = {}
-        self._upstream: dict[tuple[int, int], list[_Piece]] = {}
-        self._slopes: dict[int, Array] = {}
-        self._texts = _texts_of(self.net)
+    def __init__(self, network: Network, count: int, points: int) -> None:
+        self.net = network
+        self.count = count
+        self.points = points
+        self._chains: dict[str, list[_Step]] = {}
+        self._upstream: dict[tuple[int, int], list[_Step]] = {}
 
-    def __getitem__(self, name: str) -> list[Factor]:
-        if name not in self._chains:
+    def chain(self, name: str) -> list[_Step]:
+        """KeyError for a name that is no parameter's, as a Mapping's lookup."""
+        steps = self._chains.get(name)
+        if steps is None:
             p = self.net.params[self.net.param_index[name]]
-            self._chains[name] = [
-                Factor(symbol, formula, values, first, computed_in, first != name)
-                for symbol, formula, values, computed_in, first in self.chain(p)
-            ]
-        return self._chains[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.net.param_names)
-
-    def __len__(self) -> int:
-        return self.net.size
-
-    def all_chains(self) -> dict[str, list[Factor]]:
-        return {name: self[name] for name in self.net.param_names}
+            steps = self._chains[name] = [*self.upstream(p.layer, p.row), self._local(p)]
+        return steps
 
     def _bias_name(self, layer: int, row: int) -> str:
         return self.net.param_names[self.net.bias_slices[layer - 1].start + row]
@@ -133,15 +125,12 @@ class ChainBuilder(Mapping[str, list[Factor]]):
     def name(self, layer: int, row: int) -> str:
         return self.net.node_names[layer][row]
 
-    def chain(self, p: ParamInfo) -> list[_Piece]:
-        return [*self.upstream(p.layer, p.row), self.local(p)]
-
-    def upstream(self, layer: int, row: int) -> list[_Piece]:
-        """Factors from the loss down to node (layer, row), built once per node.
+    def upstream(self, layer: int, row: int) -> list[_Step]:
+        """Factors from the loss down to node (layer, row), planned once per node.
 
         A node below a single-node layer extends that node's chain, so a run
-        of single-node layers is built from its top down: each chain finds
-        the one above it already built, however deep the network.
+        of single-node layers is planned from its top down: each chain finds
+        the one above it already planned, however deep the network.
         """
         key = (layer, row)
         if key not in self._upstream:
@@ -152,109 +141,157 @@ class ChainBuilder(Mapping[str, list[Factor]]):
                     break
                 run.append(above)
             for node in reversed(run):
-                self._upstream[node] = self._build_upstream(*node)
+                self._upstream[node] = self._plan_upstream(*node)
         return self._upstream[key]
 
-    def _build_upstream(self, layer: int, row: int) -> list[_Piece]:
-        rec = self.record
+    def _plan_upstream(self, layer: int, row: int) -> list[_Step]:
         L = self.net.depth
-        lay = rec.layers[layer - 1]
         owner = self._bias_name(layer, row)
         if layer == L:
-            symbol, formula = self._loss_text(row)
-            values = lay.dz[:, row] if self.net.fused else lay.da[:, row]
-            return [(symbol, formula, values, L, owner)]
-        nxt = rec.layers[layer]
+            return [(("loss", row), *self._loss_text(row), L, owner)]
         if self.net.layers[layer + 1] == 1:
-            return [*self.upstream(layer + 1, 0), self.edge(layer, row)]
-        key = ("summed", layer, row)
-        if key not in self._texts:
-            node = self.name(layer, row)
-            names = self.net.node_names[layer + 1]
-            span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
-            formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
-            self._texts[key] = (f"∂Loss/∂{node}", formula)
-        symbol, formula = self._texts[key]
-        values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
-        return [(symbol, formula, values, layer + 1, owner)]
+            edge = (("edge", layer, row), *self._edge_text(layer, row), layer + 1, owner)
+            return [*self.upstream(layer + 1, 0), edge]
+        node = self.name(layer, row)
+        names = self.net.node_names[layer + 1]
+        span = names[0] if len(names) == 1 else f"{names[0]}…{names[-1]}"
+        formula = f"Σₖ ∂Loss/∂z_k · w(k←{node}), k = {span}"
+        return [(("summed", layer, row), f"∂Loss/∂{node}", formula, layer + 1, owner)]
+
+    def _local(self, p: ParamInfo) -> _Step:
+        return (
+            ("local", p.kind == "W", p.layer, p.row, p.col),
+            *self._local_text(p),
+            p.layer,
+            p.name,
+        )
 
     def _loss_text(self, row: int) -> tuple[str, str]:
         """The output node's loss factor: ∂Loss/∂node, or ∂Loss/∂z_node for a fused output."""
-        key = ("loss", row, self.count, self.points)
-        if key not in self._texts:
-            node = self.name(self.net.depth, row)
-            if self.net.fused:
-                formula = fn.dloss_dz_formula(
-                    self.net.loss_fn,
-                    self.net.output_fn,
-                    node,
-                    self._target(row),
-                    self.count,
-                    self.points,
-                )
-                self._texts[key] = (f"∂Loss/∂z_{node}", formula)
-            else:
-                formula = self.net.loss_fn.dyhat_text(node, self._target(row), self.count)
-                self._texts[key] = (f"∂Loss/∂{node}", formula)
-        return self._texts[key]
+        node = self.name(self.net.depth, row)
+        if self.net.fused:
+            formula = fn.dloss_dz_formula(
+                self.net.loss_fn,
+                self.net.output_fn,
+                node,
+                self._target(row),
+                self.count,
+                self.points,
+            )
+            return (f"∂Loss/∂z_{node}", formula)
+        formula = self.net.loss_fn.dyhat_text(node, self._target(row), self.count)
+        return (f"∂Loss/∂{node}", formula)
 
     def _target(self, row: int) -> str:
         """The name of output ``row``'s target: ``y``, or ``y2`` among several outputs."""
         return "y" if self.net.layers[-1] == 1 else f"y{row + 1}"
 
-    def edge(self, layer: int, row: int) -> _Piece:
-        """∂next/∂node for the single node of layer+1."""
-        rec = self.record
-        w = rec.layers[layer].W[0, row]
-        owner = self._bias_name(layer, row)
-        symbol, formula = self._edge_text(layer, row)
-        if layer + 1 == self.net.depth and self.net.fused:
-            return (symbol, formula, np.full(rec.x.shape[0], w), layer + 1, owner)
-        slope = self._slope(layer + 1)[:, 0]
-        return (symbol, formula, slope * w, layer + 1, owner)
-
     def _edge_text(self, layer: int, row: int) -> tuple[str, str]:
+        """∂next/∂node for the single node of layer+1."""
         node, nxt_name = self.name(layer, row), self.name(layer + 1, 0)
         weight = self._weight_name(layer + 1, 0, row)
-        return self._slope_times_text(("edge", layer, row), layer + 1, nxt_name, node, weight)
-
-    def local(self, p: ParamInfo) -> _Piece:
-        """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
-        rec = self.record
-        if p.kind == "W":
-            inputs = rec.x if p.layer == 1 else rec.layers[p.layer - 2].a
-            input_values = inputs[:, p.col]
-        else:
-            input_values = np.ones(rec.x.shape[0])
-        symbol, formula = self._local_text(p)
-        if p.layer == self.net.depth and self.net.fused:
-            return (symbol, formula, input_values, p.layer, p.name)
-        slope = self._slope(p.layer)[:, p.row]
-        return (symbol, formula, slope * input_values, p.layer, p.name)
+        return self._slope_times_text(layer + 1, nxt_name, node, weight)
 
     def _local_text(self, p: ParamInfo) -> tuple[str, str]:
+        """∂node/∂θ (or ∂z_node/∂θ for a fused output)."""
         node = self.name(p.layer, p.row)
         source = self.name(p.layer - 1, p.col) if p.kind == "W" else "1"
-        return self._slope_times_text(("local", p.name), p.layer, node, p.name, source)
+        return self._slope_times_text(p.layer, node, p.name, source)
 
-    def _slope_times_text(
-        self, key: tuple[object, ...], layer: int, node: str, wrt: str, source: str
-    ) -> tuple[str, str]:
+    def _slope_times_text(self, layer: int, node: str, wrt: str, source: str) -> tuple[str, str]:
         """Symbol and formula of ∂node/∂wrt = slope of ``node`` (in ``layer``) · ``source``.
 
-        A fused output's factor is ∂z_node/∂wrt = source: the slope is in the
-        loss factor.  Kept per key, since the texts depend on the network only.
+        A fused output's factor is ∂z_node/∂wrt = source: the slope is in the loss factor.
         """
-        if key not in self._texts:
-            if layer == self.net.depth and self.net.fused:
-                self._texts[key] = (f"∂z_{node}/∂{wrt}", source)
+        if layer == self.net.depth and self.net.fused:
+            return (f"∂z_{node}/∂{wrt}", source)
+        if layer == self.net.depth:
+            slope_text = self.net.output_fn.slope_text(node)
+        else:
+            slope_text = self.net.hidden.formula(node)
+        return (f"∂{node}/∂{wrt}", _times(slope_text, source))
+
+    def _weight_name(self, layer: int, row: int, col: int) -> str:
+        start = self.net.weight_slices[layer - 1].start
+        return self.net.param_names[start + row * self.net.layers[layer - 1] + col]
+
+
+class ChainBuilder(Mapping[str, list[Factor]]):
+    """Each parameter's chain of factors with one record's numbers, built when first asked for.
+
+    Like backprop itself, the builder computes each shared piece once: a
+    node's upstream factors and a layer's activation slope are memoized, and
+    the chains' shapes and texts come from the network's :class:`_ChainPlan`.
+    That lets the TUI pay only for the chain it shows, and a trace little
+    more than the numbers for all of them.
+    """
+
+    def __init__(self, record: StepRecord, batch_size: int) -> None:
+        self.record = record
+        self.net = record.network
+        self.count = batch_size * record.y.shape[1]
+        self.points = batch_size
+        self._plan = _plan_of(self.net, self.count, self.points)
+        self._chains: dict[str, list[Factor]] = {}
+        self._values: dict[tuple, Array] = {}
+        self._slopes: dict[int, Array] = {}
+
+    def __getitem__(self, name: str) -> list[Factor]:
+        chain = self._chains.get(name)
+        if chain is None:
+            values, compute = self._values, self._compute
+            chain = self._chains[name] = [
+                Factor(
+                    symbol,
+                    formula,
+                    values[key] if key in values else compute(key),
+                    first,
+                    computed_in,
+                    first != name,
+                )
+                for key, symbol, formula, computed_in, first in self._plan.chain(name)
+            ]
+        return chain
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.net.param_names)
+
+    def __len__(self) -> int:
+        return self.net.size
+
+    def all_chains(self) -> dict[str, list[Factor]]:
+        return {name: self[name] for name in self.net.param_names}
+
+    def _compute(self, key: tuple) -> Array:
+        """The values of one piece of a plan (see :data:`_Step`), kept for the chains that share it."""
+        rec, net = self.record, self.net
+        fused_output = net.fused
+        kind = key[0]
+        if kind == "loss":
+            lay = rec.layers[net.depth - 1]
+            values = lay.dz[:, key[1]] if fused_output else lay.da[:, key[1]]
+        elif kind == "edge":
+            _, layer, row = key
+            w = rec.layers[layer].W[0, row]
+            if layer + 1 == net.depth and fused_output:
+                values = np.full(rec.x.shape[0], w)
             else:
-                if layer == self.net.depth:
-                    slope_text = self.net.output_fn.slope_text(node)
-                else:
-                    slope_text = self.net.hidden.formula(node)
-                self._texts[key] = (f"∂{node}/∂{wrt}", _times(slope_text, source))
-        return self._texts[key]
+                values = self._slope(layer + 1)[:, 0] * w
+        elif kind == "summed":
+            _, layer, row = key
+            lay, nxt = rec.layers[layer - 1], rec.layers[layer]
+            values = lay.da[:, row] if lay.da is not None else nxt.dz @ nxt.W[:, row]
+        else:
+            _, weight, layer, row, col = key
+            if weight:
+                inputs = rec.x if layer == 1 else rec.layers[layer - 2].a
+                values = inputs[:, col]
+            else:
+                values = np.ones(rec.x.shape[0])
+            if not (layer == net.depth and fused_output):
+                values = self._slope(layer)[:, row] * values
+        self._values[key] = values
+        return values
 
     def _slope(self, layer: int) -> Array:
         """∂a/∂z of every node of a (non-fused) layer, computed once per record."""
@@ -265,10 +302,6 @@ class ChainBuilder(Mapping[str, list[Factor]]):
             else:
                 self._slopes[layer] = self.net.output_fn.slope(lay.a)
         return self._slopes[layer]
-
-    def _weight_name(self, layer: int, row: int, col: int) -> str:
-        start = self.net.weight_slices[layer - 1].start
-        return self.net.param_names[start + row * self.net.layers[layer - 1] + col]
 
 
 def derivative_counts(layers: tuple[int, ...]) -> DerivativeCounts:
