@@ -491,7 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         run = asyncio.run(flat_out(args.seconds, args.only_flat_out))
         print(
             f"{args.only_flat_out} flat out, {run.seconds:.1f} s: {run.steps_per_second:,.0f} steps/s"
-            f" at {run.frames_per_second:.1f} frames/s"
+            f" at {run.views / run.seconds:.1f} new frames/s (views handed out;"
+            f" {run.frames_per_second:.1f} diagram repaints/s)"
         )
         return 0
 
