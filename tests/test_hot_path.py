@@ -112,26 +112,21 @@ def test_every_public_operation_is_quiet_on_a_diverging_run() -> None:
     assert walker.step == 0 and walker.diverged is None
 
 
-def _walked(name: str, plan: list[int | tuple[str, str, float]]) -> Stepper:
-    """``plan``'s steps one ``step_once`` at a time, its edits (kind, name, value) between."""
+def _through(name: str, plan: list[int | tuple[str, str, float]], fused: bool) -> Stepper:
+    """``plan``'s steps (counts) and edits (kind, name, value), in order.
+
+    Each count as ``step_once`` after ``step_once`` or, ``fused``, as one
+    ``run`` (the fused loops).
+    """
     stepper = Stepper(load_builtin(name).training())
     for item in plan:
         if isinstance(item, tuple):
             stepper.edit(*item)
+        elif fused:
+            assert stepper.run(item) == item
         else:
             for _ in range(item):
                 stepper.step_once()
-    return stepper
-
-
-def _ran(name: str, plan: list[int | tuple[str, str, float]]) -> Stepper:
-    """The same plan, each count of steps as one ``run`` (the fused loops)."""
-    stepper = Stepper(load_builtin(name).training())
-    for item in plan:
-        if isinstance(item, tuple):
-            stepper.edit(*item)
-        else:
-            assert stepper.run(item) == item
     return stepper
 
 
@@ -142,7 +137,7 @@ def test_the_numpy_paths_fused_run_is_the_plain_step_bit_for_bit() -> None:
     """
     for name in ("deep", "softmax3"):
         plan: list[int | tuple[str, str, float]] = [130, ("learning_rate", "", 0.02), 75]
-        walker, runner = _walked(name, plan), _ran(name, plan)
+        walker, runner = _through(name, plan, False), _through(name, plan, True)
         assert isinstance(runner.fast, FastStep) and runner.step == 205
         np.testing.assert_array_equal(runner.theta, walker.theta)
         np.testing.assert_array_equal(runner.grad, walker.grad)
@@ -155,10 +150,10 @@ def test_the_numpy_paths_fused_run_is_the_plain_step_bit_for_bit() -> None:
 
 
 def test_the_numpy_paths_fused_run_stops_where_the_plain_step_diverges() -> None:
-    walker = _walked("deep", [3, ("learning_rate", "", 40.0)])
+    walker = _through("deep", [3, ("learning_rate", "", 40.0)], False)
     while walker.can_step:
         walker.step_once()
-    runner = _ran("deep", [3, ("learning_rate", "", 40.0)])
+    runner = _through("deep", [3, ("learning_rate", "", 40.0)], True)
     taken = runner.run(500)
     assert taken > 2  # inside the fused loop, not its last plain step
     assert walker.diverged is not None and runner.diverged == walker.diverged == 3 + taken
