@@ -18,7 +18,7 @@ from bptui.engine.stepper import Stepper
 from bptui.scenario.loading import load_builtin, parse_scenario
 from bptui.tui.state import PENDING, View, view_of
 from bptui.tui.widgets.heatmap import HALF_BLOCK, heatmap_data, unit_count, unit_name
-from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks, unit_parts
+from bptui.tui.widgets.loss_plot import LossPane, downsample, nice_ticks, step_ticks, unit_parts
 
 SIZE = (70, 16)
 
@@ -428,3 +428,33 @@ async def test_a_narrow_pane_keeps_a_shorter_title() -> None:
     assert f"Loss (log) · step 30 · {loss}" in wide
     _, narrow, _ = await mounted(view_of(stepper), keys="l", size=(30, 8))
     assert f"Loss (log) · {loss}" in narrow and "step 30 ·" not in narrow
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "count", "expected"),
+    [
+        (0, 5, 5, [0, 2, 4, 5]),  # rounding five even points gave 0 1 2 4 5
+        (0, 5, 6, [0, 1, 2, 3, 4, 5]),
+        (0, 10, 5, [0, 3, 6, 10]),  # 9 gives way to the last step, one step beyond it
+        (0, 19648, 6, [0, 3930, 7860, 11790, 15720, 19648]),
+        (100, 600, 6, [100, 200, 300, 400, 500, 600]),
+        (0, 1, 2, [0, 1]),
+    ],
+)
+def test_step_ticks_are_evenly_spaced_whole_steps_ending_at_the_last(
+    first: int, last: int, count: int, expected: list[int]
+) -> None:
+    ticks = step_ticks(first, last, count)
+    assert ticks == expected
+    gaps = {b - a for a, b in zip(ticks, ticks[1:-1])}
+    assert len(gaps) <= 1 and len(ticks) <= count and ticks[0] == first
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 7, 9, 12, 20, 33, 64, 101, 999, 4097])
+def test_step_ticks_never_crowd_or_skew_any_short_run(steps: int) -> None:
+    for count in range(2, 7):
+        ticks = step_ticks(0, steps, count)
+        gap = ticks[1] - ticks[0] if len(ticks) > 1 else 0
+        assert all(b - a == gap for a, b in zip(ticks, ticks[1:-1]))
+        assert ticks[-1] == steps and len(ticks) <= count
+        assert len(ticks) == 1 or steps - ticks[-2] >= gap / 2

@@ -115,6 +115,21 @@ def downsample(
     return out_steps, out_vals
 
 
+def step_ticks(first: int, last: int, count: int) -> list[int]:
+    """At most ``count`` steps from ``first`` to ``last``, evenly spaced, then ``last`` itself.
+
+    Rounding ``count`` evenly spaced points to whole steps spaced them
+    unevenly (0 1 2 4 5 for five ticks over five steps: the axis read as if
+    step 3 were missing).  Here every gap but the last is the same whole
+    number of steps; a grid tick closer than half a gap to ``last`` gives way to it.
+    """
+    gap = max(1, math.ceil((last - first) / max(1, count - 1)))
+    ticks = list(range(first, last, gap))
+    if len(ticks) > 1 and last - ticks[-1] < gap / 2:
+        ticks.pop()
+    return [*ticks, last]
+
+
 def nice_ticks(low: float, high: float, count: int) -> np.ndarray:
     """About ``count`` round ticks (steps of 1, 2, 2.5 or 5 × 10ᵏ) inside [low, high].
 
@@ -444,10 +459,9 @@ class LossPane(Widget):
         return np.clip(losses, -CLIP, CLIP)
 
     def _step_axis(self, first: int, last: int) -> None:
-        """Whole-number step ticks from ``first`` to the last step (at least one step apart)."""
+        """Whole-number step ticks from ``first`` to the last step (see :func:`step_ticks`)."""
         last = max(first + 1, last)
-        count = max(2, min(6, self._columns() // 10))
-        ticks = np.unique(np.round(np.linspace(first, last, count)).astype(int)).tolist()
+        ticks = step_ticks(first, last, max(2, min(6, self._columns() // 10)))
         self.plt.xlim(first, last)
         self.plt.xticks(ticks, [str(t) for t in ticks])
 
