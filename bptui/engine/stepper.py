@@ -850,16 +850,9 @@ class Stepper:
             self._keep_checkpoints(first)
             for theta_k in checkpoints:  # plain SGD: the state does not move
                 self._checkpoint(np.array(theta_k))
-        self.step = start + len(losses)
-        self.furthest = max(self.furthest, self.step)
         self.theta[:] = theta
         self.grad[:] = grad
-        self._record = None
-        self._terms_cache = None
-        self._fresh = False
-        if not finite:
-            self.diverged = self.step
-            self.previous_theta = self.theta_at(self.step - 1)
+        self._arrive(start + len(losses), finite, fresh=False)
         return len(losses), finite
 
     def _run_numpy(self, count: int) -> tuple[int, bool]:
@@ -892,16 +885,24 @@ class Stepper:
             if not all_finite(loss, grad):
                 finite = False
                 break
+        self._batch_loss = loss
+        self._arrive(step, finite, fresh=True)
+        return taken, finite
+
+    def _arrive(self, step: int, finite: bool, fresh: bool) -> None:
+        """Stand at ``step`` after a fused loop's steps; ``fresh``: its arrays are θ's own.
+
+        A diverged step gets the ``previous_theta`` a plain step would have kept,
+        by replay (which leaves the kept arrays a replayed θ's, so not fresh).
+        """
         self.step = step
         self.furthest = max(self.furthest, step)
-        self._batch_loss = loss
         self._record = None
         self._terms_cache = None
-        self._fresh = True
+        self._fresh = fresh
         if not finite:
             self.diverged = step
             self.previous_theta = self.theta_at(step - 1)
-        return taken, finite
 
     @_quiet
     def goto(self, step: int, stop: StopCheck | None = None) -> None:
