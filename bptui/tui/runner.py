@@ -111,18 +111,15 @@ class Run:
 
     async def frame(self) -> None:
         """Wait for the next frame, then take the steps it owes."""
-        if SPEEDS[self.speed_index] == 0:
-            # No wait for a frame boundary: the painting of the last frame
-            # happens in the loop's turn here, and the frame's length is kept
-            # by the stepping time instead.
-            await asyncio.sleep(0)
-            now = time.perf_counter()
-            elapsed, self._last = now - self._last, now
-            await self._flat_out(now + self.flat_out_budget(elapsed))
-            return
-        await asyncio.sleep(self._until_next_frame())
+        flat_out = SPEEDS[self.speed_index] == 0
+        # Flat out there is no wait for a frame boundary: the last frame paints
+        # in the loop's turn here, and the stepping time keeps the frame's length.
+        await asyncio.sleep(0 if flat_out else self._until_next_frame())
         now = time.perf_counter()
         elapsed, self._last = now - self._last, now
+        if flat_out:
+            await self._flat_out(now + self.flat_out_budget(elapsed))
+            return
         self.debt += SPEEDS[self.speed_index] * min(elapsed, self.interval * 2)
         count = self.allowed(int(self.debt))
         self.debt -= int(self.debt)
