@@ -20,8 +20,13 @@ from typing import overload
 import numpy as np
 
 from bptui.engine import functions as fn
+from bptui.engine.seeded import legacy_normals
 
 Array = np.ndarray
+
+#: Up to this many weights the seeded init is drawn in Python (as fast as
+#: numpy there, and numpy.random need not be imported); beyond, by numpy.
+SEEDED_IN_PYTHON = 256
 
 
 @dataclass(frozen=True)
@@ -162,11 +167,16 @@ class Network:
 
         One draw of ``weight_count`` normals gives the very sequence of that
         many one-scalar draws (RandomState's normal is a scalar loop inside).
+        A small net draws the same numbers without importing numpy.random
+        (bptui.engine.seeded), which a launch would otherwise wait for.
         """
         theta = np.zeros(self.size)
-        theta[: self.weight_count] = np.random.RandomState(seed).normal(
-            0, 1, size=self.weight_count
-        )
+        if self.weight_count <= SEEDED_IN_PYTHON:
+            theta[: self.weight_count] = legacy_normals(seed, self.weight_count)
+        else:
+            theta[: self.weight_count] = np.random.RandomState(seed).normal(
+                0, 1, size=self.weight_count
+            )
         return theta
 
     def pack(self, layers: list[tuple[Array, Array]]) -> Array:
