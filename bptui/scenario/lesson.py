@@ -10,7 +10,6 @@ scenario file.  Every mistake names the file, the stop and the key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from bptui.scenario.loading import (
 )
 from bptui.scenario.model import Scenario
 
-LESSONS = resources.files("bptui.scenario") / "lessons"
+LESSONS = Path(__file__).parent / "lessons"
 
 STOP_KEYS = {"step", "phase", "param", "point", "text", "title"}
 TOP_KEYS = {"title", "scenario", "stop"}

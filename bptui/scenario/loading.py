@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import math
 import tomllib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,8 @@ def _count(n: int, noun: str) -> str:
 
 
 # ---------------------------------------------------------------- loading
-BUILTINS = resources.files("bptui.scenario") / "builtins"
+#: The package's own files (importlib.resources would import zipfile and more at launch).
+BUILTINS = Path(__file__).parent / "builtins"
 
 
 def builtin_names() -> list[str]:
