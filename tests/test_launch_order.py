@@ -79,3 +79,20 @@ async def test_footer_rebuilds_only_when_its_keys_change(monkeypatch: pytest.Mon
         keys = {key.action: key for key in footer.query(FooterKey)}
         assert keys["run"].has_class("-disabled") and not keys["step"].has_class("-disabled")
         assert "Quit" in [key.description for key in keys.values()]
+
+
+@sync
+async def test_the_palette_key_follows_the_terminal_width() -> None:
+    app = make_app(size=(140, 45))
+    async with app.run_test() as pilot:
+        footer = app.query_one(CoalescingFooter)
+
+        def palette_shown() -> bool:
+            return bool(footer.query(".-command-palette"))
+
+        await wait_until(pilot, palette_shown)
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: not palette_shown())
+        await pilot.resize_terminal(140, 45)
+        await wait_until(pilot, palette_shown)
+        assert "Quit" in [key.description for key in footer.query(FooterKey)]

@@ -8,7 +8,8 @@ the keys only at about 0.75 s, after three rebuilds that showed the same keys.
 
 This Footer composes its keys at once (the screen's bindings are known when
 it mounts) and skips a rebuild whose keys, labels, dimming and palette key
-would be those already shown.
+would be those already shown.  It also rebuilds when the palette key is
+switched on or off (Textual's only repaints, so the key never came back).
 """
 
 from __future__ import annotations
@@ -49,6 +50,15 @@ class CoalescingFooter(Footer):
     def compose(self) -> ComposeResult:
         self._shown = self.shown_keys()
         yield from super().compose()
+
+    def watch_show_command_palette(self) -> None:
+        """Show or hide the palette key when the app toggles it on a resize.
+
+        Textual's Footer only repaints on this change, so a terminal widened
+        past 100 columns never got the key back.
+        """
+        if self.is_attached:
+            self.call_after_refresh(self.recompose)
 
     async def recompose(self) -> None:
         if self.is_attached and self._shown == self.shown_keys():
